@@ -1,0 +1,1 @@
+"""Internal helpers with no stability promise."""

@@ -1,0 +1,170 @@
+"""The public Python API: the same operations the CLI runs, addressed by reference strings.
+
+>>> from modelcrate import api
+>>> result = api.pack("examples/tiny-classifier", "tiny-classifier:1.0.0")   # doctest: +SKIP
+>>> api.inspect("tiny-classifier:1.0.0").metadata["name"]                    # doctest: +SKIP
+'tiny-classifier'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pack as _pack, unpack as _unpack
+from .content.layout import LocalRepository, LocalStore, split_ref_name
+from .content.verify import read_all
+from ._internal.fsutil import atomic_write
+from .errors import AlreadyExists, ModelcrateError, NotFound, UsageError
+from .format import modelfile as _modelfile
+from .format.descriptor import Descriptor
+from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
+from .format.model import ModelView, read_model
+from .format.reference import Reference, is_referrers_tag
+from .settings import Settings
+
+DEFAULT_TAG = "latest"
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or Settings.from_env()
+
+
+def open_store(settings: Settings | None = None) -> LocalStore:
+    """The local store named by the settings (created on first use)."""
+    return LocalStore(_settings(settings).home)
+
+
+def parse_local(ref: str) -> Reference:
+    """Parse a reference for the local store; the tag defaults to ``latest`` when no digest is given."""
+    r = Reference.parse(ref)
+    if r.tag is None and r.digest is None:
+        r = r.with_tag(DEFAULT_TAG)
+    return r
+
+
+def local_target(ref: Reference, settings: Settings | None = None) -> LocalRepository:
+    return open_store(settings).repository(ref.name)
+
+
+def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False) -> Path:
+    """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a directory")
+    dest = root / _modelfile.FILENAME
+    if dest.exists() and not force:
+        raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
+    files = [f for f in _pack._walk(root) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
+    default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
+    atomic_write(dest, _modelfile.scaffold(name or default, files).encode("utf-8"))
+    return dest
+
+
+@dataclass(frozen=True)
+class Packed:
+    reference: str
+    descriptor: Descriptor
+    view: ModelView
+
+
+def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
+         settings: Settings | None = None) -> Packed:
+    """Pack a model directory into the local store under ``ref`` (``name[:tag]``)."""
+    s = _settings(settings)
+    r = parse_local(ref)
+    if r.digest:
+        raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
+    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
+    store = open_store(s)
+    with store.writing():
+        result = _pack.pack(p, store.repository(r.name), r.tag)
+    return Packed(str(r), result.descriptor, read_model(result.manifest))
+
+
+def resolve(ref: str, settings: Settings | None = None) -> tuple[Reference, LocalRepository, Descriptor]:
+    """Parse ``ref`` and resolve it in the local store; with ``tag@digest`` the digest wins and must exist."""
+    r = parse_local(ref)
+    repo = local_target(r, settings)
+    desc = repo.resolve(r.reference or DEFAULT_TAG)
+    if r.digest and r.tag:
+        try:
+            tagged = repo.resolve(r.tag)
+        except NotFound:
+            tagged = None
+        if tagged is not None and tagged.digest != r.digest:
+            raise NotFound(f"{r.name}:{r.tag} is {tagged.digest}, not {r.digest}")
+    return r, repo, desc
+
+
+def inspect(ref: str, settings: Settings | None = None) -> ModelView:
+    """The parsed model at ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes)."""
+    _r, repo, desc = resolve(ref, settings)
+    with repo.fetch(desc) as stream:
+        return read_model(read_all(stream, desc, MAX_MANIFEST_BYTES))
+
+
+def unpack(ref: str, out_dir: str | os.PathLike[str], *, kinds: tuple[str, ...] = (),
+           include: tuple[str, ...] = (), force: bool = False, settings: Settings | None = None
+           ) -> _unpack.UnpackResult:
+    """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpack` for the safety rules)."""
+    _r, repo, desc = resolve(ref, settings)
+    return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
+
+
+def tag(src: str, dst: str, settings: Settings | None = None) -> Descriptor:
+    """Point local reference ``dst`` at what ``src`` names (the content is shared, not copied)."""
+    _r, _repo, desc = resolve(src, settings)
+    d = parse_local(dst)
+    if d.digest or not d.tag:
+        raise UsageError(f"{dst}: the destination needs a tag, not a digest")
+    store = open_store(settings)
+    store.repository(d.name).tag(desc, d.tag)
+    return desc
+
+
+def remove(ref: str, settings: Settings | None = None) -> Descriptor:
+    """Remove a tag from the local store and free content nothing else uses."""
+    r = parse_local(ref)
+    store = open_store(settings)
+    if r.digest:
+        removed = None
+        for e in store.entries():
+            name, _tag, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
+            if name == r.name and e.digest == r.digest:
+                removed = store.remove_ref(e.annotation(ANN_REF_NAME) or "")
+        if removed is None:
+            raise NotFound(f"{r} is not in the local store")
+    else:
+        removed = store.remove_ref(f"{r.name}:{r.tag}")
+    store.gc()
+    return removed
+
+
+@dataclass(frozen=True)
+class Listed:
+    name: str
+    tag: str | None
+    digest: str
+    size: int
+    created: str | None
+    version: str | None
+
+
+def list_models(settings: Settings | None = None) -> list[Listed]:
+    """Every tagged model in the local store (referrer tags hidden), sorted by name and tag."""
+    store = open_store(settings)
+    out = []
+    for e in store.entries():
+        name, tag_, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
+        if tag_ is not None and is_referrers_tag(tag_):
+            continue
+        try:
+            view = read_model(store.read_small(e))
+        except ModelcrateError:  # a non-model manifest (or a damaged blob) still gets listed
+            out.append(Listed(name, tag_, e.digest, 0, None, None))
+            continue
+        meta = view.metadata or {}
+        out.append(Listed(name, tag_, e.digest, view.total_size, meta.get("created"), meta.get("version")))
+    return sorted(out, key=lambda x: (x.name, x.tag or ""))

@@ -1,0 +1,245 @@
+"""The ``modelcrate`` command: parse, call one API function, render a table or ``--json``.
+
+Errors are one line on stderr and a non-zero exit (``--debug`` shows the traceback); JSON goes to stdout,
+logs and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any, NoReturn
+
+import click
+
+from .. import __version__, api
+from ..errors import ModelcrateError
+from ..format.mediatypes import KINDS
+from .render import human_size, table
+
+
+class _Group(click.Group):
+    """Maps every error to one line and an exit code, at one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ModelcrateError as exc:
+            _fail(ctx, exc.diagnostics(), exc.exit_code, exc)
+        except KeyboardInterrupt as exc:
+            _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
+        except OSError as exc:
+            _fail(ctx, f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1, exc)
+        except Exception as exc:  # a bug: say so, keep the traceback for --debug
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", 70, exc)
+
+
+def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> NoReturn:
+    if (ctx.obj or {}).get("debug"):
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"modelcrate: error: {message}", err=True)
+    ctx.exit(code)
+    raise AssertionError("unreachable")
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="modelcrate")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Package, store and move machine-learning models as OCI artifacts.
+
+    The local store is an OCI image layout at $MODELCRATE_HOME (default: ~/.local/share/modelcrate).
+
+    \b
+    Example:
+      modelcrate init ./my-model
+      modelcrate pack ./my-model -t my-model:1.0.0
+      modelcrate inspect my-model:1.0.0
+      modelcrate unpack my-model:1.0.0 ./out
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--name", help="Model name to write (default: the directory's name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
+def init(directory: str, name: str | None, force: bool) -> None:
+    """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
+
+    \b
+    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.h5 *.keras
+    Weight config: config.json, generation_config.json, tokenizer*, ...
+    Code: *.py *.sh    Docs: README* LICENSE* *.md
+    Other files are listed as comments for you to decide.
+
+    \b
+    Example:
+      modelcrate init ./my-model --name my-model
+    """
+    path = api.init(directory, name=name, force=force)
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-t", "--tag", "ref", required=True, help="Reference to store it under, NAME[:TAG].")
+@click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
+              help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
+@json_option
+def pack(directory: str, ref: str, modelfile: str | None, as_json: bool) -> None:
+    """Pack DIRECTORY into the local store as a ModelPack artifact.
+
+    The same directory and metadata always give the same digest: layer order, modes and the
+    creation time (from modelcrate.yaml or SOURCE_DATE_EPOCH, never the clock) are fixed.
+
+    \b
+    Example:
+      modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
+    """
+    packed = api.pack(directory, ref, modelfile=modelfile)
+    if as_json:
+        _emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
+                    "size": packed.view.total_size, "files": len(packed.view.files)})
+    else:
+        click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
+                   f"{human_size(packed.view.total_size)})", err=True)
+        click.echo(packed.descriptor.digest)
+
+
+@cli.command(name="list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List the models in the local store.
+
+    \b
+    Example:
+      modelcrate list --json
+    """
+    rows = api.list_models()
+    if as_json:
+        _emit_json([{"name": r.name, "tag": r.tag, "digest": r.digest, "size": r.size, "created": r.created,
+                     "version": r.version} for r in rows])
+        return
+    click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
+                     [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
+                      for r in rows]))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored.")
+@json_option
+def inspect(ref: str, raw: bool, as_json: bool) -> None:
+    """Show a model's metadata, files and digest.
+
+    \b
+    Example:
+      modelcrate inspect my-model:1.0.0
+      modelcrate inspect my-model@sha256:... --raw | jq .
+    """
+    view = api.inspect(ref)
+    if raw:
+        sys.stdout.buffer.write(view.manifest.raw)
+        sys.stdout.buffer.flush()
+        return
+    files = [{"path": f.path, "kind": f.kind, "format": f.format, "size": f.descriptor.size,
+              "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
+             for f in view.files]
+    if as_json:
+        _emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
+                    "artifactType": view.manifest.artifact_type, "size": view.total_size,
+                    "metadata": view.metadata, "files": files})
+        return
+    meta = view.metadata or {}
+    click.echo(f"Reference: {ref}\nDigest:    {view.manifest.digest}")
+    for key in ("name", "version", "description", "license", "framework", "format", "architecture",
+                "paramSize", "precision", "pipeline_tag", "created"):
+        if meta.get(key):
+            click.echo(f"{key.capitalize() if key != 'pipeline_tag' else 'Task'}:{' ' * max(1, 10 - len(key))}"
+                       f"{meta[key]}")
+    lineage = meta.get("lineage") or {}
+    if lineage.get("base_model"):
+        click.echo(f"Base:      {lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
+    for m in meta.get("metrics") or []:
+        click.echo(f"Metric:    {m['name']}={m['value']}"
+                   + (f" on {m['dataset']}" if m.get("dataset") else "")
+                   + (f"/{m['split']}" if m.get("split") else ""))
+    click.echo(f"Size:      {human_size(view.total_size)} in {len(files)} files\n")
+    click.echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
+                     [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
+                       f["digest"][7:19]] for f in files]))
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--filter", "kinds", multiple=True, type=click.Choice(KINDS),
+              help="Only layers of this kind (repeatable).")
+@click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@json_option
+def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
+           as_json: bool) -> None:
+    """Write a model's files into DIRECTORY, verifying every byte.
+
+    Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
+    wrong sizes or digests) and writes nothing when it refuses.
+
+    \b
+    Example:
+      modelcrate unpack my-model:1.0.0 ./serving --filter weight --filter weight.config
+    """
+    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force)
+    if as_json:
+        _emit_json({"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]})
+    else:
+        click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
+
+
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+def tag(src: str, dst: str) -> None:
+    """Give a model in the local store another name or tag.
+
+    \b
+    Example:
+      modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
+    """
+    desc = api.tag(src, dst)
+    click.echo(desc.digest)
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True)
+def rm(refs: tuple[str, ...]) -> None:
+    """Remove tags from the local store; content nothing else uses is freed.
+
+    \b
+    Example:
+      modelcrate rm my-model:1.0.0
+    """
+    for ref in refs:
+        desc = api.remove(ref)
+        click.echo(f"untagged {ref} ({desc.digest})", err=True)
+
+
+def main() -> None:
+    cli(prog_name="modelcrate")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Content-addressed storage: the Target abstraction and its stores."""

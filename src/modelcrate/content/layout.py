@@ -1,0 +1,353 @@
+"""The local store: one OCI image layout holding many repositories.
+
+Layout (OCI image-spec "Image Layout")::
+
+    ROOT/oci-layout            {"imageLayoutVersion": "1.0.0"}
+    ROOT/index.json            one entry per tag; annotation org.opencontainers.image.ref.name = "name:tag"
+    ROOT/blobs/sha256/<hex>    content, read-only (0444), written once
+    ROOT/ingest/               temp files being written; never read as content
+    ROOT/.lock, ROOT/.gc.lock  advisory locks (index.json updates; garbage collection)
+
+Writes are temp + fsync + rename, so a crash leaves either the old state or the new one. Blobs are
+verified before they are renamed into ``blobs/``. ``index.json`` is updated read-modify-write under an
+exclusive lock so concurrent ``pack`` runs do not lose each other's tags. Operations that add blobs hold
+a shared GC lock for their whole run, so garbage collection never removes a blob a running pack has
+written but not yet tagged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+from .._internal.fsutil import atomic_write, fsync_dir, locked, try_clone
+from ..errors import NotFound, StoreError
+from ..format import canonical, digest as _digest
+from ..format.descriptor import Descriptor, build_index, parse_index, successors
+from ..format.mediatypes import ANN_REF_NAME, MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_LAYOUT_VERSION, OCI_MANIFEST
+from ..format.reference import validate_tag
+from .verify import CHUNK, read_all, verifying, drain
+
+_INDEX_LIMIT = 64 * 1024 * 1024  # index.json grows with tags, not with model size
+
+
+def split_ref_name(ref_name: str) -> tuple[str, str | None, str | None]:
+    """``"reg:5000/m:1"`` → ``("reg:5000/m", "1", None)``; ``"m@sha256:…"`` → ``("m", None, "sha256:…")``."""
+    name, at, dgst = ref_name.partition("@")
+    if at:
+        return name, None, dgst
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1:], None
+    return name, None, None
+
+
+class LocalStore:
+    """An OCI image layout at ``root`` shared by many repositories.
+
+    >>> store = LocalStore(Path("/tmp/store"))          # doctest: +SKIP
+    >>> repo = store.repository("localhost/bert")        # a Target
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "blobs" / "sha256"
+        self._ingest = self.root / "ingest"
+        self._clone_ok = True
+        self._init_layout()
+
+    # ---- layout ---------------------------------------------------------------------------------
+    def _init_layout(self) -> None:
+        try:
+            self._blobs.mkdir(parents=True, exist_ok=True)
+            self._ingest.mkdir(exist_ok=True)
+            layout = self.root / "oci-layout"
+            if not layout.exists():
+                atomic_write(layout, canonical.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}))
+            if not (self.root / "index.json").exists():
+                with self._index_lock():
+                    if not (self.root / "index.json").exists():
+                        atomic_write(self.root / "index.json", build_index([]))
+        except OSError as exc:
+            raise StoreError(f"cannot use {self.root} as a store: {exc.strerror}",
+                             hint="set MODELCRATE_HOME to a writable directory") from None
+
+    def _index_lock(self) -> contextlib.AbstractContextManager[bool]:
+        return locked(self.root / ".lock")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold for the length of an operation that adds blobs: keeps GC from sweeping them."""
+        with locked(self.root / ".gc.lock", shared=True):
+            yield
+
+    # ---- blobs ----------------------------------------------------------------------------------
+    def blob_path(self, dgst: str) -> Path:
+        return self._blobs / _digest.hex_of(dgst)
+
+    def has_blob(self, dgst: str) -> bool:
+        return self.blob_path(dgst).is_file()
+
+    @contextlib.contextmanager
+    def open_blob(self, desc: Descriptor) -> Iterator[BinaryIO]:
+        try:
+            f = open(self.blob_path(desc.digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {desc.digest} is not in the local store") from None
+        with f:
+            yield verifying(f, desc)  # type: ignore[misc]
+
+    def push_blob(self, desc: Descriptor, stream: BinaryIO) -> None:
+        """Store ``stream`` as ``desc``, verified before it becomes visible. Existing content is kept."""
+        if self.has_blob(desc.digest):
+            return
+        reader = verifying(stream, desc)
+        with self._temp() as (fd, tmp):
+            with os.fdopen(os.dup(fd), "wb", buffering=0) as sink:
+                drain(reader, sink)  # the last read raises on a size or digest mismatch
+            self._commit(fd, tmp, desc.digest)
+
+    def ingest_file(self, path: str | os.PathLike[str], media_type: str) -> Descriptor:
+        """Store a file whose digest is unknown: clone it where the filesystem allows (no data copy),
+        else copy it while hashing, reading the source once either way."""
+        with open(path, "rb") as src, self._temp() as (fd, tmp):
+            if self._clone_ok and try_clone(src.fileno(), fd):
+                with open(tmp, "rb") as clone:  # hash the clone: it is exactly what will be stored
+                    hexd, size = _hash_copy(clone.fileno(), None)
+            else:
+                self._clone_ok = False
+                hexd, size = _hash_copy(src.fileno(), fd)
+            dgst = f"sha256:{hexd}"
+            self._commit(fd, tmp, dgst)
+        return Descriptor(media_type, dgst, size)
+
+    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
+        """Store a stream whose digest is unknown (a tar layer being generated)."""
+        h = _digest.hasher()
+        size = 0
+        with self._temp() as (fd, tmp):
+            with os.fdopen(os.dup(fd), "wb", buffering=0) as sink:
+                def count(chunk: int) -> None:
+                    nonlocal size
+                    size += chunk
+                hashing = _HashingWriter(sink, h)
+                drain(stream, hashing, count)
+            dgst = f"sha256:{h.hexdigest()}"
+            self._commit(fd, tmp, dgst)
+        return Descriptor(media_type, dgst, size)
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[tuple[int, str]]:
+        fd, tmp = tempfile.mkstemp(dir=self._ingest, prefix="blob-")
+        try:
+            yield fd, tmp
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _commit(self, fd: int, tmp: str, dgst: str) -> None:
+        final = self.blob_path(dgst)
+        if final.exists():
+            return  # same digest, same bytes: keep the blob that is there, never rewrite it
+        os.fsync(fd)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        fsync_dir(self._blobs)
+
+    def read_small(self, desc: Descriptor, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+        with self.open_blob(desc) as f:
+            return read_all(f, desc, limit)
+
+    # ---- index.json -----------------------------------------------------------------------------
+    def entries(self) -> list[Descriptor]:
+        """Every manifest descriptor in index.json, with its annotations."""
+        path = self.root / "index.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        if len(raw) > _INDEX_LIMIT:
+            raise StoreError(f"{path} is larger than {_INDEX_LIMIT} bytes")
+        try:
+            return list(parse_index(raw).manifests)
+        except Exception as exc:
+            raise StoreError(f"{path} is corrupt: {exc}",
+                             hint="restore it from a backup, or move the store aside") from None
+
+    def update_entries(self, change: Callable[[list[Descriptor]], list[Descriptor]]) -> None:
+        """Read-modify-write index.json under the exclusive lock."""
+        with self._index_lock():
+            entries = change(self.entries())
+            atomic_write(self.root / "index.json", build_index(entries))
+
+    def set_ref(self, ref_name: str, desc: Descriptor) -> None:
+        entry = Descriptor(desc.media_type, desc.digest, desc.size, {ANN_REF_NAME: ref_name}, desc.artifact_type)
+        self.update_entries(lambda es: [e for e in es if e.annotation(ANN_REF_NAME) != ref_name] + [entry])
+
+    def remove_ref(self, ref_name: str) -> Descriptor:
+        removed: list[Descriptor] = []
+
+        def change(es: list[Descriptor]) -> list[Descriptor]:
+            removed.extend(e for e in es if e.annotation(ANN_REF_NAME) == ref_name)
+            return [e for e in es if e.annotation(ANN_REF_NAME) != ref_name]
+
+        self.update_entries(change)
+        if not removed:
+            raise NotFound(f"{ref_name} is not in the local store")
+        return removed[0]
+
+    def repository(self, name: str) -> "LocalRepository":
+        return LocalRepository(self, name)
+
+    # ---- garbage collection ---------------------------------------------------------------------
+    def gc(self) -> tuple[int, int] | None:
+        """Remove blobs no entry reaches. Returns (blobs, bytes) removed, or None while a writer runs."""
+        with locked(self.root / ".gc.lock", blocking=False) as got:
+            if not got:
+                return None
+            keep: set[str] = set()
+            todo = list(self.entries())
+            while todo:
+                desc = todo.pop()
+                if desc.digest in keep:
+                    continue
+                keep.add(desc.digest)
+                if desc.media_type in MANIFEST_TYPES and self.has_blob(desc.digest):
+                    todo.extend(successors(desc, self.read_small(desc)))
+            removed = freed = 0
+            for path in self._blobs.iterdir():
+                if f"sha256:{path.name}" not in keep:
+                    freed += path.stat().st_size
+                    path.unlink()
+                    removed += 1
+            for path in self._ingest.iterdir():  # leftovers of killed runs; no writer holds the lock
+                path.unlink()
+            return removed, freed
+
+
+class _HashingWriter:
+    def __init__(self, sink: BinaryIO, h: "object") -> None:
+        self._sink, self._h = sink, h
+
+    def write(self, data: "memoryview | bytes") -> int:
+        self._h.update(data)  # type: ignore[attr-defined]
+        return self._sink.write(data)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
+    """Hash ``src_fd`` (copying to ``dst_fd``) in one read pass.
+
+    hashlib and os.write both release the GIL, so hashing chunk k in a worker overlaps writing it and
+    reading chunk k+1: two buffers alternate and each hash finishes before its buffer is reused.
+    """
+    h = _digest.hasher()
+    bufs = (bytearray(CHUNK), bytearray(CHUNK))
+    size = 0
+    pending = None
+    with ThreadPoolExecutor(1) as pool:
+        i = 0
+        while True:
+            n = os.readv(src_fd, [bufs[i]])
+            if pending is not None:
+                pending.result()
+            if not n:
+                break
+            view = memoryview(bufs[i])[:n]
+            pending = pool.submit(h.update, view)
+            if dst_fd is not None:
+                _write_all(dst_fd, view)
+            size += n
+            i ^= 1
+    return h.hexdigest(), size
+
+
+class LocalRepository:
+    """One repository's view of a :class:`LocalStore`: a Target. Blobs are shared across repositories."""
+
+    def __init__(self, store: LocalStore, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"LocalRepository({self.name!r})"
+
+    def exists(self, desc: Descriptor) -> bool:
+        return self.store.has_blob(desc.digest)
+
+    def fetch(self, desc: Descriptor) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self.store.open_blob(desc)
+
+    def push(self, desc: Descriptor, stream: BinaryIO) -> None:
+        self.store.push_blob(desc, stream)
+
+    def ingest_file(self, path: str, media_type: str) -> Descriptor:
+        return self.store.ingest_file(path, media_type)
+
+    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
+        return self.store.ingest_stream(stream, media_type)
+
+    def _own_entries(self) -> list[tuple[str | None, str | None, Descriptor]]:
+        out = []
+        for e in self.store.entries():
+            name, tag, dgst = split_ref_name(e.annotation(ANN_REF_NAME) or "")
+            if name == self.name:
+                out.append((tag, dgst, e))
+        return out
+
+    def resolve(self, reference: str) -> Descriptor:
+        if _digest.is_digest(reference):
+            for _tag, _d, e in self._own_entries():
+                if e.digest == reference:
+                    return e.bare()
+            if self.store.has_blob(reference):  # untagged, e.g. a referrer: read its media type
+                return _sniff(self.store, reference)
+            raise NotFound(f"{self.name}@{reference} is not in the local store")
+        for tag, _d, e in self._own_entries():
+            if tag == reference:
+                return e.bare()
+        raise NotFound(f"{self.name}:{reference} is not in the local store",
+                       hint="see `modelcrate list`, or pull it first")
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        validate_tag(tag)
+        if not self.store.has_blob(desc.digest):
+            raise NotFound(f"cannot tag {self.name}:{tag}: manifest {desc.digest} is not in the local store")
+        self.store.set_ref(f"{self.name}:{tag}", desc)
+
+    def keep(self, desc: Descriptor) -> None:
+        """Record an untagged manifest (pulled by digest) so GC keeps it."""
+        self.store.set_ref(f"{self.name}@{desc.digest}", desc)
+
+    def untag(self, tag: str) -> Descriptor:
+        return self.store.remove_ref(f"{self.name}:{tag}")
+
+    def tags(self) -> list[str]:
+        return sorted(t for t, _d, _e in self._own_entries() if t)
+
+
+def _sniff(store: LocalStore, dgst: str) -> Descriptor:
+    """Descriptor for an untagged manifest blob, its media type read from the JSON."""
+    path = store.blob_path(dgst)
+    size = path.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise NotFound(f"{dgst} is not a manifest")
+    raw = store.read_small(Descriptor(OCI_MANIFEST, dgst, size))
+    try:
+        mt = json.loads(raw).get("mediaType")
+    except (ValueError, AttributeError):
+        mt = None
+    if mt not in MANIFEST_TYPES:
+        raise NotFound(f"{dgst} is not a manifest")
+    return Descriptor(mt, dgst, size)

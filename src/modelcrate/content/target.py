@@ -1,0 +1,79 @@
+"""The Target abstraction: every place that holds OCI graphs (the local layout, a registry, memory).
+
+A Target is scoped to one repository. Small one-method protocols compose into :class:`Target`;
+remote-only abilities are optional capabilities, checked with ``isinstance`` inside operations, never by
+asking "is this a registry?".
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from ..format.descriptor import Descriptor
+
+
+class Fetcher(Protocol):
+    def fetch(self, desc: Descriptor) -> AbstractContextManager[BinaryIO]:
+        """Open ``desc``'s content. The stream verifies size and digest as it is read to the end."""
+        ...
+
+
+class Pusher(Protocol):
+    def push(self, desc: Descriptor, stream: BinaryIO) -> None:
+        """Store ``stream`` as ``desc``; verify size and digest before it becomes visible.
+        Pushing content that already exists succeeds without reading the stream."""
+        ...
+
+
+class Storage(Fetcher, Pusher, Protocol):
+    def exists(self, desc: Descriptor) -> bool:
+        """True if the content is present (and, for manifests, retrievable by digest)."""
+        ...
+
+
+class Resolver(Protocol):
+    def resolve(self, reference: str) -> Descriptor:
+        """Resolve a tag or digest to the manifest descriptor; raise NotFound."""
+        ...
+
+
+class Tagger(Protocol):
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        """Point ``tag`` at the manifest ``desc`` (which must already exist)."""
+        ...
+
+
+@runtime_checkable
+class Target(Storage, Resolver, Tagger, Protocol):
+    """Content-addressed storage with tags, scoped to one repository."""
+
+    name: str
+
+
+@runtime_checkable
+class TagLister(Protocol):
+    def tags(self) -> list[str]:
+        """All tags of the repository, sorted."""
+        ...
+
+
+@runtime_checkable
+class ReferrerLister(Protocol):
+    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``desc``, optionally filtered by artifact type."""
+        ...
+
+
+@runtime_checkable
+class Mounter(Protocol):
+    def mount(self, desc: Descriptor, from_repository: str) -> bool:
+        """Link a blob from another repository of the same registry; False means copy it instead."""
+        ...
+
+
+@runtime_checkable
+class FileIngester(Protocol):
+    def ingest_file(self, path: str, media_type: str) -> Descriptor:
+        """Store a file whose digest is not yet known, hashing while copying; return its descriptor."""
+        ...

@@ -1,0 +1,191 @@
+"""One graph copy between any two Targets: it serves push, pull, copy and re-tag.
+
+Blobs first (in parallel), then manifests bottom-up, then the tag: a manifest never lands before the
+content it points at, and a failed copy leaves no tag behind. A node the destination already has is
+skipped with everything below it. Every byte goes through a verifying reader on the way.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .content.target import Mounter, Target
+from .content.verify import read_all
+from .errors import CopyError, ModelcrateError
+from .format import digest as _digest
+from .format.descriptor import Descriptor, is_manifest_type, successors
+from .format.mediatypes import MAX_MANIFEST_BYTES
+
+
+class Progress:
+    """Receives copy events; the CLI's progress bars subclass it. Methods may be called from threads."""
+
+    def start(self, desc: Descriptor) -> None: ...
+    def advance(self, desc: Descriptor, nbytes: int) -> None: ...
+    def done(self, desc: Descriptor) -> None: ...
+    def skipped(self, desc: Descriptor) -> None: ...
+    def mounted(self, desc: Descriptor) -> None: ...
+
+
+@dataclass
+class CopyOptions:
+    """How to copy. ``mount_from`` names a repository on the destination registry to mount blobs from."""
+
+    concurrency: int = 4
+    max_metadata_bytes: int = MAX_MANIFEST_BYTES
+    progress: Progress = field(default_factory=Progress)
+    mount_from: str | None = None
+
+
+@dataclass
+class CopyResult:
+    """What a copy did: the root descriptor and how much moved."""
+
+    descriptor: Descriptor
+    copied: int = 0
+    skipped: int = 0
+    mounted: int = 0
+    bytes_copied: int = 0
+    bytes_skipped: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _add(self, what: str, desc: Descriptor) -> None:
+        with self._lock:
+            setattr(self, what, getattr(self, what) + 1)
+            if what == "copied":
+                self.bytes_copied += desc.size
+            else:
+                self.bytes_skipped += desc.size
+
+
+def copy(src: Target, src_ref: str, dst: Target, dst_ref: str | None = None,
+         options: CopyOptions | None = None) -> CopyResult:
+    """Copy the graph at ``src_ref`` (tag or digest) from ``src`` to ``dst`` and tag it ``dst_ref``.
+
+    >>> copy(local.repository("localhost:5000/bert"), "1.0", registry_repo, "1.0")   # doctest: +SKIP
+    """
+    options = options or CopyOptions()
+    try:
+        root = src.resolve(src_ref)
+    except ModelcrateError as exc:
+        raise CopyError("resolve " + src_ref, "source", exc) from exc
+    result = copy_graph(src, dst, root, options)
+    if dst_ref and not _digest.is_digest(dst_ref):
+        try:
+            dst.tag(root, dst_ref)
+        except ModelcrateError as exc:
+            raise CopyError(f"tag {dst_ref}", "destination", exc) from exc
+    return result
+
+
+def copy_graph(src: Target, dst: Target, root: Descriptor, options: CopyOptions | None = None) -> CopyResult:
+    """Copy the DAG below ``root``; the destination verifies every node it receives."""
+    options = options or CopyOptions()
+    result = CopyResult(root)
+    if _exists(dst, root):
+        options.progress.skipped(root)
+        result._add("skipped", root)
+        return result
+    manifests: dict[Descriptor, bytes] = {}
+    blobs: dict[Descriptor, None] = {}
+    _walk(src, dst, root, options, manifests, blobs, result)
+
+    def one(desc: Descriptor) -> None:
+        _copy_blob(src, dst, desc, options, result)
+
+    if blobs:
+        with ThreadPoolExecutor(max(1, min(options.concurrency, len(blobs)))) as pool:
+            for future in [pool.submit(one, d) for d in blobs]:
+                future.result()
+    # _walk records children before parents, so this order pushes bottom-up.
+    for desc, raw in manifests.items():
+        try:
+            dst.push(desc, io.BytesIO(raw))
+        except ModelcrateError as exc:
+            raise CopyError(f"push manifest {desc.digest}", "destination", exc) from exc
+        options.progress.done(desc)
+        result._add("copied", desc)
+    return result
+
+
+def _exists(dst: Target, desc: Descriptor) -> bool:
+    try:
+        return dst.exists(desc)
+    except ModelcrateError as exc:
+        raise CopyError(f"check {desc.digest}", "destination", exc) from exc
+
+
+def _walk(src: Target, dst: Target, desc: Descriptor, options: CopyOptions,
+          manifests: dict[Descriptor, bytes], blobs: dict[Descriptor, None], result: CopyResult) -> None:
+    if desc in manifests or desc in blobs:
+        return
+    if not is_manifest_type(desc.media_type):
+        blobs[desc] = None
+        return
+    try:
+        with src.fetch(desc) as stream:
+            raw = read_all(stream, desc, options.max_metadata_bytes)
+        children = successors(desc, raw)
+    except ModelcrateError as exc:
+        raise CopyError(f"fetch manifest {desc.digest}", "source", exc) from exc
+    for child in children:
+        if _exists(dst, child):
+            options.progress.skipped(child)
+            result._add("skipped", child)
+        else:
+            _walk(src, dst, child, options, manifests, blobs, result)
+    manifests[desc] = raw
+
+
+def _copy_blob(src: Target, dst: Target, desc: Descriptor, options: CopyOptions, result: CopyResult) -> None:
+    if options.mount_from and isinstance(dst, Mounter):
+        try:
+            if dst.mount(desc, options.mount_from):
+                options.progress.mounted(desc)
+                result._add("mounted", desc)
+                return
+        except ModelcrateError as exc:
+            raise CopyError(f"mount blob {desc.digest}", "destination", exc) from exc
+    options.progress.start(desc)
+    try:
+        with src.fetch(desc) as stream:
+            counted = _Counting(stream, desc, options.progress)
+            try:
+                dst.push(desc, counted)  # type: ignore[arg-type]
+            except ModelcrateError as exc:
+                if counted.source_error is not None:
+                    raise counted.source_error from exc
+                raise CopyError(f"push blob {desc.digest}", "destination", exc) from exc
+    except CopyError:
+        raise
+    except ModelcrateError as exc:
+        raise CopyError(f"fetch blob {desc.digest}", "source", exc) from exc
+    options.progress.done(desc)
+    result._add("copied", desc)
+
+
+class _Counting(io.RawIOBase):
+    """Reports bytes read to the progress hook and remembers errors raised by the source side."""
+
+    def __init__(self, stream: BinaryIO, desc: Descriptor, progress: Progress) -> None:
+        super().__init__()
+        self._stream, self.desc, self._progress = stream, desc, progress
+        self.verifies = getattr(stream, "verifies", None)
+        self.source_error: ModelcrateError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        try:
+            n = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+        except ModelcrateError as exc:
+            self.source_error = CopyError(f"fetch blob {self.desc.digest}", "source", exc)
+            raise
+        if n:
+            self._progress.advance(self.desc, n)
+        return n or 0

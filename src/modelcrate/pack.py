@@ -1,0 +1,195 @@
+"""pack: a model directory plus modelcrate.yaml becomes a model manifest in a Target.
+
+``plan()`` decides which files go into which layers (no writes); ``pack()`` stores each file once, hashing
+while it copies, then writes the config and manifest and finally the tag, so an interrupted pack leaves
+no tag pointing at missing content.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import tarfile
+import threading
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .content.target import Target
+from .errors import InvalidModelfile, UsageError
+from .format import metadata as _metadata, modelfile as _modelfile
+from .format.descriptor import Descriptor
+from .format.mediatypes import MODEL_CONFIG, layer_media_type
+from .format.model import build_config, build_model_manifest, layer_descriptor, normalize_mode, sort_layers
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    """One layer to write: a single file (raw) or a directory's files (tar), with normalized paths."""
+
+    path: str  # the layer's org.cncf.model.filepath
+    kind: str
+    archive: bool
+    members: tuple[str, ...]  # relative POSIX paths of the files inside (one for raw layers)
+
+
+@dataclass(frozen=True)
+class PackPlan:
+    directory: Path
+    metadata: dict[str, Any]
+    layers: tuple[PlannedLayer, ...]
+
+
+@dataclass(frozen=True)
+class PackResult:
+    descriptor: Descriptor
+    manifest: bytes
+    layers: tuple[Descriptor, ...]
+
+
+def created_from_epoch(epoch: str) -> str:
+    """RFC 3339 UTC text for a ``SOURCE_DATE_EPOCH`` value."""
+    try:
+        seconds = int(epoch)
+    except ValueError:
+        raise UsageError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch[:40]!r}") from None
+    return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan(directory: str | os.PathLike[str], modelfile: str | os.PathLike[str] | None = None,
+         *, source_date_epoch: str | None = None) -> PackPlan:
+    """Read modelcrate.yaml and match its ``files`` rules against the directory."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a directory")
+    mf_path = Path(modelfile) if modelfile else root / _modelfile.FILENAME
+    try:
+        text = mf_path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{mf_path} not found", hint="run `modelcrate init DIR` to write one") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {mf_path}: {exc.strerror}") from None
+    mf = _modelfile.parse(text, str(mf_path.name))
+    meta = dict(mf.metadata)
+    if "created" not in meta and source_date_epoch:
+        meta["created"] = created_from_epoch(source_date_epoch)
+    _metadata.validate(meta)
+    return PackPlan(root, meta, tuple(_match(root, mf, mf_path.name)))
+
+
+def _walk(root: Path) -> list[str]:
+    """Relative POSIX paths of the regular files below ``root`` (a file symlink counts as its content;
+    directory symlinks are not followed, so there are no loops)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            full = Path(dirpath, name)
+            if full.is_file():
+                out.append(full.relative_to(root).as_posix())
+    return sorted(out, key=lambda p: p.encode("utf-8"))
+
+
+def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLayer]:
+    files = _walk(root)
+    claimed: set[str] = set()
+    layers: list[PlannedLayer] = []
+    for rule in mf.files:
+        pattern = rule.path.strip("/")
+        if not pattern or pattern.startswith("../") or "/../" in f"/{pattern}/" or rule.path.startswith("/"):
+            raise InvalidModelfile(f"{source}: line {rule.line}: path {rule.path!r} must be relative, inside the directory")
+        if rule.archive:
+            members = [f for f in files if f.startswith(pattern + "/") and f not in claimed]
+            if not (root / pattern).is_dir():
+                raise InvalidModelfile(f"{source}: line {rule.line}: {rule.path!r} is not a directory (archive: true)")
+            if not members:
+                raise InvalidModelfile(f"{source}: line {rule.line}: directory {rule.path!r} holds no files")
+            claimed.update(members)
+            layers.append(PlannedLayer(pattern, rule.kind, True, tuple(members)))
+            continue
+        if _GLOB_CHARS & set(pattern):
+            matched = [f for f in files if fnmatchcase(f, pattern)]
+        elif (root / pattern).is_dir():
+            matched = [f for f in files if f.startswith(pattern + "/")]
+        else:
+            matched = [pattern] if pattern in files else []
+        if not matched:
+            raise InvalidModelfile(f"{source}: line {rule.line}: {rule.path!r} matches no file in {root}")
+        for f in matched:
+            if f not in claimed:  # the first rule that matches a file decides its kind
+                claimed.add(f)
+                layers.append(PlannedLayer(f, rule.kind, False, (f,)))
+    return layers
+
+
+def pack(p: PackPlan, target: Target, tag: str | None) -> PackResult:
+    """Store every planned layer, the config and the manifest in ``target``; tag it last."""
+    ingest = getattr(target, "ingest_file", None)
+    if ingest is None:
+        raise UsageError(f"{target.name} cannot ingest files directly; pack into the local store, then copy")
+    layers = []
+    for planned in p.layers:
+        if planned.archive:
+            desc = _ingest_tar(target, p.directory, planned)
+            mode = 0o755
+        else:
+            full = p.directory / planned.path
+            desc = ingest(str(full), layer_media_type(planned.kind, "raw"))
+            mode = normalize_mode(full.stat().st_mode)
+        layers.append(layer_descriptor(planned.kind, "tar" if planned.archive else "raw", planned.path,
+                                       desc.digest, desc.size, mode))
+    layers = sort_layers(layers)
+    config = build_config(p.metadata, [d.digest for d in layers])
+    config_desc = Descriptor.of(MODEL_CONFIG, config)
+    target.push(config_desc, io.BytesIO(config))
+    manifest = build_model_manifest(config_desc, layers, p.metadata)
+    desc = Descriptor.of("application/vnd.oci.image.manifest.v1+json", manifest)
+    target.push(desc, io.BytesIO(manifest))
+    if tag:
+        target.tag(desc, tag)
+    return PackResult(desc, manifest, tuple(layers))
+
+
+def write_tar(sink: BinaryIO, root: Path, members: tuple[str, ...]) -> None:
+    """A reproducible tar of ``members``: sorted, mtime 0, uid/gid 0, no user names, normalized modes."""
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for rel in sorted(members, key=lambda m: m.encode("utf-8")):
+            full = root / rel
+            st = full.stat()
+            info = tarfile.TarInfo(rel)
+            info.size = st.st_size
+            info.mode = normalize_mode(st.st_mode)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            with open(full, "rb") as f:
+                tar.addfile(info, f)
+
+
+def _ingest_tar(target: Target, root: Path, planned: PlannedLayer) -> Descriptor:
+    """Stream the tar through a pipe into the store: no temp copy of the whole archive in memory."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as w:
+                write_tar(w, root, planned.members)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as r:
+        try:
+            desc = target.ingest_stream(r, layer_media_type(planned.kind, "tar"))  # type: ignore[attr-defined]
+        finally:
+            r.close()
+            thread.join()
+    if failure:
+        raise UsageError(f"cannot archive {planned.path}: {failure[0]}") from failure[0]
+    return desc

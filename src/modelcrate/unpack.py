@@ -1,0 +1,223 @@
+"""unpack: write a model's files into a directory, safely, from any Target.
+
+Artifacts are untrusted. Every path is checked before anything is written (relative, no ``..``, no
+backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only;
+every byte is verified against its layer digest. Files are first written under temporary names beside
+their destination and renamed into place only after every layer has verified, so a refused artifact
+leaves nothing behind at the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import BinaryIO
+
+from .content.target import Target
+from .content.verify import drain, read_all, verifying
+from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
+from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
+from .format.model import ModelFile, ModelView, normalize_mode, read_model
+
+MAX_PATH = 4096
+
+
+def safe_relpath(path: object) -> str:
+    """Return the normalized relative POSIX path, or raise :class:`UnsafePath`.
+
+    >>> safe_relpath("weights/./model.safetensors")
+    'weights/model.safetensors'
+    """
+    if not isinstance(path, str) or not path:
+        raise UnsafePath("artifact names an empty file path")
+    shown = repr(path[:200])
+    if "\x00" in path or "\\" in path or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise UnsafePath(f"artifact names an invalid file path {shown}")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise UnsafePath(f"artifact names an absolute path {shown}")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePath(f"artifact path {shown} contains '..'")
+    if not parts:
+        raise UnsafePath(f"artifact names an invalid file path {shown}")
+    return "/".join(parts)
+
+
+@dataclass
+class UnpackResult:
+    """What was written: relative paths and sizes."""
+
+    files: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def total_size(self) -> int:
+        return sum(size for _p, size in self.files)
+
+
+def fetch_model(target: Target, reference: str) -> ModelView:
+    """Resolve and read a model manifest (verified against its digest)."""
+    desc = target.resolve(reference)
+    with target.fetch(desc) as stream:
+        raw = read_all(stream, desc, MAX_MANIFEST_BYTES)
+    return read_model(raw)
+
+
+def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> list[ModelFile]:
+    """The files ``--filter KIND`` and ``--include GLOB`` keep (a tar layer is kept whole)."""
+    out = []
+    for f in view.files:
+        if kinds and f.kind not in kinds:
+            continue
+        if include and not any(fnmatchcase(f.path, g) or fnmatchcase(f.path + "/", g) for g in include):
+            continue
+        out.append(f)
+    return out
+
+
+def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
+           kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False) -> UnpackResult:
+    """Write the selected files of the model at ``reference`` into ``out_dir``."""
+    view = fetch_model(target, reference)
+    return write_files(target, select(view, kinds, include), Path(out_dir), force=force)
+
+
+def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False) -> UnpackResult:
+    """Verify and place ``files`` under ``out_dir``; all or nothing."""
+    raw_paths = []
+    for f in files:
+        path = safe_relpath(f.path)
+        if f.format == "raw":
+            _check_declared_size(f)
+            raw_paths.append(path)
+    _no_duplicates(raw_paths)
+    stage = _Stage(out_dir, force)
+    try:
+        for path in raw_paths:
+            stage.check(path)  # refuse early, before any byte is fetched
+        for f in files:
+            if f.format == "raw":
+                with target.fetch(f.descriptor) as stream:
+                    stage.write(safe_relpath(f.path), verifying(stream, f.descriptor), normalize_mode(f.mode or 0o644))
+            elif f.format == "tar":
+                with target.fetch(f.descriptor) as stream:
+                    _extract_tar(verifying(stream, f.descriptor), stage)
+            else:
+                raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
+        return stage.commit()
+    finally:
+        stage.abort()
+
+
+def _check_declared_size(f: ModelFile) -> None:
+    text = f.descriptor.annotation(ANN_FILE_METADATA)
+    if not text:
+        return
+    try:
+        size = json.loads(text).get("size")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(size, int) and size != f.descriptor.size:
+        raise SizeMismatch(f"{f.path!r}: file metadata says {size} bytes, the layer descriptor {f.descriptor.size}")
+
+
+def _no_duplicates(paths: list[str]) -> None:
+    seen: set[str] = set()
+    for p in paths:
+        if p in seen:
+            raise UnsafePath(f"artifact names {p!r} twice")
+        seen.add(p)
+
+
+def _extract_tar(reader: BinaryIO, stage: "_Stage") -> None:
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for member in tar:
+                name = safe_relpath(member.name)
+                if member.isdir():
+                    continue
+                if not member.isreg():
+                    raise UnsafePath(f"tar layer holds {name!r}, a link or special file; only regular files are allowed")
+                stage.check(name)
+                src = tar.extractfile(member)
+                assert src is not None  # regular members always have data
+                stage.write(name, src, normalize_mode(member.mode), size=member.size)
+    except tarfile.TarError as exc:
+        raise InvalidManifest(f"tar layer is malformed: {exc}") from None
+    drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
+
+
+class _Stage:
+    """Temp files beside their destinations, renamed into place together by :meth:`commit`."""
+
+    def __init__(self, out_dir: Path, force: bool) -> None:
+        self.out = out_dir
+        self.force = force
+        self.temps: list[tuple[str, Path, int]] = []  # (relative path, temp path, size)
+        self.names: set[str] = set()
+        self.made_dirs: list[Path] = []
+        self.done = False
+
+    def check(self, rel: str) -> None:
+        """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
+        node = self.out
+        for part in rel.split("/")[:-1]:
+            node = node / part
+            if node.is_symlink():
+                raise UnsafePath(f"{rel!r} would be written through the symlink {node}")
+            if node.exists() and not node.is_dir():
+                raise UnsafePath(f"{rel!r} needs {node} to be a directory, but it is a file")
+        dest = self.out / rel
+        if dest.is_dir() and not dest.is_symlink():
+            raise UnsafePath(f"{rel!r} would replace the directory {dest}")
+        if (dest.exists() or dest.is_symlink()) and not self.force:
+            raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite")
+
+    def _mkdirs(self, directory: Path) -> None:
+        missing = []
+        node = directory
+        while not node.exists():
+            missing.append(node)
+            node = node.parent
+        for d in reversed(missing):
+            d.mkdir()
+            self.made_dirs.append(d)
+
+    def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None) -> None:
+        if rel in self.names:
+            raise UnsafePath(f"artifact names {rel!r} twice")
+        self.check(rel)
+        dest = self.out / rel
+        self._mkdirs(dest.parent)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
+        self.temps.append((rel, Path(tmp), 0))
+        self.names.add(rel)
+        with os.fdopen(fd, "wb", buffering=0) as sink:
+            written = drain(src, sink)
+            os.fchmod(sink.fileno(), mode)
+        if size is not None and written != size:
+            raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
+        self.temps[-1] = (rel, Path(tmp), written)
+
+    def commit(self) -> UnpackResult:
+        result = UnpackResult()
+        for rel, tmp, size in self.temps:
+            os.replace(tmp, self.out / rel)
+            result.files.append((rel, size))
+        self.done = True
+        return result
+
+    def abort(self) -> None:
+        if self.done:
+            return
+        for _rel, tmp, _size in self.temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        for d in reversed(self.made_dirs):
+            with contextlib.suppress(OSError):
+                d.rmdir()
