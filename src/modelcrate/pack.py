@@ -7,6 +7,7 @@ no tag pointing at missing content.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import os
@@ -15,13 +16,16 @@ import threading
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from .content.target import Target
-from .errors import InvalidModelfile, UsageError
+from ._internal.fsutil import hash_copy
+from .content.verify import verifying
+from .errors import InvalidModelfile, NotFound, UsageError
 from .format import metadata as _metadata, modelfile as _modelfile
 from .format.descriptor import Descriptor
-from .format.mediatypes import MODEL_CONFIG, layer_media_type
+from .format.mediatypes import MODEL_CONFIG, OCI_MANIFEST, layer_media_type
 from .format.model import build_config, build_model_manifest, layer_descriptor, normalize_mode, sort_layers
 
 _GLOB_CHARS = set("*?[")
@@ -128,30 +132,98 @@ def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLay
 
 def pack(p: PackPlan, target: Target, tag: str | None) -> PackResult:
     """Store every planned layer, the config and the manifest in ``target``; tag it last."""
-    ingest = getattr(target, "ingest_file", None)
-    if ingest is None:
+    ingest_file = getattr(target, "ingest_file", None)
+    ingest_stream = getattr(target, "ingest_stream", None)
+    if ingest_file is None or ingest_stream is None:
         raise UsageError(f"{target.name} cannot ingest files directly; pack into the local store, then copy")
-    layers = []
-    for planned in p.layers:
+
+    def store(planned: PlannedLayer, media_type: str) -> Descriptor:
         if planned.archive:
-            desc = _ingest_tar(target, p.directory, planned)
-            mode = 0o755
-        else:
-            full = p.directory / planned.path
-            desc = ingest(str(full), layer_media_type(planned.kind, "raw"))
-            mode = normalize_mode(full.stat().st_mode)
-        layers.append(layer_descriptor(planned.kind, "tar" if planned.archive else "raw", planned.path,
-                                       desc.digest, desc.size, mode))
-    layers = sort_layers(layers)
-    config = build_config(p.metadata, [d.digest for d in layers])
-    config_desc = Descriptor.of(MODEL_CONFIG, config)
+            return _with_tar(p.directory, planned, lambda r: ingest_stream(r, media_type))
+        return ingest_file(str(p.directory / planned.path), media_type)
+
+    layers = [_layer(p, planned, store) for planned in p.layers]
+    config, config_desc, manifest, desc = _finish(p, layers)
     target.push(config_desc, io.BytesIO(config))
-    manifest = build_model_manifest(config_desc, layers, p.metadata)
-    desc = Descriptor.of("application/vnd.oci.image.manifest.v1+json", manifest)
     target.push(desc, io.BytesIO(manifest))
     if tag:
         target.tag(desc, tag)
-    return PackResult(desc, manifest, tuple(layers))
+    return PackResult(desc, manifest, tuple(sort_layers(layers)))
+
+
+def _layer(p: PackPlan, planned: PlannedLayer,
+           store: Callable[[PlannedLayer, str], Descriptor]) -> Descriptor:
+    fmt = "tar" if planned.archive else "raw"
+    desc = store(planned, layer_media_type(planned.kind, fmt))
+    mode = 0o755 if planned.archive else normalize_mode((p.directory / planned.path).stat().st_mode)
+    return layer_descriptor(planned.kind, fmt, planned.path, desc.digest, desc.size, mode)
+
+
+def _finish(p: PackPlan, layers: list[Descriptor]) -> tuple[bytes, Descriptor, bytes, Descriptor]:
+    layers = sort_layers(layers)
+    config = build_config(p.metadata, [d.digest for d in layers])
+    config_desc = Descriptor.of(MODEL_CONFIG, config)
+    manifest = build_model_manifest(config_desc, layers, p.metadata)
+    return config, config_desc, manifest, Descriptor.of(OCI_MANIFEST, manifest)
+
+
+def stage(p: PackPlan) -> tuple["SourceTarget", Descriptor]:
+    """Describe the planned model without storing it: a read-only Target that serves each file from
+    disk (tar layers are regenerated, byte for byte, on each read). ``push DIR REF`` copies from it,
+    so model data is never copied into the local store."""
+    blobs: dict[str, tuple[Callable[[], contextlib.AbstractContextManager[BinaryIO]], Descriptor]] = {}
+
+    def hash_only(planned: PlannedLayer, media_type: str) -> Descriptor:
+        if planned.archive:
+            def opener() -> contextlib.AbstractContextManager[BinaryIO]:
+                return _tar_stream(p.directory, planned)
+            with opener() as r:
+                hexd, size = hash_copy(r.fileno(), None)
+        else:
+            path = p.directory / planned.path
+
+            def opener() -> contextlib.AbstractContextManager[BinaryIO]:
+                return open(path, "rb")
+            with opener() as r:
+                hexd, size = hash_copy(r.fileno(), None)
+        desc = Descriptor(media_type, f"sha256:{hexd}", size)
+        blobs[desc.digest] = (opener, desc)
+        return desc
+
+    layers = [_layer(p, planned, hash_only) for planned in p.layers]
+    config, config_desc, manifest, desc = _finish(p, layers)
+    for raw, d in ((config, config_desc), (manifest, desc)):
+        blobs[d.digest] = (lambda raw=raw: contextlib.nullcontext(io.BytesIO(raw)), d)
+    return SourceTarget(str(p.directory), blobs, desc), desc
+
+
+class SourceTarget:
+    """A read-only Target over a model directory being pushed (see :func:`stage`)."""
+
+    def __init__(self, name: str, blobs: dict[str, Any], root: Descriptor) -> None:
+        self.name = name
+        self._blobs = blobs
+        self._root = root
+
+    def exists(self, desc: Descriptor) -> bool:
+        return desc.digest in self._blobs
+
+    @contextlib.contextmanager
+    def fetch(self, desc: Descriptor) -> Iterator[BinaryIO]:
+        if desc.digest not in self._blobs:
+            raise NotFound(f"{desc.digest} is not part of {self.name}")
+        opener, known = self._blobs[desc.digest]
+        with opener() as stream:  # a file edited since staging fails verification at the sink
+            yield verifying(stream, known)
+
+    def push(self, desc: Descriptor, stream: BinaryIO) -> None:
+        raise UsageError(f"{self.name} is a source directory; it cannot receive content")
+
+    def resolve(self, reference: str) -> Descriptor:
+        return self._root
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        raise UsageError(f"{self.name} is a source directory; it cannot be tagged")
 
 
 def write_tar(sink: BinaryIO, root: Path, members: tuple[str, ...]) -> None:
@@ -170,8 +242,9 @@ def write_tar(sink: BinaryIO, root: Path, members: tuple[str, ...]) -> None:
                 tar.addfile(info, f)
 
 
-def _ingest_tar(target: Target, root: Path, planned: PlannedLayer) -> Descriptor:
-    """Stream the tar through a pipe into the store: no temp copy of the whole archive in memory."""
+@contextlib.contextmanager
+def _tar_stream(root: Path, planned: PlannedLayer) -> Iterator[BinaryIO]:
+    """The layer's tar, generated by a thread into a pipe: no temp copy of the archive on disk or in memory."""
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
 
@@ -184,12 +257,15 @@ def _ingest_tar(target: Target, root: Path, planned: PlannedLayer) -> Descriptor
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
-    with os.fdopen(read_fd, "rb") as r:
-        try:
-            desc = target.ingest_stream(r, layer_media_type(planned.kind, "tar"))  # type: ignore[attr-defined]
-        finally:
-            r.close()
-            thread.join()
-    if failure:
+    try:
+        with os.fdopen(read_fd, "rb") as r:
+            yield r
+    finally:
+        thread.join()
+    if failure and not isinstance(failure[0], BrokenPipeError):
         raise UsageError(f"cannot archive {planned.path}: {failure[0]}") from failure[0]
-    return desc
+
+
+def _with_tar(root: Path, planned: PlannedLayer, consume: Callable[[BinaryIO], Descriptor]) -> Descriptor:
+    with _tar_stream(root, planned) as r:
+        return consume(r)

@@ -7,11 +7,14 @@ import errno
 import fcntl
 import os
 import tempfile
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import StoreError
 
+CHUNK = 4 * 1024 * 1024
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
@@ -72,3 +75,35 @@ def try_clone(src_fd: int, dst_fd: int) -> bool:
                          errno.EPERM):
             return False
         raise
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
+    """Hash ``src_fd`` (copying to ``dst_fd``) in one read pass.
+
+    hashlib and os.write both release the GIL, so hashing chunk k in a worker overlaps writing it and
+    reading chunk k+1: two buffers alternate and each hash finishes before its buffer is reused.
+    """
+    h = hashlib.sha256()
+    bufs = (bytearray(CHUNK), bytearray(CHUNK))
+    size = 0
+    pending = None
+    with ThreadPoolExecutor(1) as pool:
+        i = 0
+        while True:
+            n = os.readv(src_fd, [bufs[i]])
+            if pending is not None:
+                pending.result()
+            if not n:
+                break
+            view = memoryview(bufs[i])[:n]
+            pending = pool.submit(h.update, view)
+            if dst_fd is not None:
+                _write_all(dst_fd, view)
+            size += n
+            i ^= 1
+    return h.hexdigest(), size

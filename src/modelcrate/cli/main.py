@@ -164,20 +164,21 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
                     "metadata": view.metadata, "files": files})
         return
     meta = view.metadata or {}
-    click.echo(f"Reference: {ref}\nDigest:    {view.manifest.digest}")
-    for key in ("name", "version", "description", "license", "framework", "format", "architecture",
-                "paramSize", "precision", "pipeline_tag", "created"):
+    click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
+    labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
+              "framework": "Framework", "format": "Format", "architecture": "Architecture",
+              "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
+    for key, label in labels.items():
         if meta.get(key):
-            click.echo(f"{key.capitalize() if key != 'pipeline_tag' else 'Task'}:{' ' * max(1, 10 - len(key))}"
-                       f"{meta[key]}")
+            click.echo(f"{label + ':':<14}{meta[key]}")
     lineage = meta.get("lineage") or {}
     if lineage.get("base_model"):
-        click.echo(f"Base:      {lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
+        click.echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
     for m in meta.get("metrics") or []:
-        click.echo(f"Metric:    {m['name']}={m['value']}"
+        click.echo(f"{'Metric:':<14}{m['name']}={m['value']}"
                    + (f" on {m['dataset']}" if m.get("dataset") else "")
                    + (f"/{m['split']}" if m.get("split") else ""))
-    click.echo(f"Size:      {human_size(view.total_size)} in {len(files)} files\n")
+    click.echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
     click.echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
                      [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
                        f["digest"][7:19]] for f in files]))

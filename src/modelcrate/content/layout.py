@@ -22,17 +22,16 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from .._internal.fsutil import atomic_write, fsync_dir, locked, try_clone
+from .._internal.fsutil import atomic_write, fsync_dir, hash_copy, locked, try_clone
 from ..errors import NotFound, StoreError
 from ..format import canonical, digest as _digest
 from ..format.descriptor import Descriptor, build_index, parse_index, successors
 from ..format.mediatypes import ANN_REF_NAME, MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_LAYOUT_VERSION, OCI_MANIFEST
 from ..format.reference import validate_tag
-from .verify import CHUNK, read_all, verifying, drain
+from .verify import read_all, verifying, drain
 
 _INDEX_LIMIT = 64 * 1024 * 1024  # index.json grows with tags, not with model size
 
@@ -119,10 +118,10 @@ class LocalStore:
         with open(path, "rb") as src, self._temp() as (fd, tmp):
             if self._clone_ok and try_clone(src.fileno(), fd):
                 with open(tmp, "rb") as clone:  # hash the clone: it is exactly what will be stored
-                    hexd, size = _hash_copy(clone.fileno(), None)
+                    hexd, size = hash_copy(clone.fileno(), None)
             else:
                 self._clone_ok = False
-                hexd, size = _hash_copy(src.fileno(), fd)
+                hexd, size = hash_copy(src.fileno(), fd)
             dgst = f"sha256:{hexd}"
             self._commit(fd, tmp, dgst)
         return Descriptor(media_type, dgst, size)
@@ -239,38 +238,6 @@ class _HashingWriter:
     def write(self, data: "memoryview | bytes") -> int:
         self._h.update(data)  # type: ignore[attr-defined]
         return self._sink.write(data)
-
-
-def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
-    """Hash ``src_fd`` (copying to ``dst_fd``) in one read pass.
-
-    hashlib and os.write both release the GIL, so hashing chunk k in a worker overlaps writing it and
-    reading chunk k+1: two buffers alternate and each hash finishes before its buffer is reused.
-    """
-    h = _digest.hasher()
-    bufs = (bytearray(CHUNK), bytearray(CHUNK))
-    size = 0
-    pending = None
-    with ThreadPoolExecutor(1) as pool:
-        i = 0
-        while True:
-            n = os.readv(src_fd, [bufs[i]])
-            if pending is not None:
-                pending.result()
-            if not n:
-                break
-            view = memoryview(bufs[i])[:n]
-            pending = pool.submit(h.update, view)
-            if dst_fd is not None:
-                _write_all(dst_fd, view)
-            size += n
-            i ^= 1
-    return h.hexdigest(), size
 
 
 class LocalRepository:

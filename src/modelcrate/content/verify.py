@@ -9,7 +9,7 @@ from ..errors import DigestMismatch, InvalidManifest, SizeMismatch
 from ..format import digest as _digest
 from ..format.descriptor import Descriptor
 
-CHUNK = 4 * 1024 * 1024
+from .._internal.fsutil import CHUNK
 
 
 class VerifyingReader(io.RawIOBase):

@@ -35,7 +35,7 @@ STAGE_TAGS = ("dev", "staging", "production")
 
 
 def _shown(text: str) -> str:
-    return repr(text) if len(text) <= 200 else repr(text[:200] + "…")
+    return repr(text) if len(text) <= 80 else repr(text[:80] + "…")
 
 
 @dataclass(frozen=True, slots=True)

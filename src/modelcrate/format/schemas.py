@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 
 @lru_cache(maxsize=None)
@@ -17,7 +18,9 @@ def load(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> "Draft202012Validator":
+    from jsonschema import Draft202012Validator, FormatChecker  # imported on first use: it costs ~0.3 s
+
     # FormatChecker makes "date-time" binding (needs rfc3339-validator), as upstream ModelPack asserts it.
     return Draft202012Validator(load(name), format_checker=FormatChecker())
 

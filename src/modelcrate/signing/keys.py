@@ -207,10 +207,11 @@ def write_keypair(prefix: Path, key: PrivateKey, password: bytes) -> tuple[Path,
     The key file is created with ``O_CREAT | O_EXCL`` and mode 0600, so it never exists with looser
     permissions, not even for a moment.
 
-    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> import shutil, tempfile; d = Path(tempfile.mkdtemp())
     >>> key_path, pub_path = write_keypair(d / "signer", generate(), b"pw")
     >>> oct(key_path.stat().st_mode & 0o777), pub_path.name
     ('0o600', 'signer.pub')
+    >>> shutil.rmtree(d)
     """
     prefix = Path(prefix)
     key_path = prefix.with_name(prefix.name + ".key")

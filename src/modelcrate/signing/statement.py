@@ -236,7 +236,7 @@ def build_statement(
     ``predicate_type`` is a URI or one of the friendly names in :data:`PREDICATE_TYPES`. Subjects keep
     their order.
 
-    >>> build_statement([("m", {"sha256": "00" * 32})], "signature", {})[:44]
+    >>> build_statement([("m", {"sha256": "00" * 32})], "signature", {})[:43]
     b'{"_type":"https://in-toto.io/Statement/v1",'
     """
     if not subjects:

@@ -1,0 +1,39 @@
+# Two set-up commands (README): `make demo` runs the main job end to end, `make test` runs the test suite.
+# Both create their own virtual environment in .venv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   := .demo
+
+.PHONY: venv demo test bench-pack bench-transfer clean
+
+$(BIN)/modelcrate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/modelcrate
+
+demo: venv
+	rm -rf $(DEMO)
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate pack examples/tiny-classifier -t tiny-classifier:1.0.0
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate list
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate inspect tiny-classifier:1.0.0
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate unpack tiny-classifier:1.0.0 $(DEMO)/unpacked
+	diff -r --exclude=modelcrate.yaml examples/tiny-classifier $(DEMO)/unpacked
+	$(BIN)/python $(DEMO)/unpacked/predict.py
+	@echo "demo OK: packed, inspected and unpacked byte-identical (store in $(DEMO)/store)"
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench-pack: venv
+	$(BIN)/python benchmarks/pack.py
+
+bench-transfer: venv
+	$(BIN)/python benchmarks/transfer.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,32 @@
+"""Shared benchmark helpers: run a command as a child process, time it, read its peak RSS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mib: float
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> Run:
+    """Wall time and peak resident memory of one child process (os.wait4 gives that child's own rusage)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
+    return Run(elapsed, usage.ru_maxrss / 1024)  # ru_maxrss is KiB on Linux
+
+
+def best(runs: list[Run]) -> Run:
+    """The fastest run (least disturbed by other load), with the highest RSS seen across runs."""
+    fastest = min(runs, key=lambda r: r.seconds)
+    return Run(fastest.seconds, max(r.peak_rss_mib for r in runs))

@@ -1,0 +1,137 @@
+"""Cosign "simple signing": the legacy signature cosign stores under the tag ``sha256-<hex>.sig``.
+
+The signed payload is the JSON cosign writes with Go's ``encoding/json``: struct fields in declaration
+order (``critical`` then ``optional``; ``identity``, ``image``, ``type``), map keys sorted, no spaces,
+``<``, ``>``, ``&``, U+2028 and U+2029 escaped as ``\\u003c`` etc., other non-ASCII as raw UTF-8, and
+``"optional":null`` when there are no annotations::
+
+    {"critical":{"identity":{"docker-reference":"REPO"},"image":{"docker-manifest-digest":"sha256:..."},
+     "type":"cosign container image signature"},"optional":null}
+
+The payload is stored as a layer of media type :data:`SIMPLE_SIGNING_MEDIA_TYPE`; the signature over its
+bytes (ECDSA P-256 with SHA-256, ASN.1 DER) goes, base64-encoded, into the layer annotation
+:data:`SIGNATURE_ANNOTATION`.
+
+Example:
+
+>>> simple_signing_payload("registry.example/m", "sha256:" + "ab" * 32)[:47]
+b'{"critical":{"identity":{"docker-reference":"re'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from modelcrate.errors import SignatureError, UsageError
+from modelcrate.signing import keys
+from modelcrate.signing.dsse import b64decode, b64encode
+from modelcrate.signing.statement import loads_strict
+
+SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+SIGNATURE_TYPE = "cosign container image signature"
+
+_DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
+# Go's encoder escapes these even inside strings (HTML safety, JavaScript line separators).
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _go_string(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escape in _GO_ESCAPES.items():
+        text = text.replace(char, escape)
+    return text
+
+
+def _digest_hex(manifest_digest: str) -> str:
+    match = _DIGEST.fullmatch(manifest_digest) if isinstance(manifest_digest, str) else None
+    if match is None:
+        raise UsageError(f"expected a manifest digest sha256:<64 hex>, got {manifest_digest!r}")
+    return match.group(1)
+
+
+def signature_tag(manifest_digest: str) -> str:
+    """The tag cosign stores the signature of ``manifest_digest`` under.
+
+    >>> signature_tag("sha256:" + "0f" * 32)
+    'sha256-0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f.sig'
+    """
+    return f"sha256-{_digest_hex(manifest_digest)}.sig"
+
+
+def _optional_json(annotations: Mapping[str, str] | None) -> str:
+    if annotations is None:
+        return "null"
+    for key, value in annotations.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise UsageError("cosign annotations must map strings to strings")
+    # Go sorts map keys by their bytes; UTF-8 byte order equals code-point order.
+    items = ",".join(f"{_go_string(k)}:{_go_string(annotations[k])}" for k in sorted(annotations))
+    return "{" + items + "}"
+
+
+def simple_signing_payload(
+    docker_reference: str, manifest_digest: str, annotations: Mapping[str, str] | None = None
+) -> bytes:
+    """The exact payload bytes cosign signs for ``manifest_digest`` in ``docker_reference``.
+
+    ``docker_reference`` is the repository without tag or digest, as cosign writes it (cosign uses
+    go-containerregistry's full name, e.g. ``index.docker.io/library/x`` for Docker Hub). An empty
+    annotation dict gives ``{}``, ``None`` gives ``null`` (as a nil Go map).
+
+    >>> simple_signing_payload("r", "sha256:" + "00" * 32, {"k": "v"}).endswith(b',"optional":{"k":"v"}}')
+    True
+    """
+    if not isinstance(docker_reference, str) or not docker_reference:
+        raise UsageError("the docker reference must be a non-empty repository name")
+    digest = f"sha256:{_digest_hex(manifest_digest)}"
+    critical = (
+        '{"identity":{"docker-reference":' + _go_string(docker_reference) + "},"
+        '"image":{"docker-manifest-digest":' + _go_string(digest) + "},"
+        '"type":' + _go_string(SIGNATURE_TYPE) + "}"
+    )
+    text = '{"critical":' + critical + ',"optional":' + _optional_json(annotations) + "}"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the payload contains text that is not valid Unicode") from None
+
+
+def sign_payload(payload: bytes, key: keys.PrivateKey) -> dict[str, str]:
+    """Sign payload bytes; returns the layer annotations (``dev.cosignproject.cosign/signature``)."""
+    return {SIGNATURE_ANNOTATION: b64encode(keys.sign_bytes(key, payload))}
+
+
+def verify_payload(
+    payload: bytes,
+    layer_annotations: Mapping[str, str],
+    public_key: keys.PublicKey,
+    *,
+    digest: str,
+    docker_reference: str | None = None,
+) -> Mapping[str, Any]:
+    """Verify a simple-signing layer and that it is about ``digest``; returns the parsed payload.
+
+    Raises :class:`SignatureError` when the signature does not verify, the type is not a cosign image
+    signature, or the payload names another manifest (or another repository, if ``docker_reference``).
+    """
+    encoded = layer_annotations.get(SIGNATURE_ANNOTATION)
+    if not encoded:
+        raise SignatureError(f"layer has no {SIGNATURE_ANNOTATION} annotation")
+    if not keys.verify_bytes(public_key, payload, b64decode(encoded, what="cosign signature")):
+        raise SignatureError("cosign signature does not verify with the given key")
+    document = loads_strict(payload, what="simple signing payload")
+    critical = document.get("critical") if isinstance(document, Mapping) else None
+    if not isinstance(critical, Mapping) or critical.get("type") != SIGNATURE_TYPE:
+        raise SignatureError("payload is not a cosign container image signature")
+    image = critical.get("image") if isinstance(critical.get("image"), Mapping) else {}
+    signed_digest = image.get("docker-manifest-digest")
+    if signed_digest != digest:
+        raise SignatureError(f"signature is for {signed_digest}, not {digest}")
+    identity = critical.get("identity") if isinstance(critical.get("identity"), Mapping) else {}
+    if docker_reference is not None and identity.get("docker-reference") != docker_reference:
+        raise SignatureError(f"signature names {identity.get('docker-reference')!r}, not {docker_reference!r}")
+    return document
