@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from .content import referrers
 from .content.target import Mounter, Target
 from .content.verify import read_all
 from .errors import CopyError, ModelcrateError
@@ -33,9 +34,11 @@ class Progress:
 
 @dataclass
 class CopyOptions:
-    """How to copy. ``mount_from`` names a repository on the destination registry to mount blobs from."""
+    """How to copy. ``referrers`` carries signatures and attestations along; ``mount_from`` names a
+    repository on the destination registry to mount blobs from."""
 
     concurrency: int = 4
+    referrers: bool = True
     max_metadata_bytes: int = MAX_MANIFEST_BYTES
     progress: Progress = field(default_factory=Progress)
     mount_from: str | None = None
@@ -51,6 +54,7 @@ class CopyResult:
     mounted: int = 0
     bytes_copied: int = 0
     bytes_skipped: int = 0
+    referrers: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _add(self, what: str, desc: Descriptor) -> None:
@@ -74,6 +78,13 @@ def copy(src: Target, src_ref: str, dst: Target, dst_ref: str | None = None,
     except ModelcrateError as exc:
         raise CopyError("resolve " + src_ref, "source", exc) from exc
     result = copy_graph(src, dst, root, options)
+    if options.referrers:
+        try:
+            result.referrers = referrers.copy_referrers(src, dst, root, copy_graph, options)
+        except CopyError:
+            raise
+        except ModelcrateError as exc:
+            raise CopyError("copy referrers", "destination", exc) from exc
     if dst_ref and not _digest.is_digest(dst_ref):
         try:
             dst.tag(root, dst_ref)

@@ -297,6 +297,10 @@ class LocalRepository:
         """Record an untagged manifest (pulled by digest) so GC keeps it."""
         self.store.set_ref(f"{self.name}@{desc.digest}", desc)
 
+    def tag_lock(self) -> contextlib.AbstractContextManager[bool]:
+        """Serialises read-modify-write of tags such as the referrers index across processes."""
+        return locked(self.store.root / ".tags.lock")
+
     def untag(self, tag: str) -> Descriptor:
         return self.store.remove_ref(f"{self.name}:{tag}")
 

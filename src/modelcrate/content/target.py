@@ -59,9 +59,17 @@ class TagLister(Protocol):
 
 
 @runtime_checkable
-class ReferrerLister(Protocol):
-    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
-        """Manifests whose ``subject`` is ``desc``, optionally filtered by artifact type."""
+class ReferrersAPI(Protocol):
+    def referrers_api(self, desc: Descriptor) -> list[Descriptor] | None:
+        """The OCI 1.1 referrers API answer for ``desc``; None where the registry has no such API.
+        Readers and writers then use the tag-schema fallback (content/referrers.py)."""
+        ...
+
+
+@runtime_checkable
+class TagLocker(Protocol):
+    def tag_lock(self) -> AbstractContextManager[object]:
+        """A lock that serialises read-modify-write of tags (the local store has one; registries don't)."""
         ...
 
 
