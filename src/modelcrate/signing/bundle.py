@@ -335,7 +335,7 @@ def verify_keyless(bundle_bytes: bytes, *, identity: str, issuer: str, trusted_r
     verifier, bundle = _sigstore_context(bundle_bytes, trusted_root_path)
     try:
         payload_type, payload = verifier.verify_dsse(bundle, Identity(identity=identity, issuer=issuer))
-    except Exception as exc:  # fail closed: whatever sigstore raises, nothing was verified
+    except Exception as exc:  # noqa: BLE001 - fail closed: whatever sigstore raises, nothing was verified
         raise SignatureError(f"keyless verification failed: {_one_line(exc)}") from None
     if payload_type != INTOTO_PAYLOAD_TYPE:
         raise SignatureError(f"DSSE payload type is {payload_type!r}, not {INTOTO_PAYLOAD_TYPE}")
@@ -352,7 +352,7 @@ def verify_keyless_artifact(
     verifier, bundle = _sigstore_context(bundle_bytes, trusted_root_path)
     try:
         verifier.verify_artifact(bytes(artifact), bundle, Identity(identity=identity, issuer=issuer))
-    except Exception as exc:  # fail closed, as above
+    except Exception as exc:  # noqa: BLE001 - fail closed, as above
         raise SignatureError(f"keyless verification failed: {_one_line(exc)}") from None
 
 
@@ -380,7 +380,7 @@ def sign_keyless(
 
     try:
         token = IdentityToken(identity_token)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any parse failure; its text may quote the token
         raise SignatureError("the identity token is not a usable OIDC token (malformed or expired)") from None
     try:
         if trust_config_path is not None:
@@ -390,7 +390,7 @@ def sign_keyless(
         context = SigningContext.from_trust_config(config)
         with context.signer(token, cache=False) as signer:
             bundle = signer.sign_dsse(sigstore_dsse.Statement(bytes(statement_bytes)))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - network, TUF, Fulcio, Rekor: all one failure to the caller
         raise SignatureError(
             f"keyless signing failed ({type(exc).__name__})",
             hint="keyless signing needs network access to Fulcio and Rekor; use a key or certificate offline",

@@ -124,14 +124,19 @@ def verify_payload(
     if not keys.verify_bytes(public_key, payload, b64decode(encoded, what="cosign signature")):
         raise SignatureError("cosign signature does not verify with the given key")
     document = loads_strict(payload, what="simple signing payload")
-    critical = document.get("critical") if isinstance(document, Mapping) else None
-    if not isinstance(critical, Mapping) or critical.get("type") != SIGNATURE_TYPE:
+    critical = _object(document, "critical")
+    if critical.get("type") != SIGNATURE_TYPE:
         raise SignatureError("payload is not a cosign container image signature")
-    image = critical.get("image") if isinstance(critical.get("image"), Mapping) else {}
-    signed_digest = image.get("docker-manifest-digest")
+    signed_digest = _object(critical, "image").get("docker-manifest-digest")
     if signed_digest != digest:
         raise SignatureError(f"signature is for {signed_digest}, not {digest}")
-    identity = critical.get("identity") if isinstance(critical.get("identity"), Mapping) else {}
-    if docker_reference is not None and identity.get("docker-reference") != docker_reference:
-        raise SignatureError(f"signature names {identity.get('docker-reference')!r}, not {docker_reference!r}")
-    return document
+    signed_reference = _object(critical, "identity").get("docker-reference")
+    if docker_reference is not None and signed_reference != docker_reference:
+        raise SignatureError(f"signature names {signed_reference!r}, not {docker_reference!r}")
+    return dict(document)  # a Mapping: its "critical" member was just read
+
+
+def _object(parent: Any, key: str) -> Mapping[str, Any]:
+    # A missing or mistyped member reads as empty, so the checks after it fail with their own message.
+    value = parent.get(key) if isinstance(parent, Mapping) else None
+    return value if isinstance(value, Mapping) else {}

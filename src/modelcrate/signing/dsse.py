@@ -49,7 +49,7 @@ def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def b64decode(text: str, *, what: str) -> bytes:
+def b64decode(text: Any, *, what: str) -> bytes:
     """Decode standard or URL-safe base64 (DSSE allows both), padding optional.
 
     Raises :class:`SignatureError` naming ``what`` when ``text`` is not base64.

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Union
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from modelcrate.errors import AlreadyExists, SignatureError, UsageError
 
-PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey]
-PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey]
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+_PRIVATE_TYPES = (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)
 
 ALGORITHMS = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072")
 _EC_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -91,7 +91,7 @@ def public_pem(key: PrivateKey | PublicKey) -> bytes:
     >>> public_pem(generate()).startswith(b"-----BEGIN PUBLIC KEY-----")
     True
     """
-    public = key.public_key() if hasattr(key, "private_bytes") else key
+    public = key.public_key() if isinstance(key, _PRIVATE_TYPES) else key
     _check_supported(public)
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -106,7 +106,7 @@ def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
     True
     """
     try:
-        key = serialization.load_pem_private_key(pem, password=password or None)
+        key: object = serialization.load_pem_private_key(pem, password=password or None)
     except TypeError:
         # Either a password is missing for an encrypted key, or one was given for a plain key.
         if not password:
@@ -118,8 +118,10 @@ def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
         raise UsageError("not a readable PEM private key") from None
     except UnsupportedAlgorithm:
         raise UsageError("unsupported private key type or encryption") from None
-    _check_supported(key)  # type: ignore[arg-type]
-    return key  # type: ignore[return-value]
+    if not isinstance(key, _PRIVATE_TYPES):
+        raise UsageError("unsupported key type; use ECDSA (P-256, P-384, P-521), Ed25519 or RSA")
+    _check_supported(key)
+    return key
 
 
 def _load_unencrypted(pem: bytes) -> object:
@@ -142,8 +144,10 @@ def load_public_key(pem: bytes) -> PublicKey:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
         raise UsageError("not a readable PEM public key") from None
-    _check_supported(key)  # type: ignore[arg-type]
-    return key  # type: ignore[return-value]
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)):
+        raise UsageError("unsupported key type; use ECDSA (P-256, P-384, P-521), Ed25519 or RSA")
+    _check_supported(key)
+    return key
 
 
 def sign_bytes(key: PrivateKey, data: bytes) -> bytes:

@@ -279,6 +279,8 @@ def verify_oms(
 ) -> None:
     """Verify a key-signed OMS bundle with ``public_key`` and match it against ``files``.
 
+    ``files`` is every regular file of the model directory as (relative POSIX path, sha256 hex). Leave
+    the signature file itself out unless the bundle records it in ``ignore_paths`` (v1.1+ producers do).
     Raises :class:`SignatureError` on a bad signature or any file difference.
     """
     statement_bytes = verify_with_key(bundle_bytes, public_key)

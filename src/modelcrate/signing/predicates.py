@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from modelcrate.errors import UsageError
@@ -39,7 +39,7 @@ def timestamp(value: datetime | str) -> str:
 
     Naive datetimes are refused: a time without a zone is ambiguous.
 
-    >>> timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    >>> timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     '2026-01-02T03:04:05Z'
     """
     if isinstance(value, str):
@@ -48,7 +48,7 @@ def timestamp(value: datetime | str) -> str:
         return value
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise UsageError("times must be timezone-aware datetimes or RFC 3339 UTC strings")
-    utc = value.astimezone(timezone.utc)
+    utc = value.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
@@ -56,7 +56,7 @@ def timestamp(value: datetime | str) -> str:
 
 
 def _parse_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python 3.11 reads the "Z" suffix
 
 
 # --- SLSA provenance -------------------------------------------------------------------------------
@@ -202,9 +202,10 @@ def _run_metadata(
         out["startedOn"] = timestamp(started_on)
     if finished_on is not None:
         out["finishedOn"] = timestamp(finished_on)
-    if "startedOn" in out and "finishedOn" in out:
-        if _parse_timestamp(out["finishedOn"]) < _parse_timestamp(out["startedOn"]):
-            raise UsageError("finished_on is before started_on")
+    if "startedOn" in out and "finishedOn" in out and (
+        _parse_timestamp(out["finishedOn"]) < _parse_timestamp(out["startedOn"])
+    ):
+        raise UsageError("finished_on is before started_on")
     return out
 
 
@@ -343,7 +344,8 @@ def validate_evaluation(predicate: Any) -> None:
             raise UsageError(f"unknown fields: {', '.join(sorted(unknown))}")
         if "created" not in predicate:
             raise UsageError("created is missing")
-        evaluation(predicate.get("metrics"), evaluator=predicate.get("evaluator"), created=predicate["created"])
+        metrics: Any = predicate.get("metrics")
+        evaluation(metrics, evaluator=predicate.get("evaluator"), created=predicate["created"])
     except UsageError as exc:
         raise InvalidStatement(f"invalid evaluation predicate: {exc}", code="ErrInvalidEvaluation") from None
 
