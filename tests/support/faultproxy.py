@@ -21,7 +21,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from http.client import responses
-from typing import Literal
+from typing import Literal, Self
 
 Direction = Literal["c2s", "s2c"]
 _BUF = 64 * 1024
@@ -108,7 +108,13 @@ class _RequestFramer:
                     break
                 head, self.buf = self.buf[: end + 4], self.buf[end + 4 :]
                 out.append(("head", head))
-                length, chunked = _body_framing(head)
+                try:
+                    length, chunked = _body_framing(head)
+                except ValueError:  # bad Content-Length: stop framing this connection
+                    self.state = "opaque"
+                    out.append(("body", self.buf))
+                    self.buf = b""
+                    break
                 if chunked:
                     self.state = "size"
                 elif length:
@@ -336,16 +342,16 @@ class FaultProxy:
                     continue
                 if injecting is not None:
                     continue  # drop the body of a request we answer ourselves
-                sent = self._send(conn, "c2s", chunk)
-                if kind == "body" and record is not None:
-                    record.body_bytes += sent
-                    with self._lock:
-                        self.stats.c2s_body_bytes += sent
+                self._send(conn, "c2s", chunk, record if kind == "body" else None)
                 if conn.closed:
                     return
 
-    def _send(self, conn: _Conn, direction: Direction, data: bytes) -> int:
-        """Forward ``data`` applying this connection's fault; returns bytes delivered."""
+    def _send(self, conn: _Conn, direction: Direction, data: bytes, body_of: RequestRecord | None = None) -> int:
+        """Forward ``data`` applying this connection's fault; returns bytes forwarded.
+
+        Counters move *before* sendall(): the peer may act on the bytes (and the test
+        may read the stats) before sendall() even returns here.
+        """
         dst = conn.upstream if direction == "c2s" else conn.client
         sent = 0
         while sent < len(data):
@@ -355,14 +361,17 @@ class FaultProxy:
             room = len(data) - sent if rule is None else rule.after - conn.seen[direction]
             if room > 0:
                 part = data[sent : sent + room]
-                dst.sendall(part)
-                sent += len(part)
-                conn.seen[direction] += len(part)
                 with self._lock:
                     if direction == "c2s":
                         self.stats.c2s_bytes += len(part)
                     else:
                         self.stats.s2c_bytes += len(part)
+                    if body_of is not None:
+                        body_of.body_bytes += len(part)
+                        self.stats.c2s_body_bytes += len(part)
+                sent += len(part)
+                conn.seen[direction] += len(part)
+                dst.sendall(part)
                 continue
             assert rule is not None
             conn.rule[direction] = None  # a fault fires once per connection
@@ -462,7 +471,7 @@ class FaultProxy:
             for t in conn.threads:
                 t.join(timeout=5)
 
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

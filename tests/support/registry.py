@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 
@@ -187,7 +187,7 @@ class RegistryProcess:
         return _merge(config, self.extra_config)
 
     # -- lifecycle ----------------------------------------------------------------
-    def start(self) -> RegistryProcess:
+    def start(self) -> Self:
         if self.binary is None:
             raise RuntimeError("docker-registry binary not found")
         self._tmp = tempfile.TemporaryDirectory(prefix="modelcrate-registry-")
@@ -246,14 +246,13 @@ class RegistryProcess:
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()  # SIGTERM to our own child only
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # SIGTERM to our own child only
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -267,7 +266,7 @@ class RegistryProcess:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> RegistryProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

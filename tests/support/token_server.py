@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -58,7 +59,7 @@ class TokenSigner:
         else:
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "modelcrate test token signer")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.certificate = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -133,16 +134,16 @@ class TokenServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
-    def start(self) -> TokenServer:
+    def start(self) -> Self:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 server._handle(self)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output quiet
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -160,7 +161,7 @@ class TokenServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> TokenServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -265,7 +266,7 @@ class TokenServer:
             self._reply(req, 400, {"error": "malformed scope"})
             return
         token = self.issue(user or "", record.granted)
-        issued_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        issued_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"token": token, "access_token": token, "expires_in": self.expires_in, "issued_at": issued_at}
         self._reply(req, 200, body)
 
