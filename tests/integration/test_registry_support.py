@@ -17,12 +17,6 @@ import pytest
 
 from tests.support import registry as registry_mod
 from tests.support.faultproxy import FaultProxy
-    fault_proxy,
-    htpasswd_registry,
-    registry,
-    registry_factory,
-    token_registry,
-)
 from tests.support.registry import RegistryProcess
 from tests.support.token_server import TokenServer, TokenSigner
 
