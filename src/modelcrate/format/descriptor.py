@@ -202,13 +202,7 @@ def build_manifest(
         "config": config.to_dict(),
         "layers": [layer.to_dict() for layer in layers],
     }
-    if artifact_type:
-        obj["artifactType"] = artifact_type
-    if subject is not None:
-        obj["subject"] = subject.bare().to_dict()
-    if annotations:
-        obj["annotations"] = dict(annotations)
-    raw = canonical.dumps(obj)
+    raw = _with_optional(obj, artifact_type, annotations, subject)
     if len(raw) > MAX_MANIFEST_BYTES:
         raise InvalidManifest(f"manifest would be {len(raw)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
     return raw
@@ -227,6 +221,12 @@ def build_index(
         "mediaType": OCI_INDEX,
         "manifests": [m.to_dict() for m in manifests],
     }
+    return _with_optional(obj, artifact_type, annotations, subject)
+
+
+def _with_optional(obj: dict[str, Any], artifact_type: str | None, annotations: dict[str, str] | None,
+                   subject: Descriptor | None) -> bytes:
+    """Add the optional fields manifests and indexes share, then serialise canonically."""
     if artifact_type:
         obj["artifactType"] = artifact_type
     if subject is not None:
