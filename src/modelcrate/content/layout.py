@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .._internal.fsutil import atomic_write, fsync_dir, hash_copy, locked, try_clone
+from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, try_clone
 from ..errors import NotFound, StoreError
 from ..format import canonical, digest as _digest
 from ..format.descriptor import Descriptor, build_index, parse_index, successors
@@ -108,8 +108,7 @@ class LocalStore:
             return
         reader = verifying(stream, desc)
         with self._temp() as (fd, tmp):
-            with os.fdopen(os.dup(fd), "wb", buffering=0) as sink:
-                drain(reader, sink)  # the last read raises on a size or digest mismatch
+            drain(reader, FileSink(fd))  # the last read raises on a size or digest mismatch
             self._commit(fd, tmp, desc.digest)
 
     def ingest_file(self, path: str | os.PathLike[str], media_type: str) -> Descriptor:
@@ -128,18 +127,12 @@ class LocalStore:
 
     def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
         """Store a stream whose digest is unknown (a tar layer being generated)."""
-        h = _digest.hasher()
-        size = 0
         with self._temp() as (fd, tmp):
-            with os.fdopen(os.dup(fd), "wb", buffering=0) as sink:
-                def count(chunk: int) -> None:
-                    nonlocal size
-                    size += chunk
-                hashing = _HashingWriter(sink, h)
-                drain(stream, hashing, count)
-            dgst = f"sha256:{h.hexdigest()}"
+            sink = FileSink(fd, _digest.hasher())
+            drain(stream, sink)
+            dgst = f"sha256:{sink.hasher.hexdigest()}"  # type: ignore[union-attr]
             self._commit(fd, tmp, dgst)
-        return Descriptor(media_type, dgst, size)
+        return Descriptor(media_type, dgst, sink.written)
 
     @contextlib.contextmanager
     def _temp(self) -> Iterator[tuple[int, str]]:
@@ -229,15 +222,6 @@ class LocalStore:
             for path in self._ingest.iterdir():  # leftovers of killed runs; no writer holds the lock
                 path.unlink()
             return removed, freed
-
-
-class _HashingWriter:
-    def __init__(self, sink: BinaryIO, h: "object") -> None:
-        self._sink, self._h = sink, h
-
-    def write(self, data: "memoryview | bytes") -> int:
-        self._h.update(data)  # type: ignore[attr-defined]
-        return self._sink.write(data)
 
 
 class LocalRepository:
