@@ -3,6 +3,8 @@
 Generates a model of several files (2 GiB by default), then, in the same run and alternating so both see
 the same page cache, times `modelcrate pack` into a fresh store and a plain hashlib read of every file.
 Prints seconds, MiB/s, the ratio pack/hashlib (target <= 1.3) and pack's peak RSS (target <= 100 MiB).
+A second reference, a plain copy of the same files with fsync (no hashing), shows the floor that the
+disk's durable write speed sets for any store that makes its writes durable.
 
     python benchmarks/pack.py                 # 2 GiB, 3 rounds
     python benchmarks/pack.py --size-mib 256 --rounds 1
@@ -27,6 +29,18 @@ for path in sys.argv[1:]:
     with open(path, 'rb') as f:
         while chunk := f.read(4 << 20):
             h.update(chunk)
+"""
+
+# The durable-copy floor: what any store that promises temp + fsync + rename must pay on this disk.
+COPY_SCRIPT = """
+import os, sys, tempfile
+out = tempfile.mkdtemp(dir=sys.argv[1])
+for path in sys.argv[2:]:
+    with open(path, 'rb') as src, open(os.path.join(out, os.path.basename(path)), 'wb') as dst:
+        while chunk := src.read(4 << 20):
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
 """
 
 
@@ -61,18 +75,25 @@ def main() -> None:
         files = [str(p) for p in paths] + [str(model / "config.json")]
         run([sys.executable, "-c", HASH_SCRIPT, *files])  # warm the page cache once
         ref: list[Run] = []
+        copies: list[Run] = []
         packs: list[Run] = []
         for i in range(args.rounds):
             ref.append(run([sys.executable, "-c", HASH_SCRIPT, *files]))
+            scratch = Path(tmp) / f"copy{i}"
+            scratch.mkdir()
+            copies.append(run([sys.executable, "-c", COPY_SCRIPT, str(scratch), *files]))
+            shutil.rmtree(scratch)
             home = Path(tmp) / f"home{i}"
             packs.append(run([cli, "pack", str(model), "-t", "bench:1"], env={"MODELCRATE_HOME": str(home)}))
             shutil.rmtree(home)
-        r, p = best(ref), best(packs)
+        r, c, p = best(ref), best(copies), best(packs)
         mib = args.size_mib
         print(f"model: {mib} MiB in {args.files} files; best of {args.rounds} rounds")
         print(f"hashlib sha256 read : {r.seconds:7.2f} s  {mib / r.seconds:8.0f} MiB/s  peak RSS {r.peak_rss_mib:6.1f} MiB")
+        print(f"copy + fsync        : {c.seconds:7.2f} s  {mib / c.seconds:8.0f} MiB/s  peak RSS {c.peak_rss_mib:6.1f} MiB")
         print(f"modelcrate pack     : {p.seconds:7.2f} s  {mib / p.seconds:8.0f} MiB/s  peak RSS {p.peak_rss_mib:6.1f} MiB")
         print(f"ratio pack/hashlib  : {p.seconds / r.seconds:.2f}x  (target <= 1.3x; peak RSS target <= 100 MiB)")
+        print(f"ratio pack/copy     : {p.seconds / c.seconds:.2f}x  (pack hashes, copies and fsyncs; copy only copies and fsyncs)")
 
 
 if __name__ == "__main__":
