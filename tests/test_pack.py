@@ -151,3 +151,23 @@ def test_stage_matches_pack_without_storing(example: Path, store: LocalStore, se
     assert desc == packed.descriptor
     with src.fetch(desc) as f:
         assert read_model(f.read()).manifest.raw == packed.view.manifest.raw
+
+
+def test_globs_skip_the_modelfile_and_hidden_files(tmp_path: Path, settings: Settings) -> None:
+    d = _write(tmp_path / "m", {"a.bin": b"1", ".secret": b"2", ".git/config": b"3"}, "  - {path: '*', kind: weight}\n")
+    view = api.pack(d, "m:1", settings=settings).view
+    assert [f.path for f in view.files] == ["a.bin"]
+
+
+def test_too_many_layers_refused_before_storing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _write(tmp_path / "m", {f"f{i}.bin": b"x" for i in range(3)}, "  - {path: '*.bin', kind: weight}\n")
+    monkeypatch.setattr(pack, "MAX_LAYERS", 2)
+    with pytest.raises(InvalidModelfile, match="over the limit"):
+        pack.plan(d)
+
+
+def test_reserved_tag_refused(example: Path, settings: Settings) -> None:
+    from modelcrate.errors import InvalidReference
+
+    with pytest.raises(InvalidReference, match="reserved"):
+        api.pack(example, "m:sha256-" + "a" * 64, settings=settings)

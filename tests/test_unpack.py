@@ -169,3 +169,17 @@ def test_truncated_tar(repo, tmp_path: Path) -> None:
 
 def test_compressed_layers_are_refused_clearly(repo, tmp_path: Path) -> None:
     _refused(repo, tmp_path, [Layer("dir", b"\x1f\x8b....", fmt="tar+gzip")], InvalidManifest, "raw and tar")
+
+
+def test_file_and_directory_with_one_name(repo, tmp_path: Path) -> None:
+    _refused(repo, tmp_path, [Layer("0", b"0"), Layer("a", b"x"), Layer("a/b", b"y")], UnsafePath,
+             "both as a file and as a directory")
+
+
+def test_tar_member_outside_its_layer_path(repo, tmp_path: Path) -> None:
+    _refused(repo, tmp_path, [_tar_layer([(reg("model.safetensors"), b"x")])], UnsafePath, "outside its own path")
+
+
+def test_tar_member_clashing_with_raw_file_as_directory(repo, tmp_path: Path) -> None:
+    _refused(repo, tmp_path, [Layer("dir", b"raw file"), _tar_layer([(reg("dir/a"), b"x")])], UnsafePath,
+             "both as a file and as a directory")

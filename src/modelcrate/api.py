@@ -21,7 +21,7 @@ from .format import modelfile as _modelfile
 from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from .format.model import ModelView, read_model
-from .format.reference import Reference, is_referrers_tag
+from .format.reference import Reference, is_referrers_tag, validate_user_tag
 from .settings import Settings
 
 DEFAULT_TAG = "latest"
@@ -76,6 +76,7 @@ def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None =
     r = parse_local(ref)
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
+    validate_user_tag(r.tag or DEFAULT_TAG)
     p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
     store = open_store(s)
     with store.writing():
@@ -119,6 +120,7 @@ def tag(src: str, dst: str, settings: Settings | None = None) -> Descriptor:
     d = parse_local(dst)
     if d.digest or not d.tag:
         raise UsageError(f"{dst}: the destination needs a tag, not a digest")
+    validate_user_tag(d.tag)
     store = open_store(settings)
     store.repository(d.name).tag(desc, d.tag)
     return desc

@@ -25,7 +25,7 @@ from .content.verify import verifying
 from .errors import InvalidModelfile, NotFound, UsageError
 from .format import metadata as _metadata, modelfile as _modelfile
 from .format.descriptor import Descriptor
-from .format.mediatypes import MODEL_CONFIG, OCI_MANIFEST, layer_media_type
+from .format.mediatypes import MAX_LAYERS, MODEL_CONFIG, OCI_MANIFEST, layer_media_type
 from .format.model import build_config, build_model_manifest, layer_descriptor, normalize_mode, sort_layers
 
 _GLOB_CHARS = set("*?[")
@@ -58,10 +58,10 @@ class PackResult:
 def created_from_epoch(epoch: str) -> str:
     """RFC 3339 UTC text for a ``SOURCE_DATE_EPOCH`` value."""
     try:
-        seconds = int(epoch)
-    except ValueError:
-        raise UsageError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch[:40]!r}") from None
-    return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got {epoch[:40]!r}") from None
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plan(directory: str | os.PathLike[str], modelfile: str | os.PathLike[str] | None = None,
@@ -82,7 +82,11 @@ def plan(directory: str | os.PathLike[str], modelfile: str | os.PathLike[str] | 
     if "created" not in meta and source_date_epoch:
         meta["created"] = created_from_epoch(source_date_epoch)
     _metadata.validate(meta)
-    return PackPlan(root, meta, tuple(_match(root, mf, mf_path.name)))
+    layers = _match(root, mf, mf_path.name)
+    if len(layers) > MAX_LAYERS:
+        raise InvalidModelfile(f"{mf_path.name}: {len(layers)} layers, over the limit of {MAX_LAYERS}",
+                               hint="group small files into a directory with archive: true")
+    return PackPlan(root, meta, tuple(layers))
 
 
 def _walk(root: Path) -> list[str]:
@@ -95,7 +99,18 @@ def _walk(root: Path) -> list[str]:
             full = Path(dirpath, name)
             if full.is_file():
                 out.append(full.relative_to(root).as_posix())
-    return sorted(out, key=lambda p: p.encode("utf-8"))
+    return sorted(out, key=lambda p: p.encode("utf-8", "surrogateescape"))
+
+
+def _packable(rel: str) -> str:
+    """Refuse names a reader would refuse (spec/format.md path rules), before anything is stored."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"cannot pack {rel!r}: the file name is not valid UTF-8") from None
+    if "\\" in rel or (len(rel) > 1 and rel[1] == ":"):
+        raise UsageError(f"cannot pack {rel!r}: backslashes and drive-like prefixes are not portable paths")
+    return rel
 
 
 def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLayer]:
@@ -113,10 +128,12 @@ def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLay
             if not members:
                 raise InvalidModelfile(f"{source}: line {rule.line}: directory {rule.path!r} holds no files")
             claimed.update(members)
-            layers.append(PlannedLayer(pattern, rule.kind, True, tuple(members)))
+            layers.append(PlannedLayer(pattern, rule.kind, True, tuple(_packable(m) for m in members)))
             continue
         if _GLOB_CHARS & set(pattern):
-            matched = [f for f in files if fnmatchcase(f, pattern)]
+            # a glob never picks up the modelfile itself or hidden files; name those explicitly if wanted
+            matched = [f for f in files if fnmatchcase(f, pattern) and f != source
+                       and not any(part.startswith(".") for part in f.split("/"))]
         elif (root / pattern).is_dir():
             matched = [f for f in files if f.startswith(pattern + "/")]
         else:
@@ -126,7 +143,7 @@ def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLay
         for f in matched:
             if f not in claimed:  # the first rule that matches a file decides its kind
                 claimed.add(f)
-                layers.append(PlannedLayer(f, rule.kind, False, (f,)))
+                layers.append(PlannedLayer(_packable(f), rule.kind, False, (f,)))
     return layers
 
 

@@ -106,7 +106,7 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
                     stage.write(safe_relpath(f.path), verifying(stream, f.descriptor), normalize_mode(f.mode or 0o644))
             elif f.format == "tar":
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage)
+                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path))
             else:
                 raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
         return stage.commit()
@@ -127,18 +127,36 @@ def _check_declared_size(f: ModelFile) -> None:
 
 
 def _no_duplicates(paths: list[str]) -> None:
-    seen: set[str] = set()
+    claims = _Claims()
     for p in paths:
-        if p in seen:
-            raise UnsafePath(f"artifact names {p!r} twice")
-        seen.add(p)
+        claims.add(p)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage") -> None:
+class _Claims:
+    """Paths an artifact writes: refuses a path named twice, or as both a file and a directory."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.dirs: set[str] = set()
+
+    def add(self, rel: str) -> None:
+        if rel in self.files:
+            raise UnsafePath(f"artifact names {rel!r} twice")
+        parents = ["/".join(rel.split("/")[:i]) for i in range(1, rel.count("/") + 1)]
+        clash = rel if rel in self.dirs else next((p for p in parents if p in self.files), None)
+        if clash is not None:
+            raise UnsafePath(f"artifact names {clash!r} both as a file and as a directory")
+        self.files.add(rel)
+        self.dirs.update(parents)
+
+
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str) -> None:
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
                 name = safe_relpath(member.name)
+                if name != layer_path and not name.startswith(layer_path + "/"):
+                    raise UnsafePath(f"tar layer {layer_path!r} holds {name!r}, outside its own path")
                 if member.isdir():
                     continue
                 if not member.isreg():
@@ -159,7 +177,7 @@ class _Stage:
         self.out = out_dir
         self.force = force
         self.temps: list[tuple[str, Path, int]] = []  # (relative path, temp path, size)
-        self.names: set[str] = set()
+        self.claims = _Claims()
         self.made_dirs: list[Path] = []
         self.done = False
 
@@ -189,14 +207,12 @@ class _Stage:
             self.made_dirs.append(d)
 
     def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None) -> None:
-        if rel in self.names:
-            raise UnsafePath(f"artifact names {rel!r} twice")
+        self.claims.add(rel)
         self.check(rel)
         dest = self.out / rel
         self._mkdirs(dest.parent)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
         self.temps.append((rel, Path(tmp), 0))
-        self.names.add(rel)
         with os.fdopen(fd, "wb", buffering=0) as sink:
             written = drain(src, sink)
             os.fchmod(sink.fileno(), mode)

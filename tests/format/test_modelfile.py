@@ -77,3 +77,20 @@ def test_scaffold_parses_and_lists_unknown_files_as_comments() -> None:
     assert mf.metadata["name"] == "my model"
     assert [(f.path, f.kind) for f in mf.files] == [("a.safetensors", "weight"), ("config.json", "weight.config")]
     assert "#  - {path: \"data.csv\"" in text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("training_parameters: {lr: .nan}\n", "NaN and infinity"),
+        ("extra: {x: .inf}\n", "NaN and infinity"),
+        ("extra: &a [*a]\n", "alias|deeply"),
+        ("extra:\n  a: &a [1,1,1,1,1,1,1,1,1]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+         "  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+         "  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+         "alias expansion"),
+    ],
+)
+def test_hostile_yaml_values(extra: str, message: str) -> None:
+    with pytest.raises(InvalidModelfile, match=message):
+        modelfile.parse(BASE + extra)

@@ -79,3 +79,24 @@ def test_semver_tag_mapping_round_trips(version: str) -> None:
 def test_tag_kinds() -> None:
     assert is_stage_tag("production") and not is_stage_tag("1.0.0")
     assert is_referrers_tag("sha256-" + "a" * 64) and not is_referrers_tag("latest")
+
+
+@pytest.mark.parametrize("text", ["m:1\n", "m\n", "m@sha256:" + "a" * 64 + "\n", "m:v1\n@sha256:" + "a" * 64])
+def test_trailing_newlines_are_refused(text: str) -> None:
+    with pytest.raises(InvalidReference):
+        Reference.parse(text)
+    with pytest.raises(InvalidReference):
+        validate_tag("v1\n")
+
+
+def test_version_with_underscore_cannot_be_mapped() -> None:
+    with pytest.raises(InvalidReference, match="reserves"):
+        version_to_tag("1_2")
+
+
+def test_reserved_tags_refused_for_users() -> None:
+    from modelcrate.format.reference import validate_user_tag
+
+    with pytest.raises(InvalidReference, match="reserved"):
+        validate_user_tag("sha256-" + "a" * 64)
+    assert validate_user_tag("production") == "production"

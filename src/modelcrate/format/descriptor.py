@@ -39,7 +39,7 @@ class Descriptor:
         if not isinstance(obj, dict):
             raise InvalidManifest(f"{where} is not an object")
         media_type = obj.get("mediaType")
-        if not isinstance(media_type, str) or not _MEDIA_TYPE.match(media_type):
+        if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
             raise InvalidManifest(f"{where} has an invalid mediaType")
         dgst = obj.get("digest")
         if not isinstance(dgst, str) or not _digest.is_digest(dgst):
@@ -51,7 +51,7 @@ class Descriptor:
         if annotations is not None and not _is_str_map(annotations):
             raise InvalidManifest(f"{where} has annotations that are not a string map")
         artifact_type = obj.get("artifactType")
-        if artifact_type is not None and (not isinstance(artifact_type, str) or not _MEDIA_TYPE.match(artifact_type)):
+        if artifact_type is not None and (not isinstance(artifact_type, str) or not _MEDIA_TYPE.fullmatch(artifact_type)):
             raise InvalidManifest(f"{where} has an invalid artifactType")
         return cls(media_type, dgst, size, annotations or None, artifact_type)
 
@@ -125,7 +125,7 @@ def _load_json(raw: bytes, what: str) -> dict[str, Any]:
 
 def _common(obj: dict[str, Any], what: str) -> tuple[str | None, Descriptor | None, dict[str, str]]:
     artifact_type = obj.get("artifactType")
-    if artifact_type is not None and (not isinstance(artifact_type, str) or not _MEDIA_TYPE.match(artifact_type)):
+    if artifact_type is not None and (not isinstance(artifact_type, str) or not _MEDIA_TYPE.fullmatch(artifact_type)):
         raise InvalidManifest(f"{what} has an invalid artifactType")
     subject = Descriptor.from_dict(obj["subject"], f"{what} subject") if obj.get("subject") is not None else None
     annotations = obj.get("annotations") or {}

@@ -13,7 +13,7 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 def validate(digest: str) -> str:
     """Return ``digest`` if it is a well-formed sha256 digest, else raise :class:`InvalidReference`."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         shown = digest if isinstance(digest, str) and len(digest) < 100 else "<long value>"
         raise InvalidReference(f"invalid digest {shown!r}: expected sha256: and 64 lowercase hex digits")
     return digest
@@ -21,7 +21,7 @@ def validate(digest: str) -> str:
 
 def is_digest(value: str) -> bool:
     """True for a well-formed sha256 digest."""
-    return bool(_DIGEST.match(value))
+    return bool(_DIGEST.fullmatch(value))
 
 
 def of(data: bytes) -> str:

@@ -29,7 +29,10 @@ def validate(doc: dict[str, Any]) -> dict[str, Any]:
 
 def encode(doc: dict[str, Any]) -> str:
     """Canonical JSON text of the document, checked against the size cap."""
-    raw = canonical.dumps(doc)
+    try:
+        raw = canonical.dumps(doc)
+    except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
+        raise InvalidMetadata(f"metadata holds a value JSON cannot represent: {exc}") from None
     if len(raw) > MAX_METADATA_BYTES:
         raise InvalidMetadata(
             f"metadata is {len(raw)} bytes as canonical JSON, over the {MAX_METADATA_BYTES}-byte cap",
@@ -39,11 +42,14 @@ def encode(doc: dict[str, Any]) -> str:
 
 
 def decode(text: str | None) -> dict[str, Any] | None:
-    """Parse the annotation text from an untrusted manifest; None when absent or not a JSON object."""
+    """Parse the annotation text from an untrusted manifest. None when absent, oversized, of another
+    schema version, or invalid: readers use only documents they fully understand."""
     if not text or len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict) or value.get("schema") != SCHEMA_ID or schemas.errors(SCHEMA_FILE, value):
+        return None
+    return value

@@ -20,6 +20,7 @@ from .mediatypes import KIND_ALIASES, KINDS
 
 FILENAME = "modelcrate.yaml"
 MAX_BYTES = 1024 * 1024
+_MAX_NODES = 100_000
 
 _FILES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -72,7 +73,10 @@ def parse(text: str | bytes, source: str = FILENAME) -> Modelfile:
     if node is None:
         raise InvalidModelfile(f"{source}: the file is empty")
     schema = _schema()
-    data = _Converter(source, schema).convert(node, schema, "")
+    try:
+        data = _Converter(source, schema).convert(node, schema, "")
+    except RecursionError:
+        raise InvalidModelfile(f"{source}: nested too deeply (a recursive YAML alias?)") from None
     if not isinstance(data, dict):
         raise InvalidModelfile(f"{source}: line {node.start_mark.line + 1}: expected a mapping of fields")
     problems = schemas.validator(_metadata.SCHEMA_FILE).evolve(schema=schema).iter_errors(data)
@@ -117,6 +121,7 @@ class _Converter:
         self.source = source
         self.root = root_schema
         self.constructor = yaml.SafeLoader("")
+        self.visited = 0
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         ref = schema.get("$ref")
@@ -127,6 +132,9 @@ class _Converter:
     def convert(self, node: yaml.Node, schema: dict[str, Any] | None, where: str) -> Any:
         schema = self._resolve(schema) if schema is not None else None
         line = node.start_mark.line + 1
+        self.visited += 1
+        if self.visited > _MAX_NODES:  # aliases can expand a small file exponentially ("billion laughs")
+            raise InvalidModelfile(f"{self.source}: line {line}: more than {_MAX_NODES} values (alias expansion?)")
         if isinstance(node, yaml.MappingNode):
             props = (schema or {}).get("properties", {})
             closed = schema is not None and schema.get("additionalProperties") is False
@@ -158,6 +166,8 @@ class _Converter:
             return value.isoformat()
         if isinstance(value, bytes):
             raise InvalidModelfile(f"{self.source}: line {line}: {where}: binary values are not allowed")
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            raise InvalidModelfile(f"{self.source}: line {line}: {where}: NaN and infinity cannot be stored in JSON")
         return value
 
 

@@ -69,14 +69,14 @@ class Reference:
         colon = rest.rfind(":")
         if colon > slash:
             rest, tag = rest[:colon], rest[colon + 1:]
-            if not _TAG.match(tag):
+            if not _TAG.fullmatch(tag):
                 raise InvalidReference(
                     f"invalid reference {_shown(text)}: tag {_shown(tag)} must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"
                 )
         registry, path = _split_registry(rest)
-        if registry is not None and not _HOST.match(registry):
+        if registry is not None and not _HOST.fullmatch(registry):
             raise InvalidReference(f"invalid reference {_shown(text)}: bad registry host {_shown(registry)}")
-        if not _PATH.match(path):
+        if not _PATH.fullmatch(path):
             raise InvalidReference(
                 f"invalid reference {_shown(text)}: repository {_shown(path)} must be lowercase "
                 "letters, digits and separators (. _ __ -) in /-separated parts"
@@ -119,14 +119,17 @@ def _split_registry(name: str) -> tuple[str | None, str]:
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if valid, else raise :class:`InvalidReference`."""
-    if not isinstance(tag, str) or not _TAG.match(tag):
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
         raise InvalidReference(f"invalid tag {_shown(str(tag))}: must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}")
     return tag
 
 
 def version_to_tag(version: str) -> str:
     """Map a version to a tag. Registries refuse ``+``, and semver never uses ``_``, so ``+`` ↔ ``_`` is
-    reversible: ``version_to_tag("1.2.0+cuda12")`` → ``"1.2.0_cuda12"``."""
+    reversible: ``version_to_tag("1.2.0+cuda12")`` → ``"1.2.0_cuda12"``. A version that already holds
+    ``_`` could not be mapped back, so it is refused."""
+    if "_" in version:
+        raise InvalidReference(f"version {_shown(version)} contains '_', which the tag mapping reserves for '+'")
     return validate_tag(version.replace("+", "_"))
 
 
@@ -138,6 +141,14 @@ def tag_to_version(tag: str) -> str:
 def is_stage_tag(tag: str) -> bool:
     """True for the moving stage tags (dev, staging, production)."""
     return tag in STAGE_TAGS
+
+
+def validate_user_tag(tag: str) -> str:
+    """A tag a user may set: valid, and not one of the reserved ``sha256-…`` referrer tags."""
+    validate_tag(tag)
+    if is_referrers_tag(tag):
+        raise InvalidReference(f"tag {_shown(tag)} is reserved: sha256-… tags hold signatures and referrers")
+    return tag
 
 
 def is_referrers_tag(tag: str) -> bool:
