@@ -133,3 +133,14 @@ def test_reader_refuses_non_model_artifacts() -> None:
                          artifact_type=MODEL_ARTIFACT)
     with pytest.raises(InvalidManifest, match="not a ModelPack layer"):
         read_model(raw)
+
+
+def test_documented_golden_digests_are_current() -> None:
+    """README.md and spec/README.md quote the golden digests; they must not drift from the files."""
+    import hashlib
+
+    for name in ("manifest.json", "config.json"):
+        hexd = hashlib.sha256((GOLDEN / name).read_bytes()).hexdigest()
+        assert f"sha256:{hexd}" in (ROOT / "spec" / "README.md").read_text(), name
+    manifest_hex = hashlib.sha256((GOLDEN / "manifest.json").read_bytes()).hexdigest()
+    assert f"sha256:{manifest_hex}" in (ROOT / "README.md").read_text()
