@@ -144,3 +144,8 @@ def test_documented_golden_digests_are_current() -> None:
         assert f"sha256:{hexd}" in (ROOT / "spec" / "README.md").read_text(), name
     manifest_hex = hashlib.sha256((GOLDEN / "manifest.json").read_bytes()).hexdigest()
     assert f"sha256:{manifest_hex}" in (ROOT / "README.md").read_text()
+
+
+def test_spec_quotes_the_example_modelfile_verbatim() -> None:
+    example = (ROOT / "examples" / "tiny-classifier" / "modelcrate.yaml").read_text()
+    assert example in (ROOT / "spec" / "modelfile.md").read_text()
