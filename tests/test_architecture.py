@@ -1,0 +1,58 @@
+"""Layering rules from the architecture, enforced by reading imports (no code runs)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "modelcrate"
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports resolved against the package)."""
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    package = parts[:-1] if path.name != "__init__.py" else parts
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            out.add(name)
+            out.update(f"{name}.{alias.name}" for alias in node.names)
+    return out
+
+
+def _files(sub: str) -> list[Path]:
+    return sorted((PKG / sub).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _files("format"), ids=lambda p: p.name)
+def test_format_is_pure(path: Path) -> None:
+    """format/ does no I/O of its own and knows nothing of stores, transport or the CLI."""
+    imports = _imports(path)
+    forbidden = {"socket", "http", "urllib", "subprocess", "modelcrate.content", "modelcrate.cli",
+                 "modelcrate.copy", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack"}
+    assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
+
+
+@pytest.mark.parametrize("path", [p for p in PKG.rglob("*.py") if "cli" not in p.parts], ids=lambda p: str(p.relative_to(PKG)))
+def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
+    assert not any(i == "click" or i.startswith("click.") for i in _imports(path))
+    calls = [n for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    assert not calls, f"{path.name} prints; operations return values and the CLI renders them"
+
+
+@pytest.mark.parametrize("path", _files("content"), ids=lambda p: str(p.relative_to(PKG)))
+def test_content_does_not_reach_up(path: Path) -> None:
+    imports = _imports(path)
+    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
