@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pack as _pack, unpack as _unpack
+from . import copy as _copy, pack as _pack, signatures as _signatures, unpack as _unpack
+from .content import referrers as _referrers
 from .content.layout import LocalRepository, LocalStore, split_ref_name
 from .content.verify import read_all
 from ._internal.fsutil import atomic_write
@@ -114,15 +115,27 @@ def unpack(ref: str, out_dir: str | os.PathLike[str], *, kinds: tuple[str, ...] 
     return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
 
 
+def model_signature(ref: str, settings: Settings | None = None) -> _signatures.ModelSignature:
+    """The OpenSSF model-signing bundle stored with the model at ``ref`` (for ``unpack --model-signature``)."""
+    _r, repo, desc = resolve(ref, settings)
+    return _signatures.model_signature(repo, desc)
+
+
 def tag(src: str, dst: str, settings: Settings | None = None) -> Descriptor:
     """Point local reference ``dst`` at what ``src`` names (the content is shared, not copied)."""
-    _r, _repo, desc = resolve(src, settings)
+    r, repo, desc = resolve(src, settings)
     d = parse_local(dst)
     if d.digest or not d.tag:
         raise UsageError(f"{dst}: the destination needs a tag, not a digest")
     validate_user_tag(d.tag)
     store = open_store(settings)
-    store.repository(d.name).tag(desc, d.tag)
+    dst_repo = store.repository(d.name)
+    if d.name != r.name:
+        # Referrers (signatures, attestations) are indexed per repository: carry them to the new name,
+        # as a copy would. The blobs are shared, so this only writes the new name's referrers index.
+        with store.writing():
+            _referrers.copy_referrers(repo, dst_repo, desc, _copy.copy_graph, _copy.CopyOptions())
+    dst_repo.tag(desc, d.tag)
     return desc
 
 
@@ -170,3 +183,10 @@ def list_models(settings: Settings | None = None) -> list[Listed]:
         meta = view.metadata or {}
         out.append(Listed(name, tag_, e.digest, view.total_size, meta.get("created"), meta.get("version")))
     return sorted(out, key=lambda x: (x.name, x.tag or ""))
+
+
+# Registry transport: the operations behind push, pull, copy, tags, catalog, login and logout
+# (see modelcrate.transfer for their documentation).
+from .transfer import (  # noqa: E402
+    catalog, copy_ref, list_tags, login, logout, pull, pull_to_dir, push, push_dir,
+)

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .. import __version__, api
+from .. import __version__, api, signatures
 from ..errors import ModelcrateError
 from ..format.mediatypes import KINDS
 from .render import human_size, table
@@ -191,23 +191,40 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
               help="Only layers of this kind (repeatable).")
 @click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
+              help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
 @json_option
 def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
-           as_json: bool) -> None:
+           signature_path: str | None, as_json: bool) -> None:
     """Write a model's files into DIRECTORY, verifying every byte.
 
     Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
-    wrong sizes or digests) and writes nothing when it refuses.
+    wrong sizes or digests) and writes nothing when it refuses. With --model-signature, the OMS bundle
+    stored by `modelcrate sign` is written too, for `model_signing verify key --signature FILE DIRECTORY`.
 
     \b
     Example:
       modelcrate unpack my-model:1.0.0 ./serving --filter weight --filter weight.config
+      modelcrate unpack my-model:1.0.0 ./serving --model-signature ./serving.sig
     """
+    signature = None
+    if signature_path:  # found and checked before any file is written
+        signatures.check_model_signature_request(kinds, include)
+        signatures.check_signature_path(signature_path, force=force)
+        signature = api.model_signature(ref)
     result = api.unpack(ref, directory, kinds=kinds, include=include, force=force)
+    if signature is not None and signature_path:
+        signatures.save_model_signature(signature, signature_path, force=force)
     if as_json:
-        _emit_json({"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]})
+        out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}
+        if signature is not None:
+            out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
+        _emit_json(out)
     else:
         click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
+        if signature is not None:
+            click.echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
+                       err=True)
 
 
 @cli.command()
@@ -236,6 +253,10 @@ def rm(refs: tuple[str, ...]) -> None:
     for ref in refs:
         desc = api.remove(ref)
         click.echo(f"untagged {ref} ({desc.digest})", err=True)
+
+
+from . import transfer as _transfer  # noqa: E402,F401  (registers push, pull, copy, tags, catalog, login, logout)
+from . import signing as _signing  # noqa: E402,F401  (registers keygen, sign, verify, attest, discover)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelcrate.errors import SignatureError, UsageError
@@ -140,3 +140,67 @@ def _object(parent: Any, key: str) -> Mapping[str, Any]:
     # A missing or mistyped member reads as empty, so the checks after it fail with their own message.
     value = parent.get(key) if isinstance(parent, Mapping) else None
     return value if isinstance(value, Mapping) else {}
+
+
+# --- the signature image (``sha256-<hex>.sig``) ----------------------------------------------------
+# cosign builds it with go-containerregistry: an empty image, OCI media types, one layer appended per
+# signature (``mutate.Append``), then ``mutate.CreatedAt(now)``. Go's ``encoding/json`` writes struct
+# fields in declaration order, so these builders spell the bytes out in that order rather than using
+# canonical JSON.
+
+OCI_IMAGE_CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
+_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _go_descriptor(media_type: str, size: int, digest: str, annotations: Mapping[str, str] | None) -> str:
+    # v1.Descriptor field order: mediaType, size, digest, (data, urls,) annotations (map: sorted keys).
+    text = '{"mediaType":' + _go_string(media_type) + ',"size":' + str(int(size)) + ',"digest":' + _go_string(digest)
+    if annotations:
+        text += ',"annotations":' + _optional_json(annotations)
+    return text + "}"
+
+
+def signature_config(layer_digests: Sequence[str], created: str) -> bytes:
+    """The config blob cosign writes for a signature image with these layers (exact bytes).
+
+    ``created`` is the image creation time as Go's RFC 3339 (``2026-01-02T03:04:05Z``); each layer adds a
+    zero-time history entry and its digest as diff ID (a simple-signing layer is its own uncompressed
+    form).
+
+    >>> signature_config(["sha256:" + "0" * 64], "2026-01-02T03:04:05Z")[:62]
+    b'{"architecture":"","created":"2026-01-02T03:04:05Z","history":'
+    """
+    if not layer_digests:
+        raise UsageError("a signature image needs at least one signature layer")
+    for digest in layer_digests:
+        _digest_hex(digest)
+    history = ",".join('{"created":"' + _GO_ZERO_TIME + '"}' for _ in layer_digests)
+    diff_ids = ",".join(_go_string(d) for d in layer_digests)
+    text = (
+        '{"architecture":"","created":' + _go_string(created) + ',"history":[' + history + '],"os":"",'
+        '"rootfs":{"type":"layers","diff_ids":[' + diff_ids + ']},"config":{}}'
+    )
+    return text.encode("utf-8")
+
+
+def signature_manifest(
+    config: tuple[int, str], layers: Sequence[tuple[int, str, Mapping[str, str] | None]]
+) -> bytes:
+    """The image manifest cosign writes for a signature image (exact bytes, Go field order).
+
+    ``config`` is ``(size, digest)`` of :func:`signature_config`'s bytes; each layer is
+    ``(size, digest, annotations)`` of a :data:`SIMPLE_SIGNING_MEDIA_TYPE` payload.
+
+    >>> signature_manifest((2, "sha256:" + "1" * 64), [(3, "sha256:" + "2" * 64, {"k": "v"})])[:69]
+    b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1'
+    """
+    if not layers:
+        raise UsageError("a signature image needs at least one signature layer")
+    config_text = _go_descriptor(OCI_IMAGE_CONFIG_MEDIA_TYPE, config[0], config[1], None)
+    layer_text = ",".join(_go_descriptor(SIMPLE_SIGNING_MEDIA_TYPE, s, d, a) for s, d, a in layers)
+    text = (
+        '{"schemaVersion":2,"mediaType":' + _go_string(_OCI_MANIFEST) + ',"config":' + config_text
+        + ',"layers":[' + layer_text + "]}"
+    )
+    return text.encode("utf-8")

@@ -1,0 +1,103 @@
+"""Fixtures for the signing operations tests: packed models, signers, verifiers, a throw-away PKI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from modelcrate import api, signatures
+from modelcrate.content.layout import LocalRepository, LocalStore
+from modelcrate.format.descriptor import Descriptor, build_manifest
+from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
+from modelcrate.settings import Settings
+from modelcrate.signing import keys
+from tests.signing.conftest import Pki, make_pki
+
+UTC = dt.UTC
+CREATED = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def write_model(root: Path, files: dict[str, bytes], *, archive: tuple[str, ...] = (), name: str = "m",
+                extra: str = "") -> Path:
+    """A model directory with a modelcrate.yaml; directories in ``archive`` become tar layers."""
+    root.mkdir(parents=True, exist_ok=True)
+    rules = [f"  - {{path: {d}/, kind: code, archive: true}}" for d in archive]
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if not any(rel.startswith(d + "/") for d in archive):
+            kind = "weight" if rel.endswith((".safetensors", ".bin")) else "weight.config"
+            rules.append(f"  - {{path: {rel}, kind: {kind}}}")
+    (root / "modelcrate.yaml").write_text(
+        f"name: {name}\nversion: 1.0.0\nlicense: Apache-2.0\ncreated: \"2025-01-01T00:00:00Z\"\n{extra}"
+        "files:\n" + "\n".join(rules) + "\n")
+    return root
+
+
+@pytest.fixture
+def packed(tmp_path: Path, home: Path) -> Callable[..., tuple[LocalRepository, Descriptor]]:
+    """``packed(ref, files=..., archive=...)`` packs a small model into the test's store."""
+    counter = iter(range(1000))
+
+    def make(ref: str = "team/m:1.0", files: dict[str, bytes] | None = None,
+             archive: tuple[str, ...] = ()) -> tuple[LocalRepository, Descriptor]:
+        files = files or {"model.safetensors": b"weights " * 512, "config.json": b'{"layers": 2}'}
+        directory = write_model(tmp_path / f"model-{next(counter)}", files, archive=archive)
+        result = api.pack(directory, ref, settings=Settings(home))
+        r = api.parse_local(ref)
+        return LocalStore(home).repository(r.name), result.descriptor
+
+    return make
+
+
+@pytest.fixture
+def model(packed: Callable[..., tuple[LocalRepository, Descriptor]]) -> tuple[LocalRepository, Descriptor]:
+    return packed()
+
+
+@pytest.fixture(scope="session")
+def ec_key() -> keys.PrivateKey:
+    return keys.generate("ecdsa-p256")
+
+
+@pytest.fixture(scope="session")
+def other_key() -> keys.PrivateKey:
+    return keys.generate("ecdsa-p256")
+
+
+@pytest.fixture(scope="session")
+def pki_chain() -> Pki:
+    return make_pki()
+
+
+def pem(cert) -> bytes:  # type: ignore[no-untyped-def]
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def cert_signer(pki: Pki) -> signatures.KeySigner:
+    key_pem = keys.private_pem(pki.leaf_key, b"pw")
+    chain = pem(pki.intermediate) if pki.intermediate is not None else None
+    return signatures.KeySigner.from_pem(key_pem, b"pw", cert=pem(pki.leaf), chain=chain)
+
+
+def plain_manifest(target, data: bytes = b"{}") -> Descriptor:  # type: ignore[no-untyped-def]
+    """A non-model manifest (empty config, no layers) pushed into ``target``."""
+    cfg = Descriptor.of(OCI_EMPTY, b"{}")
+    target.push(cfg, io.BytesIO(b"{}"))
+    raw = build_manifest(cfg, [], annotations={"x": data.decode()})
+    desc = Descriptor.of(OCI_MANIFEST, raw)
+    target.push(desc, io.BytesIO(raw))
+    return desc
+
+
+@pytest.fixture
+def sigstore_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sigstore-python wants writable cache/data directories; keep them inside the test's tmp dir."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

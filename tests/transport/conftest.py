@@ -1,0 +1,116 @@
+"""Fixtures for the registry transport tests: settings with fast retries, models to push, helpers.
+
+The registries themselves come from tests/support/fixtures.py (session-scoped, real ``docker-registry``
+2.8.2 processes; ``require_registry`` fails these tests under CI=true instead of skipping them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from modelcrate import api
+from modelcrate.content.remote import RegistryClient, RemoteSettings, RetryPolicy, Timeout
+from modelcrate.settings import Settings
+from tests.support.registry import RegistryProcess
+
+# Backoff in milliseconds: retries are exercised, not waited for (Retry-After is still honoured).
+FAST_RETRY = RetryPolicy(attempts=4, backoff=0.02, cap=0.1)
+
+
+_REGISTRY_FIXTURES = {"registry", "htpasswd_registry", "token_registry", "registry_factory", "fault_proxy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests here that use a registry carry the ``registry`` marker (CI fails them, never skips them)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and _REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.registry)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, empty DOCKER_CONFIG directory (the user's real one is never touched)."""
+    path = tmp_path / "docker-config"
+    monkeypatch.setenv("DOCKER_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def remote(docker_config: Path) -> RemoteSettings:
+    return RemoteSettings(docker_config=docker_config, retry=FAST_RETRY, timeout=Timeout(connect=5, read=20))
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest) -> str:
+    """A repository name unique to the test (the session registry is shared)."""
+    return "t/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:100]
+
+
+def write_model(root: Path, files: dict[str, bytes], name: str = "m", version: str = "1.0.0") -> Path:
+    """A model directory with a modelcrate.yaml listing ``files`` (weights, config, code by extension)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rules = []
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        kind = "weight" if rel.endswith((".safetensors", ".bin", ".gguf")) else \
+            "code" if rel.endswith(".py") else "doc" if rel.endswith(".md") else "weight.config"
+        rules.append(f"  - {{path: {rel}, kind: {kind}}}")
+    (root / "modelcrate.yaml").write_text(
+        f"name: {name}\nversion: {version}\nlicense: Apache-2.0\ncreated: \"2025-01-01T00:00:00Z\"\n"
+        "files:\n" + "\n".join(rules) + "\n")
+    return root
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    """A small model: two weight files (one spans several upload chunks in the tests that set a small
+    chunk size), a config and code."""
+    return write_model(tmp_path / "model", {
+        "model.safetensors": os.urandom(300_000),
+        "extra.bin": os.urandom(40_000),
+        "config.json": b'{"hidden": 8}',
+        "predict.py": b"print('hi')\n",
+    })
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def model_files(root: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree(root).items() if k != "modelcrate.yaml"}
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def pack_for(settings: Settings) -> Callable[[Path, str], str]:
+    """Pack a directory into the test's local store under a registry reference; return the digest."""
+
+    def pack(directory: Path, ref: str) -> str:
+        return api.pack(directory, ref, settings=settings).descriptor.digest
+
+    return pack
+
+
+@pytest.fixture
+def fresh_settings(tmp_path: Path) -> Settings:
+    """A second, empty local store (the "other machine" of a round trip)."""
+    return Settings(tmp_path / "other-home")
+
+
+def client_for(reg: RegistryProcess | str, remote: RemoteSettings, **changes: object) -> RegistryClient:
+    host = reg if isinstance(reg, str) else reg.host
+    return RegistryClient(host, replace(remote, **changes) if changes else remote)
