@@ -7,6 +7,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+# Child Python tools (modelcrate, oras-py) run as installed, with their bytecode cached, rather than
+# recompiled at every start because the calling shell happens to set PYTHONDONTWRITEBYTECODE.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 @dataclass
 class Run:

@@ -14,7 +14,7 @@ import pytest
 
 from modelcrate import api, pack
 from modelcrate.content.layout import LocalStore
-from modelcrate.errors import InvalidModelfile, UsageError
+from modelcrate.errors import InvalidModelfile, NotFound, UsageError
 from modelcrate.format.model import read_model
 from modelcrate.settings import Settings
 
@@ -151,6 +151,11 @@ def test_stage_matches_pack_without_storing(example: Path, store: LocalStore, se
     assert desc == packed.descriptor
     with src.fetch(desc) as f:
         assert read_model(f.read()).manifest.raw == packed.view.manifest.raw
+    assert src.resolve(desc.digest) == desc
+    # a source directory holds one artifact: any other name (e.g. the referrers fallback tag) is absent
+    for other in ("latest", "sha256-" + desc.digest.split(":")[1], "sha256:" + "0" * 64):
+        with pytest.raises(NotFound):
+            src.resolve(other)
 
 
 def test_globs_skip_the_modelfile_and_hidden_files(tmp_path: Path, settings: Settings) -> None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,9 +18,12 @@ from modelcrate import api
 from modelcrate.content.layout import LocalStore
 from modelcrate.errors import AlreadyExists, DigestMismatch, InvalidManifest, SizeMismatch, UnsafePath
 from modelcrate.settings import Settings
-from modelcrate.unpack import safe_relpath, unpack
+from modelcrate.format.descriptor import Descriptor
+from modelcrate.transfer import _Watched
+from modelcrate.unpack import _Stage, _Stopped, fetch_model, safe_relpath, unpack, write_files
 
 from tests.support.artifacts import Layer, link, put_model, reg, tar_bytes
+from tests.support.progress import Recording
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -183,3 +192,264 @@ def test_tar_member_outside_its_layer_path(repo, tmp_path: Path) -> None:
 def test_tar_member_clashing_with_raw_file_as_directory(repo, tmp_path: Path) -> None:
     _refused(repo, tmp_path, [Layer("dir", b"raw file"), _tar_layer([(reg("dir/a"), b"x")])], UnsafePath,
              "both as a file and as a directory")
+
+
+# ---- concurrent raw layers ------------------------------------------------------------------------------
+WAIT = 20  # seconds: only a guard against a hang when a test fails, never reached when it passes
+
+
+class Hooked:
+    """A Target whose layer streams hand out at most 4 KiB a read and call ``before_fetch(i)`` and
+    ``on_read(i, n)`` (``i`` the layer's index, ``n`` the read's number); it counts streams open at once."""
+
+    def __init__(self, inner, layers: list[Descriptor]) -> None:
+        self.inner, self.name, self.layers = inner, inner.name, layers
+        self.lock = threading.Lock()
+        self.open = self.most = 0
+
+    def before_fetch(self, i: int) -> None: ...
+    def on_read(self, i: int, n: int) -> None: ...
+
+    def stream(self, i: int, inner) -> io.RawIOBase:  # noqa: ANN001
+        return _Reads(inner, lambda n: self.on_read(i, n))
+
+    @contextmanager
+    def fetch(self, desc: Descriptor) -> Iterator[object]:
+        i = self.layers.index(desc)
+        self.before_fetch(i)
+        with self.inner.fetch(desc) as inner:
+            with self.lock:
+                self.open += 1
+                self.most = max(self.most, self.open)
+            try:
+                yield self.stream(i, inner)
+            finally:
+                with self.lock:
+                    self.open -= 1
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+class _Reads(io.RawIOBase):
+    def __init__(self, inner, on_read: Callable[[int], None]) -> None:  # noqa: ANN001
+        super().__init__()
+        self.inner, self.on_read, self.n = inner, on_read, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001
+        self.on_read(self.n)
+        self.n += 1
+        view = memoryview(buffer)[:4096]
+        got = self.inner.readinto(view) or 0
+        return got
+
+
+def _layers(n: int, size: int = 20_000) -> list[Layer]:
+    return [Layer(f"d{i % 3}/sub/f{i:02d}.bin", os.urandom(size + i)) for i in range(n)]
+
+
+def _model(repo, layers: list[Layer]):  # noqa: ANN202
+    put_model(repo, layers)
+    files = fetch_model(repo, "t").files
+    return files, [f.descriptor for f in files]
+
+
+def _nothing_left(tmp_path: Path, out: Path, before: dict[str, bytes] | None = None) -> None:
+    assert (tree(out) if out.exists() else {}) == (before or {}), "nothing may be left at the target"
+    if before is None:
+        assert not out.exists(), "not even the directories made for it"
+    assert not [p for p in tmp_path.rglob("*.partial")]
+
+
+def test_concurrent_unpack_is_byte_identical_to_sequential_and_in_manifest_order(repo, tmp_path: Path) -> None:
+    layers = _layers(12)
+    layers[7] = Layer("d1/sub/same-as-f00.bin", layers[0].data)  # one blob named by two paths
+    layers.insert(5, Layer("tok", tar_bytes([(reg("tok/vocab.txt"), b"a\nb\n"), (reg("tok/m/merges.txt"), b"ab\n")]),
+                           kind="weight.config", fmt="tar"))
+    put_model(repo, layers)
+    expected = [(layer.path, len(layer.data)) for layer in layers[:5]] + [("tok/vocab.txt", 4), ("tok/m/merges.txt", 3)] \
+        + [(layer.path, len(layer.data)) for layer in layers[6:]]
+    results = {c: unpack(repo, "t", tmp_path / f"out{c}", concurrency=c) for c in (1, 4, 16)}
+    for c, result in results.items():
+        assert result.files == expected, c
+        assert tree(tmp_path / f"out{c}") == tree(tmp_path / "out1")
+    assert tree(tmp_path / "out1")["d1/sub/same-as-f00.bin"] == layers[0].data
+    assert not [p for p in tmp_path.rglob("*.partial")]
+
+
+def test_raw_layers_are_fetched_at_once_and_the_result_keeps_manifest_order(repo, tmp_path: Path) -> None:
+    """Layer i is only fetched once layer i+1 has its temp file, so the temp files are made last layer
+    first; every stream then waits until all four are open. Sequential fetching would never get past the
+    first layer; a result in write order would come out reversed."""
+    files, descs = _model(repo, _layers(4))
+    started = [threading.Event() for _ in descs]
+    barrier = threading.Barrier(len(descs), timeout=WAIT)
+
+    class Reversed(Hooked):
+        def before_fetch(self, i: int) -> None:
+            if i + 1 < len(descs):
+                assert started[i + 1].wait(WAIT), f"layer {i + 1} never started"
+
+        def on_read(self, i: int, n: int) -> None:
+            if n == 0:
+                started[i].set()
+                barrier.wait()
+
+    target = Reversed(repo, descs)
+    result = write_files(target, files, tmp_path / "out", concurrency=4)
+    assert target.most == 4
+    assert [p for p, _ in result.files] == [f.path for f in files]
+    assert tree(tmp_path / "out") == {f.path: repo.store.blob_path(f.descriptor.digest).read_bytes() for f in files}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-dir", "existing-dir"])
+def test_a_tampered_blob_among_concurrent_writes_leaves_nothing(repo, tmp_path: Path, existing: bool) -> None:
+    layers = _layers(10)
+    layers[2] = Layer("d2/sub/bad.bin", b"real bytes" * 1000, declared_digest="sha256:" + "ab" * 32)
+    repo.store.blob_path(layers[2].declared_digest).write_bytes(b"tampered!!" * 1000)  # same size, other bytes
+    files, descs = _model(repo, layers)
+    barrier = threading.Barrier(4, timeout=WAIT)  # the first four have temp files when the bad one ends
+
+    class AllOpen(Hooked):
+        def on_read(self, i: int, n: int) -> None:
+            if n == 0 and i < 4:
+                barrier.wait()
+
+    out = tmp_path / "deep" / "out"
+    before = None
+    if existing:
+        out.mkdir(parents=True)
+        (out / "mine.txt").write_text("kept")
+        before = {"mine.txt": b"kept"}
+    target = AllOpen(repo, descs)
+    with pytest.raises(DigestMismatch, match="hashes to"):
+        write_files(target, files, out, concurrency=4)
+    assert target.most >= 4
+    _nothing_left(tmp_path, out, before)
+    assert existing or not (tmp_path / "deep").exists()
+
+
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()], ids=["oserror", "interrupt"])
+def test_an_error_in_one_worker_mid_write_is_raised_as_is_and_nothing_is_left(
+        repo, tmp_path: Path, error: BaseException) -> None:
+    files, descs = _model(repo, _layers(8))
+    barrier = threading.Barrier(4, timeout=WAIT)
+
+    class Failing(Hooked):
+        def on_read(self, i: int, n: int) -> None:
+            if n == 0 and i < 4:
+                barrier.wait()
+            if i == 1 and n == 2:  # two blocks already written to its temp file
+                raise error
+
+    with pytest.raises(type(error)) as raised:
+        write_files(Failing(repo, descs), files, tmp_path / "out", concurrency=4)
+    assert raised.value is error
+    _nothing_left(tmp_path, tmp_path / "out")
+
+
+def test_a_failure_stops_the_other_workers_at_their_next_read(repo, tmp_path: Path) -> None:
+    """Layer 1 is 64 MiB served 4 KiB a read; once it is reading, layer 0 fails, and layer 1 must give up
+    at its next read instead of reading (and writing) the rest."""
+    big = 64 << 20
+    layers = [Layer("a.bin", b"a" * 10_000),
+              Layer("b.bin", b"b", declared_size=big, annotations={"org.cncf.model.filepath": "b.bin"})]
+    files, descs = _model(repo, layers)
+    reading, failed = threading.Event(), threading.Event()
+    reads: list[int] = []
+
+    class Zeros(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # noqa: ANN001
+            view = memoryview(buffer)
+            view[:] = bytes(len(view))
+            return len(view)
+
+    class OneFails(Hooked):
+        def stream(self, i: int, inner) -> io.RawIOBase:  # noqa: ANN001
+            return _Reads(Zeros() if i == 1 else inner, lambda n: self.on_read(i, n))
+
+        def on_read(self, i: int, n: int) -> None:
+            if i == 0 and n == 1:
+                assert reading.wait(WAIT)
+                failed.set()
+                raise OSError("disk full")
+            if i == 1:
+                reads.append(n)
+                reading.set()
+                if n == 1:
+                    assert failed.wait(WAIT)
+
+    with pytest.raises(OSError, match="disk full"):
+        write_files(OneFails(repo, descs), files, tmp_path / "out", concurrency=2)
+    assert len(reads) < big // 4096 // 2, f"the other worker read on ({len(reads)} reads)"
+    _nothing_left(tmp_path, tmp_path / "out")
+
+
+def test_ctrl_c_in_the_main_thread_while_workers_write_leaves_nothing(repo, tmp_path: Path) -> None:
+    """SIGINT reaches the main thread while it waits and four workers hold half-written temp files; the
+    workers are waited for (no thread is left running) and nothing stays at the target."""
+    files, descs = _model(repo, _layers(8))
+    barrier = threading.Barrier(4, timeout=WAIT)
+    interrupted, returned = threading.Event(), threading.Event()
+    late: list[int] = []  # workers still reading after write_files returned
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()
+
+    class Interrupting(Hooked):
+        def on_read(self, i: int, n: int) -> None:
+            if n == 1 and i < 4:
+                if barrier.wait() == 0:
+                    signal.pthread_kill(main, signal.SIGINT)  # type: ignore[arg-type]
+                assert interrupted.wait(WAIT)
+                if returned.wait(0.2):  # a grace period, not a timing assertion: waited for, it always ends
+                    late.append(i)
+
+    def handler(signum: int, frame: object) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_files(Interrupting(repo, descs), files, tmp_path / "out", concurrency=4)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        returned.set()
+    running = [t for t in threading.enumerate() if t.name.startswith("modelcrate-unpack")]
+    for t in running:
+        t.join(WAIT)
+    assert interrupted.is_set()
+    assert not running and not late, "workers were not waited for"
+    _nothing_left(tmp_path, tmp_path / "out")
+
+
+def test_after_abort_a_late_writer_makes_no_file_and_no_directory(tmp_path: Path) -> None:
+    stage = _Stage(tmp_path / "out", force=False)
+    stage.abort()
+    with pytest.raises(_Stopped):
+        stage.write("a/b.bin", io.BytesIO(b"x"), 0o644, slot=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_progress_never_sees_one_digest_fetched_twice_at_once(repo, tmp_path: Path) -> None:
+    """Progress bars key on the digest: paths sharing one blob are fetched one after the other."""
+    layers = _layers(4) + [Layer(f"copy{i}.bin", b"same" * 5000) for i in range(4)]
+    files, descs = _model(repo, layers)
+    barrier = threading.Barrier(2, timeout=WAIT)
+
+    class Slow(Hooked):
+        def on_read(self, i: int, n: int) -> None:
+            if n == 0 and i in (4, 5):  # would meet if copy0 and copy1 were fetched at once
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=0.5)
+
+    progress = Recording()
+    result = write_files(_Watched(Slow(repo, descs), progress), files, tmp_path / "out", concurrency=8)  # type: ignore[arg-type]
+    assert progress.clashes == 0 and not progress.active
+    assert progress.bytes == sum(size for _p, size in result.files)

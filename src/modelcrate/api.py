@@ -187,6 +187,6 @@ def list_models(settings: Settings | None = None) -> list[Listed]:
 
 # Registry transport: the operations behind push, pull, copy, tags, catalog, login and logout
 # (see modelcrate.transfer for their documentation).
-from .transfer import (  # noqa: E402
+from .transfer import (  # noqa: E402,F401  (re-exported)
     catalog, copy_ref, list_tags, login, logout, pull, pull_to_dir, push, push_dir,
 )

@@ -237,6 +237,10 @@ class SourceTarget:
         raise UsageError(f"{self.name} is a source directory; it cannot receive content")
 
     def resolve(self, reference: str) -> Descriptor:
+        # The directory holds one artifact: the packed root, by its digest. Other names (a referrers
+        # fallback tag, say) are absent, so a copy finds no referrers here rather than the model itself.
+        if reference != self._root.digest:
+            raise NotFound(f"{reference} is not part of {self.name}")
         return self._root
 
     def tag(self, desc: Descriptor, tag: str) -> None:

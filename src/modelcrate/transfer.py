@@ -37,7 +37,7 @@ from .content.target import Target
 from .copy import CopyOptions, CopyResult, Progress, copy
 from .errors import DigestMismatch, InvalidReference, ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
-from .format.reference import Reference
+from .format.reference import Reference, is_referrers_tag
 from .settings import Settings
 
 DEFAULT_TAG = "latest"
@@ -110,7 +110,7 @@ def parse_remote(ref: str, *, default_tag: bool = True) -> Reference:
     return r
 
 
-def _check_tag(target: Target, r: Reference) -> Descriptor:
+def resolve_checked(target: Target, r: Reference) -> Descriptor:
     """Resolve ``r`` in ``target``: by digest when there is one (the digest wins), and with ``tag@digest``
     refuse when the tag exists and names another manifest."""
     if r.digest:
@@ -226,7 +226,7 @@ def push(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
     r = parse_remote(ref)
     store = LocalStore(s.home)
     src = store.repository(r.name)
-    root = _check_tag(src, r)
+    root = resolve_checked(src, r)
     with _client(r.registry or "", rs) as client:
         dst = client.repository(r.repository, push=True)
         result, tally, used = _copy(src, root, dst, r.tag, concurrency=concurrency or s.concurrency,
@@ -270,7 +270,7 @@ def pull(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
     store = LocalStore(s.home)
     with _client(r.registry or "", rs) as client:
         src = client.repository(r.repository)
-        root = _check_tag(src, r)
+        root = resolve_checked(src, r)
         # -- signatures (issue 4): checked against the registry's referrers before a byte is copied --
         if verify is not None:
             _signatures.verify_before_pull(src, root, r.name, verify)
@@ -287,20 +287,21 @@ def pull(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
 def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = False,
                 kinds: tuple[str, ...] = (), include: tuple[str, ...] = (),
                 settings: Settings | None = None, remote: RemoteSettings | None = None,
-                progress: Progress | None = None, rounds: int = DEFAULT_ROUNDS,
+                concurrency: int | None = None, progress: Progress | None = None, rounds: int = DEFAULT_ROUNDS,
                 verify: _signatures.Policy | _signatures.Verifier | None = None,
                 model_signature: str | os.PathLike[str] | None = None) -> TransferResult:
     """Write the model's files straight into ``out_dir`` (nothing goes into the local store), with the
     safety rules of :func:`modelcrate.unpack.write_files`: every path checked, links refused, every byte
     verified, and nothing of a refused artifact left behind. ``verify`` refuses an unsigned model before
-    any file is written; ``model_signature`` also writes its OpenSSF model-signing bundle to that file."""
-    del settings  # the local store is not used; accepted for a uniform signature
+    any file is written; ``model_signature`` also writes its OpenSSF model-signing bundle to that file.
+    Raw layers are fetched ``concurrency`` at a time (default: the settings'); the local store is not used."""
+    concurrency = concurrency or _settings(settings).concurrency
     rs = _remote(remote)
     r = parse_remote(ref)
     progress = progress or Progress()
     with _client(r.registry or "", rs) as client:
         src = client.repository(r.repository)
-        root = _check_tag(src, r)
+        root = resolve_checked(src, r)
         # -- signatures (issue 4): verified, and the OMS bundle found, before any file is written --
         if verify is not None:
             _signatures.verify_before_pull(src, root, r.name, verify)
@@ -310,7 +311,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, progress)
-        written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force), rounds)
+        written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
+                                                            concurrency=concurrency), rounds)
         if signature is not None and model_signature is not None:  # -- issue 4: beside the files --
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
@@ -346,7 +348,7 @@ def copy_ref(src_ref: str, dst_ref: str, *, settings: Settings | None = None,
 
     try:
         src, dst = target(sr, False), target(dr, True)
-        root = _check_tag(src, sr)
+        root = resolve_checked(src, sr)
         mount_from = (sr.repository if sr.registry is not None and sr.registry == dr.registry
                       and sr.repository != dr.repository else None)
 
@@ -368,13 +370,15 @@ def copy_ref(src_ref: str, dst_ref: str, *, settings: Settings | None = None,
             c.close()
 
 
-def list_tags(repo: str, *, remote: RemoteSettings | None = None) -> list[str]:
-    """Tags of ``HOST/NAME`` on its registry, sorted."""
+def list_tags(repo: str, *, remote: RemoteSettings | None = None, show_referrers: bool = False) -> list[str]:
+    """Tags of ``HOST/NAME`` on its registry, sorted. The ``sha256-<hex>`` tags that hold signatures and
+    the referrers fallback index are left out unless ``show_referrers``."""
     r = parse_remote(repo, default_tag=False)
     if r.tag or r.digest:
         raise UsageError(f"{repo}: name a repository, without a tag or digest")
     with _client(r.registry or "", _remote(remote)) as client:
-        return client.repository(r.repository).tags()
+        found = client.repository(r.repository).tags()
+    return found if show_referrers else [t for t in found if not is_referrers_tag(t)]
 
 
 def catalog(registry: str, *, remote: RemoteSettings | None = None) -> list[str]:
@@ -473,4 +477,4 @@ def open_target(ref: Reference, *, settings: Settings | None = None, remote: Rem
 
 
 __all__ = ["LoginResult", "TransferResult", "catalog", "copy_ref", "list_tags", "login", "logout", "open_target",
-           "parse_remote", "pull", "pull_to_dir", "push", "push_dir"]
+           "parse_remote", "pull", "pull_to_dir", "push", "push_dir", "resolve_checked"]

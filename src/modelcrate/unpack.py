@@ -4,7 +4,8 @@ Artifacts are untrusted. Every path is checked before anything is written (relat
 backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only;
 every byte is verified against its layer digest. Files are first written under temporary names beside
 their destination and renamed into place only after every layer has verified, so a refused artifact
-leaves nothing behind at the target.
+leaves nothing behind at the target. Raw layers are fetched on several threads at once; tar layers follow,
+one at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import json
 import os
 import tarfile
 import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -81,14 +85,20 @@ def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...
 
 
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
-           kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False) -> UnpackResult:
+           kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
+           concurrency: int = 4) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
-    return write_files(target, select(view, kinds, include), Path(out_dir), force=force)
+    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency)
 
 
-def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False) -> UnpackResult:
-    """Verify and place ``files`` under ``out_dir``; all or nothing."""
+def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
+                concurrency: int = 4) -> UnpackResult:
+    """Verify and place ``files`` under ``out_dir``; all or nothing.
+
+    Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at
+    a time. The first failure stops the rest and is raised as it is; the result lists files in manifest
+    order whatever the concurrency."""
     raw_paths = []
     for f in files:
         path = safe_relpath(f.path)
@@ -101,17 +111,63 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         for path in raw_paths:
             stage.check(path)  # refuse early, before any byte is fetched
         for f in files:
-            if f.format == "raw":
-                with target.fetch(f.descriptor) as stream:
-                    stage.write(safe_relpath(f.path), verifying(stream, f.descriptor), normalize_mode(f.mode or 0o644))
-            elif f.format == "tar":
-                with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path))
-            else:
+            if f.format not in ("raw", "tar"):
                 raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
+        # One task per digest: paths that share a blob are fetched one after the other, so progress
+        # reporting (keyed by digest) never sees one digest in flight twice.
+        by_digest: dict[str, list[tuple[int, ModelFile]]] = {}
+        for slot, f in enumerate(files):
+            if f.format == "raw":
+                by_digest.setdefault(f.descriptor.digest, []).append((slot, f))
+
+        def fetch_raw(group: list[tuple[int, ModelFile]]) -> None:
+            for slot, f in group:
+                with target.fetch(f.descriptor) as stream:
+                    stage.write(safe_relpath(f.path), verifying(stream, f.descriptor),
+                                normalize_mode(f.mode or 0o644), slot=slot)
+
+        _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
+        for slot, f in enumerate(files):
+            if f.format == "tar":
+                with target.fetch(f.descriptor) as stream:
+                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot)
         return stage.commit()
     finally:
         stage.abort()
+
+
+def _run_all(tasks: list[Callable[[], None]], concurrency: int, stop: Callable[[], None]) -> None:
+    """Run ``tasks`` on up to ``concurrency`` threads (in order on this one for 1).
+
+    On the first failure, or an interrupt while waiting, tasks not yet started are cancelled, ``stop`` is
+    called so running ones give up at their next read, they are waited for, and the first error is raised
+    as it is (an interrupt of this thread wins)."""
+    if concurrency <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    first: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(task: Callable[[], None]) -> None:
+        try:
+            task()
+        except BaseException as exc:
+            with lock:
+                first.append(exc)
+            stop()
+            raise
+
+    pool = ThreadPoolExecutor(min(concurrency, len(tasks)), thread_name_prefix="modelcrate-unpack")
+    try:
+        wait([pool.submit(run, task) for task in tasks], return_when=FIRST_EXCEPTION)
+    except BaseException:
+        stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if first:
+        raise first[0]
 
 
 def _check_declared_size(f: ModelFile) -> None:
@@ -150,7 +206,7 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str) -> None:
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) -> None:
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
@@ -164,22 +220,39 @@ def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str) -> None:
                 stage.check(name)
                 src = tar.extractfile(member)
                 assert src is not None  # regular members always have data
-                stage.write(name, src, normalize_mode(member.mode), size=member.size)
+                stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
     except tarfile.TarError as exc:
         raise InvalidManifest(f"tar layer is malformed: {exc}") from None
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
 
 
+class _Stopped(Exception):
+    """A worker gave up because another one failed (never what write_files raises)."""
+
+
+@dataclass
+class _Temp:
+    rel: str
+    path: Path
+    size: int = 0
+
+
 class _Stage:
-    """Temp files beside their destinations, renamed into place together by :meth:`commit`."""
+    """Temp files beside their destinations, renamed into place together by :meth:`commit`.
+
+    Thread-safe: claims, directories and temp files are made and recorded under one lock, each temp file
+    as soon as it exists, so :meth:`abort` removes it whatever its writer did next. After :meth:`stop` (a
+    failure elsewhere) or :meth:`abort`, writers give up at their next read and no new file is made."""
 
     def __init__(self, out_dir: Path, force: bool) -> None:
         self.out = out_dir
         self.force = force
-        self.temps: list[tuple[str, Path, int]] = []  # (relative path, temp path, size)
+        self.temps: dict[int, list[_Temp]] = {}  # slot (manifest position) -> its files, in write order
         self.claims = _Claims()
         self.made_dirs: list[Path] = []
         self.done = False
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
     def check(self, rel: str) -> None:
         """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
@@ -196,7 +269,14 @@ class _Stage:
         if (dest.exists() or dest.is_symlink()) and not self.force:
             raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite")
 
-    def _mkdirs(self, directory: Path) -> None:
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _go_on(self, _nbytes: int) -> None:
+        if self._stopped.is_set():
+            raise _Stopped
+
+    def _mkdirs(self, directory: Path) -> None:  # lock held
         missing = []
         node = directory
         while not node.exists():
@@ -206,34 +286,42 @@ class _Stage:
             d.mkdir()
             self.made_dirs.append(d)
 
-    def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None) -> None:
-        self.claims.add(rel)
-        self.check(rel)
+    def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None, *, slot: int) -> None:
+        """Write ``src`` to a temp file for ``rel``; ``slot`` (the layer's manifest position) orders the result."""
         dest = self.out / rel
-        self._mkdirs(dest.parent)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
-        self.temps.append((rel, Path(tmp), 0))
+        with self._lock:
+            self._go_on(0)
+            self.claims.add(rel)
+            self.check(rel)
+            self._mkdirs(dest.parent)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
+            temp = _Temp(rel, Path(tmp))
+            self.temps.setdefault(slot, []).append(temp)
         with os.fdopen(fd, "wb", buffering=0) as sink:
-            written = drain(src, sink)
+            written = drain(src, sink, on_bytes=self._go_on)
             os.fchmod(sink.fileno(), mode)
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
-        self.temps[-1] = (rel, Path(tmp), written)
+        temp.size = written
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()
-        for rel, tmp, size in self.temps:
-            os.replace(tmp, self.out / rel)
-            result.files.append((rel, size))
+        for slot in sorted(self.temps):
+            for temp in self.temps[slot]:
+                os.replace(temp.path, self.out / temp.rel)
+                result.files.append((temp.rel, temp.size))
         self.done = True
         return result
 
     def abort(self) -> None:
         if self.done:
             return
-        for _rel, tmp, _size in self.temps:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        for d in reversed(self.made_dirs):
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        with self._lock:  # no writer makes a file or directory after this
+            self._stopped.set()
+            for temps in self.temps.values():
+                for temp in temps:
+                    with contextlib.suppress(FileNotFoundError):
+                        temp.path.unlink()
+            for d in reversed(self.made_dirs):
+                with contextlib.suppress(OSError):
+                    d.rmdir()

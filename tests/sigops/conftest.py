@@ -17,27 +17,10 @@ from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
 from modelcrate.settings import Settings
 from modelcrate.signing import keys
 from tests.signing.conftest import Pki, make_pki
+from tests.support.artifacts import write_model
 
 UTC = dt.UTC
 CREATED = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def write_model(root: Path, files: dict[str, bytes], *, archive: tuple[str, ...] = (), name: str = "m",
-                extra: str = "") -> Path:
-    """A model directory with a modelcrate.yaml; directories in ``archive`` become tar layers."""
-    root.mkdir(parents=True, exist_ok=True)
-    rules = [f"  - {{path: {d}/, kind: code, archive: true}}" for d in archive]
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        if not any(rel.startswith(d + "/") for d in archive):
-            kind = "weight" if rel.endswith((".safetensors", ".bin")) else "weight.config"
-            rules.append(f"  - {{path: {rel}, kind: {kind}}}")
-    (root / "modelcrate.yaml").write_text(
-        f"name: {name}\nversion: 1.0.0\nlicense: Apache-2.0\ncreated: \"2025-01-01T00:00:00Z\"\n{extra}"
-        "files:\n" + "\n".join(rules) + "\n")
-    return root
 
 
 @pytest.fixture

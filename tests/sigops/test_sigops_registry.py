@@ -75,6 +75,10 @@ def test_sign_and_verify_on_registry_uses_the_fallback_index(registry, pushed, r
     assert sorted(n.kind for n in signatures.discover(fresh, desc)) == ["cosign-signature", "model-signing",
                                                                        "signature"]
     assert len(result.stored) == 3
+    # ...and `tags` hides them unless asked, as `list` does locally
+    shown = transfer.list_tags(f"{registry.host}/{repo_name}", remote=remote)
+    assert shown == ["1.0"]
+    assert set(transfer.list_tags(f"{registry.host}/{repo_name}", remote=remote, show_referrers=True)) == set(tags)
 
 
 def test_two_concurrent_signers_both_end_up_in_the_index(registry, pushed, repo_name, remote) -> None:

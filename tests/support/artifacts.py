@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from modelcrate.format import canonical
 from modelcrate.format.descriptor import Descriptor, build_manifest
@@ -73,3 +74,24 @@ def link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarIn
     info.type = kind
     info.linkname = target
     return info
+
+
+def write_model(root: Path, files: dict[str, bytes], *, archive: tuple[str, ...] = (), name: str = "m",
+                version: str = "1.0.0", extra: str = "") -> Path:
+    """A model directory with a modelcrate.yaml listing ``files`` (kind by extension: weights, code, doc,
+    else weight config); directories in ``archive`` become tar layers; ``extra`` is more YAML."""
+    root.mkdir(parents=True, exist_ok=True)
+    rules = [f"  - {{path: {d}/, kind: code, archive: true}}" for d in archive]
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if any(rel.startswith(d + "/") for d in archive):
+            continue
+        kind = "weight" if rel.endswith((".safetensors", ".bin", ".gguf")) else \
+            "code" if rel.endswith(".py") else "doc" if rel.endswith(".md") else "weight.config"
+        rules.append(f"  - {{path: {rel}, kind: {kind}}}")
+    (root / "modelcrate.yaml").write_text(
+        f"name: {name}\nversion: {version}\nlicense: Apache-2.0\ncreated: \"2025-01-01T00:00:00Z\"\n{extra}"
+        "files:\n" + "\n".join(rules) + "\n")
+    return root

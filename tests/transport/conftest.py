@@ -18,6 +18,7 @@ import pytest
 from modelcrate import api
 from modelcrate.content.remote import RegistryClient, RemoteSettings, RetryPolicy, Timeout
 from modelcrate.settings import Settings
+from tests.support.artifacts import write_model  # noqa: F401  (tests import it from here)
 from tests.support.registry import RegistryProcess
 
 # Backoff in milliseconds: retries are exercised, not waited for (Retry-After is still honoured).
@@ -52,23 +53,6 @@ def remote(docker_config: Path) -> RemoteSettings:
 def repo(request: pytest.FixtureRequest) -> str:
     """A repository name unique to the test (the session registry is shared)."""
     return "t/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:100]
-
-
-def write_model(root: Path, files: dict[str, bytes], name: str = "m", version: str = "1.0.0") -> Path:
-    """A model directory with a modelcrate.yaml listing ``files`` (weights, config, code by extension)."""
-    root.mkdir(parents=True, exist_ok=True)
-    rules = []
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        kind = "weight" if rel.endswith((".safetensors", ".bin", ".gguf")) else \
-            "code" if rel.endswith(".py") else "doc" if rel.endswith(".md") else "weight.config"
-        rules.append(f"  - {{path: {rel}, kind: {kind}}}")
-    (root / "modelcrate.yaml").write_text(
-        f"name: {name}\nversion: {version}\nlicense: Apache-2.0\ncreated: \"2025-01-01T00:00:00Z\"\n"
-        "files:\n" + "\n".join(rules) + "\n")
-    return root
 
 
 @pytest.fixture

@@ -98,3 +98,23 @@ def test_usage_errors_are_one_line_with_exit_code_2(run_cli: Run, args: list[str
     done = run_cli(*args, input="")
     assert done.returncode == 2 and needle in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("given, expected", [((), 4), (("--concurrency", "7"), 7)])
+def test_pull_o_passes_concurrency_to_pull_to_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  docker_config: Path, given: tuple[str, ...], expected: int) -> None:
+    from click.testing import CliRunner
+
+    from modelcrate import transfer
+    from modelcrate.cli.main import cli
+
+    seen: dict[str, object] = {}
+
+    def pull_to_dir(ref: str, out_dir: str, **kwargs: object) -> transfer.TransferResult:
+        seen.update(kwargs)
+        return transfer.TransferResult(reference=ref, digest="sha256:" + "0" * 64, media_type="x", size=0)
+
+    monkeypatch.setattr(transfer, "pull_to_dir", pull_to_dir)
+    done = CliRunner().invoke(cli, ["pull", "localhost:1/x:1", "-o", str(tmp_path / "out"), "-q", *given])
+    assert done.exit_code == 0, done.output
+    assert seen["concurrency"] == expected

@@ -17,7 +17,9 @@ from modelcrate.content.remote import RemoteSettings
 from modelcrate.errors import DigestMismatch, InvalidReference, ModelcrateError, NotFound
 from modelcrate.format.descriptor import Descriptor
 from modelcrate.settings import Settings
+from modelcrate.unpack import fetch_model
 from tests.support.faultproxy import FaultProxy
+from tests.support.progress import Recording
 from tests.support.registry import RegistryProcess
 from tests.transport.conftest import client_for, model_files, write_model
 
@@ -235,3 +237,21 @@ def test_referrers_api_is_probed_once_and_absent_on_2_8_2(
         assert client.repository(f"{repo}/other").referrers_api(desc) is None
         probes = [r for r in proxy.stats.requests if "/referrers/" in r.target]
     assert len(probes) == 1  # the answer is kept per registry
+
+
+def test_pull_to_dir_fetches_raw_layers_concurrently_in_manifest_order(
+        registry: RegistryProcess, repo: str, tmp_path: Path, settings: Settings, remote: RemoteSettings) -> None:
+    files = {f"w/part-{i:02d}.bin": os.urandom(20_000 + i) for i in range(10)}
+    files["w/copy.bin"] = files["w/part-03.bin"]  # one blob under two paths
+    root = write_model(tmp_path / "m", files)
+    ref = f"{registry.host}/{repo}:1"
+    transfer.push_dir(root, ref, settings=settings, remote=remote)
+    one, four = Recording(), Recording(meet=4)
+    seq = transfer.pull_to_dir(ref, tmp_path / "one", remote=remote, progress=one,
+                               settings=Settings(tmp_path / "h", concurrency=1))  # from the settings
+    par = transfer.pull_to_dir(ref, tmp_path / "four", remote=remote, progress=four, concurrency=4)
+    assert model_files(tmp_path / "one") == model_files(tmp_path / "four") == model_files(root)
+    manifest_order = [f.path for f in fetch_model(client_for(registry, remote).repository(repo), "1").files]
+    assert par.files == seq.files and [p for p, _ in par.files] == manifest_order
+    assert one.most == 1 and four.most >= 4
+    assert four.clashes == 0 and not four.active and four.bytes == one.bytes == sum(map(len, files.values()))

@@ -45,7 +45,8 @@ def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> No
     raise AssertionError("unreachable")
 
 
-def _emit_json(value: Any) -> None:
+def emit_json(value: Any) -> None:
+    """Every command's --json output: indented, sorted keys, on stdout."""
     click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
@@ -111,7 +112,7 @@ def pack(directory: str, ref: str, modelfile: str | None, as_json: bool) -> None
     """
     packed = api.pack(directory, ref, modelfile=modelfile)
     if as_json:
-        _emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
+        emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
                     "size": packed.view.total_size, "files": len(packed.view.files)})
     else:
         click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
@@ -130,7 +131,7 @@ def list_(as_json: bool) -> None:
     """
     rows = api.list_models()
     if as_json:
-        _emit_json([{"name": r.name, "tag": r.tag, "digest": r.digest, "size": r.size, "created": r.created,
+        emit_json([{"name": r.name, "tag": r.tag, "digest": r.digest, "size": r.size, "created": r.created,
                      "version": r.version} for r in rows])
         return
     click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
@@ -159,7 +160,7 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
               "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
              for f in view.files]
     if as_json:
-        _emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
+        emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
                     "artifactType": view.manifest.artifact_type, "size": view.total_size,
                     "metadata": view.metadata, "files": files})
         return
@@ -219,7 +220,7 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
         out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}
         if signature is not None:
             out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
-        _emit_json(out)
+        emit_json(out)
     else:
         click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
         if signature is not None:

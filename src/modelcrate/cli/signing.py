@@ -26,8 +26,8 @@ from ..format.reference import Reference
 from ..settings import Settings
 from ..signing import keys
 from ..signing import statement as _statement
-from .main import cli
-from .transfer import _remote
+from .main import cli, emit_json, json_option
+from .transfer import remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
 
@@ -44,12 +44,7 @@ def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], C
 
 _target_options = _options(
     click.option("--local", is_flag=True, help="Use the local store even when REF names a registry."),
-    click.option("--plain-http", is_flag=True, help="Talk plain HTTP to the registry (default only for localhost)."),
-    click.option("--insecure", is_flag=True, help="Use TLS but do not verify the registry's certificate."),
-    click.option("--registry-ca-file", type=click.Path(dir_okay=False, exists=True),
-                 help="Trust this CA bundle (PEM) for the registry's TLS certificate."),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-                 help="Seconds without progress before a registry request is given up."),
+    *remote_option_list("--registry-ca-file"),
 )
 
 _signer_options = _options(
@@ -79,12 +74,6 @@ _verifier_options = _options(
                  help="A policy file (YAML) naming the accepted signers and required attestations."),
 )
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
-
-
-def _emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
-
 
 @contextlib.contextmanager
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
@@ -94,14 +83,18 @@ def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: b
     if r.tag is None and r.digest is None:
         r = r.with_tag(transfer.DEFAULT_TAG)
     settings = Settings.from_env()
-    if local or r.registry is None:
-        target: contextlib.AbstractContextManager[Target] = contextlib.nullcontext(
-            LocalStore(settings.home).repository(r.name))
-    else:
-        target = transfer.open_target(r, settings=settings, remote=_remote(plain_http, insecure, registry_ca_file,
-                                                                           timeout), push=push)
-    with target as t:
-        yield r.name, t, transfer._check_tag(t, r)
+    with contextlib.ExitStack() as stack:
+        t: Target
+        if local or r.registry is None:
+            store = LocalStore(settings.home)
+            if push:  # referrers are written blob first, index last: keep GC from sweeping in between
+                stack.enter_context(store.writing())
+            t = store.repository(r.name)
+        else:
+            t = stack.enter_context(transfer.open_target(
+                r, settings=settings, remote=remote_settings(plain_http, insecure, registry_ca_file, timeout),
+                push=push))
+        yield r.name, t, transfer.resolve_checked(t, r)
 
 
 def _read(path: str) -> bytes:
@@ -235,7 +228,7 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
         result = signatures.sign(target, desc, name, signer, created=datetime.now(UTC), cosign_legacy=cosign_legacy,
                                  model_signing=not no_model_signing)
     if as_json:
-        _emit_json({"reference": ref, "digest": result.digest, "signer": signer.description,
+        emit_json({"reference": ref, "digest": result.digest, "signer": signer.description,
                     "stored": [s.to_dict() for s in result.stored], "notes": list(result.notes)})
         return
     for note in result.notes:
@@ -276,7 +269,7 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tup
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         found = _check(target, desc, name, verifier, signatures.SIGNATURE_TYPE)
     if as_json:
-        _emit_json({"reference": ref, "digest": desc.digest, "verified": [v.to_dict() for v in found]})
+        emit_json({"reference": ref, "digest": desc.digest, "verified": [v.to_dict() for v in found]})
     else:
         _render_verified(name, desc, found)
 
@@ -330,7 +323,7 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
                 predicate = signatures.evaluation_from_metadata(metadata, created=created)
         stored = signatures.attest(target, desc, name, signer, uri, predicate, created=created)
     if as_json:
-        _emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})
+        emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})
         return
     click.echo(f"attested {name}@{desc.digest}: {uri} by {signer.description}", err=True)
     click.echo(stored.descriptor.digest)
@@ -366,7 +359,7 @@ def verify_attestation(ref: str, predicate_type: str, pub_path: str | None, ca_p
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         found = signatures.verify_attestation(target, desc, name, verifier, uri)
     if as_json:
-        _emit_json({"reference": ref, "digest": desc.digest, "verified": [v.to_dict() for v in found]})
+        emit_json({"reference": ref, "digest": desc.digest, "verified": [v.to_dict() for v in found]})
     else:
         _render_verified(name, desc, found)
 
@@ -403,7 +396,7 @@ def discover(ref: str, local: bool, plain_http: bool, insecure: bool, registry_c
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         nodes = signatures.discover(target, desc)
     if as_json:
-        _emit_json({"reference": ref, "digest": desc.digest, "referrers": [n.to_dict() for n in nodes]})
+        emit_json({"reference": ref, "digest": desc.digest, "referrers": [n.to_dict() for n in nodes]})
         return
     click.echo(f"{name}@{desc.digest}")
     if nodes:

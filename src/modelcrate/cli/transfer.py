@@ -6,7 +6,6 @@ Thin: parse, build settings once, call one :mod:`modelcrate.transfer` function, 
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -26,21 +25,26 @@ from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..settings import Settings
-from .main import cli
+from .main import cli, emit_json
 from .render import human_size
 
 
 # ---- shared options ---------------------------------------------------------------------------------
-def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+def remote_option_list(ca_option: str = "--ca-file") -> list[Callable[[Any], Any]]:
+    """The registry connection options. Signing commands name the CA option ``--registry-ca-file``,
+    since their own ``--ca-file`` is the signers' PKI."""
+    return [
         click.option("--plain-http", is_flag=True, help="Talk plain HTTP (default only for localhost)."),
         click.option("--insecure", is_flag=True, help="Use TLS but do not verify the registry's certificate."),
-        click.option("--ca-file", type=click.Path(dir_okay=False, exists=True),
-                     help="Trust this CA bundle (PEM) in addition to the system CAs."),
+        click.option(ca_option, type=click.Path(dir_okay=False, exists=True),
+                     help="Trust this CA bundle (PEM) for the registry, in addition to the system CAs."),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
                      help="Seconds without progress before a request is given up (then retried)."),
     ]
-    for option in reversed(options):
+
+
+def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(remote_option_list()):
         f = option(f)
     return f
 
@@ -57,15 +61,11 @@ def _transfer_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _remote(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> RemoteSettings:
+def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> RemoteSettings:
     if plain_http and (insecure or ca_file):
         raise UsageError("--plain-http cannot be combined with --insecure or --ca-file")
     return RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
                           timeout=Timeout(connect=min(10.0, timeout), read=timeout), docker_config=config_dir())
-
-
-def _emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
 def _progress(quiet: bool, verb: str) -> Bars | Progress:
@@ -207,7 +207,7 @@ def _run_with_bars(progress: Bars | Progress, fn: Callable[[], transfer.Transfer
 
 def _report(verb: str, result: transfer.TransferResult, *, quiet: bool, as_json: bool, wire: int) -> None:
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
         return
     if not quiet:
         click.echo(_summary(verb, result, wire=wire), err=True)
@@ -240,7 +240,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
         raise UsageError("push takes REF, or DIR REF")
     if modelfile and len(args) != 2:
         raise UsageError("-f/--file needs DIR REF")
-    remote = _remote(plain_http, insecure, ca_file, timeout)
+    remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pushing")
     settings = Settings.from_env()
     if len(args) == 2:
@@ -289,12 +289,12 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     if not out_dir and (force or kinds or include or signature_path):
         raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
     verify = _pull_verify(pub_key, policy_path)  # issue 4: signatures
-    remote = _remote(plain_http, insecure, ca_file, timeout)
+    remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pulling")
     if out_dir:
         result = _run_with_bars(progress, lambda: transfer.pull_to_dir(
-            ref, out_dir, force=force, kinds=kinds, include=include, remote=remote, progress=progress,
-            verify=verify, model_signature=signature_path))
+            ref, out_dir, force=force, kinds=kinds, include=include, remote=remote, concurrency=concurrency,
+            progress=progress, verify=verify, model_signature=signature_path))
     else:
         result = _run_with_bars(progress, lambda: transfer.pull(
             ref, remote=remote, concurrency=concurrency, progress=progress, verify=verify))
@@ -328,7 +328,7 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, plai
       modelcrate copy localhost:5000/team/bert:1.0 localhost:5000/prod/bert:1.0
       modelcrate copy registry-a.example.com/bert@sha256:... registry-b.example.com/bert:1.0
     """
-    remote = _remote(plain_http, insecure, ca_file, timeout)
+    remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "copying")
     result = _run_with_bars(progress, lambda: transfer.copy_ref(
         src, dst, remote=remote, concurrency=concurrency, progress=progress))
@@ -338,19 +338,20 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, plai
 @cli.command()
 @click.argument("repo")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show the sha256-<hex> tags that hold signatures and the referrers index.")
 @_remote_options
-def tags(repo: str, as_json: bool, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> None:
+def tags(repo: str, as_json: bool, show_all: bool, plain_http: bool, insecure: bool, ca_file: str | None,
+         timeout: float) -> None:
     """List the tags of a registry repository, sorted.
 
     \b
     Example:
       modelcrate tags localhost:5000/team/bert
+      modelcrate tags localhost:5000/team/bert --all --json
     """
-    found = transfer.list_tags(repo, remote=_remote(plain_http, insecure, ca_file, timeout))
-    if as_json:
-        _emit_json(found)
-    elif found:
-        click.echo("\n".join(found))
+    _emit_names(transfer.list_tags(repo, remote=remote_settings(plain_http, insecure, ca_file, timeout),
+                                   show_referrers=show_all), as_json)
 
 
 @cli.command()
@@ -365,11 +366,14 @@ def catalog(registry: str, as_json: bool, plain_http: bool, insecure: bool, ca_f
     Example:
       modelcrate catalog localhost:5000
     """
-    found = transfer.catalog(registry, remote=_remote(plain_http, insecure, ca_file, timeout))
+    _emit_names(transfer.catalog(registry, remote=remote_settings(plain_http, insecure, ca_file, timeout)), as_json)
+
+
+def _emit_names(names: list[str], as_json: bool) -> None:
     if as_json:
-        _emit_json(found)
-    elif found:
-        click.echo("\n".join(found))
+        emit_json(names)
+    elif names:
+        click.echo("\n".join(names))
 
 
 @cli.command()
@@ -394,7 +398,7 @@ def login(registry: str, username: str, password_stdin: bool, plain_http: bool, 
         password = click.prompt("Password", hide_input=True, err=True)
     else:
         raise UsageError("no password: pass --password-stdin and pipe it in")
-    result = transfer.login(registry, username, password, remote=_remote(plain_http, insecure, ca_file, timeout))
+    result = transfer.login(registry, username, password, remote=remote_settings(plain_http, insecure, ca_file, timeout))
     note = "" if result.verified else " (the registry did not ask for credentials)"
     click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
 
