@@ -2,7 +2,7 @@
 
 Generates a model of several files (2 GiB by default), then, in the same run and alternating so both see
 the same page cache, times `modelcrate pack` into a fresh store and a plain hashlib read of every file.
-Prints seconds, MiB/s, the ratio pack/hashlib (target <= 1.3) and pack's peak RSS (target <= 100 MiB).
+`pack --concurrency 1` (one file at a time) is timed too. Prints seconds, MiB/s, the ratio pack/hashlib (target <= 1.3) and pack's peak RSS (target <= 100 MiB).
 A second reference, a plain copy of the same files with fsync (no hashing), shows the floor that the
 disk's durable write speed sets for any store that makes its writes durable.
 
@@ -77,21 +77,29 @@ def main() -> None:
         ref: list[Run] = []
         copies: list[Run] = []
         packs: list[Run] = []
+        serial: list[Run] = []
         for i in range(args.rounds):
             ref.append(run([sys.executable, "-c", HASH_SCRIPT, *files]))
             scratch = Path(tmp) / f"copy{i}"
             scratch.mkdir()
             copies.append(run([sys.executable, "-c", COPY_SCRIPT, str(scratch), *files]))
             shutil.rmtree(scratch)
+            os.sync()  # untimed: each writer starts with no writeback of the previous one under way
             home = Path(tmp) / f"home{i}"
             packs.append(run([cli, "pack", str(model), "-t", "bench:1"], env={"MODELCRATE_HOME": str(home)}))
             shutil.rmtree(home)
-        r, c, p = best(ref), best(copies), best(packs)
+            os.sync()
+            serial.append(run([cli, "pack", str(model), "-t", "bench:1", "--concurrency", "1"],
+                              env={"MODELCRATE_HOME": str(home)}))
+            shutil.rmtree(home)
+            os.sync()
+        r, c, p, s1 = best(ref), best(copies), best(packs), best(serial)
         mib = args.size_mib
         print(f"model: {mib} MiB in {args.files} files; best of {args.rounds} rounds")
         print(f"hashlib sha256 read : {r.seconds:7.2f} s  {mib / r.seconds:8.0f} MiB/s  peak RSS {r.peak_rss_mib:6.1f} MiB")
         print(f"copy + fsync        : {c.seconds:7.2f} s  {mib / c.seconds:8.0f} MiB/s  peak RSS {c.peak_rss_mib:6.1f} MiB")
         print(f"modelcrate pack     : {p.seconds:7.2f} s  {mib / p.seconds:8.0f} MiB/s  peak RSS {p.peak_rss_mib:6.1f} MiB")
+        print(f"  --concurrency 1   : {s1.seconds:7.2f} s  {mib / s1.seconds:8.0f} MiB/s  peak RSS {s1.peak_rss_mib:6.1f} MiB")
         print(f"ratio pack/hashlib  : {p.seconds / r.seconds:.2f}x  (target <= 1.3x; peak RSS target <= 100 MiB)")
         print(f"ratio pack/copy     : {p.seconds / c.seconds:.2f}x  (pack hashes, copies and fsyncs; copy only copies and fsyncs)")
 

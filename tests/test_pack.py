@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from modelcrate.format.model import read_model
 from modelcrate.settings import Settings
 
 from tests.conftest import EXAMPLE, ROOT
+from tests.support.artifacts import write_model
 
 
 def test_example_weights_are_reproduced_by_their_script(tmp_path: Path) -> None:
@@ -176,3 +178,34 @@ def test_reserved_tag_refused(example: Path, settings: Settings) -> None:
 
     with pytest.raises(InvalidReference, match="reserved"):
         api.pack(example, "m:sha256-" + "a" * 64, settings=settings)
+
+
+def test_files_are_packed_side_by_side_with_the_same_result(tmp_path: Path, store: LocalStore) -> None:
+    files = {f"shard-{i}.safetensors": os.urandom(50_000 + i) for i in range(4)}
+    root = write_model(tmp_path / "m", files)
+    p = pack.plan(root)
+    one = pack.pack(p, store.repository("one"), "1", concurrency=1)
+
+    # Each ingest waits at a barrier for a second one: sequential packing would break it (and fail).
+    repo = store.repository("four")
+    barrier = threading.Barrier(2, timeout=10)
+    inner = repo.ingest_file
+
+    def ingest_file(path: str, media_type: str):
+        barrier.wait()
+        return inner(path, media_type)
+
+    repo.ingest_file = ingest_file  # type: ignore[method-assign]
+    four = pack.pack(p, repo, "1", concurrency=4)
+    assert four.manifest == one.manifest  # same bytes, layers in plan order
+    staged, desc = pack.stage(p, concurrency=4)
+    assert desc == one.descriptor
+
+
+def test_a_failing_file_fails_the_pack_and_tags_nothing(tmp_path: Path, store: LocalStore) -> None:
+    root = write_model(tmp_path / "m", {f"w{i}.bin": os.urandom(10_000) for i in range(4)})
+    p = pack.plan(root)
+    (root / "w2.bin").unlink()  # vanishes between planning and packing
+    with pytest.raises(OSError):
+        pack.pack(p, store.repository("m"), "1", concurrency=4)
+    assert not list(store.entries())

@@ -71,8 +71,9 @@ class Packed:
 
 
 def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
-         settings: Settings | None = None) -> Packed:
-    """Pack a model directory into the local store under ``ref`` (``name[:tag]``)."""
+         settings: Settings | None = None, concurrency: int | None = None) -> Packed:
+    """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
+    files at a time (default: the settings')."""
     s = _settings(settings)
     r = parse_local(ref)
     if r.digest:
@@ -81,7 +82,7 @@ def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None =
     p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
     store = open_store(s)
     with store.writing():
-        result = _pack.pack(p, store.repository(r.name), r.tag)
+        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or s.concurrency)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
 
 

@@ -246,7 +246,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, modelfile: str | No
     if r.digest:
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
     plan = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
-    source, root = _pack.stage(plan)
+    source, root = _pack.stage(plan, concurrency=concurrency or s.concurrency)
     with _client(r.registry or "", rs) as client:
         dst = client.repository(r.repository, push=True)
         # A directory has no signatures or attestations to carry along.

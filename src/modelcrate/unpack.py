@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .content.target import Target
+from ._internal.fsutil import FileSink
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
@@ -297,9 +298,13 @@ class _Stage:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
             temp = _Temp(rel, Path(tmp))
             self.temps.setdefault(slot, []).append(temp)
-        with os.fdopen(fd, "wb", buffering=0) as sink:
-            written = drain(src, sink, on_bytes=self._go_on)
-            os.fchmod(sink.fileno(), mode)
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            # Writeback starts as the bytes arrive and the file is durable before it is renamed into
+            # place: a crash never leaves a renamed but empty file (and the kernel's dirty-page
+            # throttling, which slows a plain write of a large file, does not kick in).
+            written = drain(src, FileSink(f.fileno()), on_bytes=self._go_on)
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written

@@ -99,8 +99,10 @@ def init(directory: str, name: str | None, force: bool) -> None:
 @click.option("-t", "--tag", "ref", required=True, help="Reference to store it under, NAME[:TAG].")
 @click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Files hashed and stored in parallel.")
 @json_option
-def pack(directory: str, ref: str, modelfile: str | None, as_json: bool) -> None:
+def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
@@ -110,7 +112,7 @@ def pack(directory: str, ref: str, modelfile: str | None, as_json: bool) -> None
     Example:
       modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
     """
-    packed = api.pack(directory, ref, modelfile=modelfile)
+    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency)
     if as_json:
         emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
                     "size": packed.view.total_size, "files": len(packed.view.files)})
