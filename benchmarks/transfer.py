@@ -13,7 +13,7 @@ by default), and times, as child processes whose peak RSS is read with ``wait4``
 Before every timed step the page cache is synced (untimed): on this kind of machine the writeback of the
 previous step's gigabyte otherwise halves the next step's speed, whichever client it is. Each push goes
 to a fresh repository, so nothing is skipped (registry 2.8.2 keeps blob existence per
-repository). Targets (issue 3): push >= 0.9x curl, pull with verification >= 0.9x curl, peak RSS <= 100 MiB,
+repository). Targets: push >= 0.9x curl, pull with verification >= 0.9x curl, peak RSS <= 100 MiB,
 >= 2x oras-py both ways. The box is shared and small (2 cores): the summary shows the best and the median
 of the rounds, and the ratios use medians.
 

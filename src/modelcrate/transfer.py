@@ -271,10 +271,9 @@ def pull(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
     with _client(r.registry or "", rs) as client:
         src = client.repository(r.repository)
         root = resolve_checked(src, r)
-        # -- signatures (issue 4): checked against the registry's referrers before a byte is copied --
+        # Signatures are checked against the registry's referrers before a byte is copied.
         if verify is not None:
             _signatures.verify_before_pull(src, root, r.name, verify)
-        # --
         dst = store.repository(r.name)
         with store.writing():
             result, tally, used = _copy(src, root, dst, r.tag, concurrency=concurrency or s.concurrency,
@@ -302,18 +301,17 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     with _client(r.registry or "", rs) as client:
         src = client.repository(r.repository)
         root = resolve_checked(src, r)
-        # -- signatures (issue 4): verified, and the OMS bundle found, before any file is written --
+        # Signatures verified, and the OMS bundle found, before any file is written.
         if verify is not None:
             _signatures.verify_before_pull(src, root, r.name, verify)
         signature = None if model_signature is None else _signatures.prepare_model_signature(
             src, root, model_signature, kinds=kinds, include=include, verify=verify, force=force)
-        # --
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
                                                             concurrency=concurrency), rounds)
-        if signature is not None and model_signature is not None:  # -- issue 4: beside the files --
+        if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
         return TransferResult(reference=str(r), digest=root.digest, media_type=root.media_type, size=size,

@@ -1,6 +1,6 @@
 """Nothing the network returns is trusted; nothing is deleted that was not asked for; memory stays bounded.
 
-Each oras-py 0.2.43 behaviour measured in issue 3 has a test here or in test_resume.py / test_auth.py whose
+Each measured oras-py 0.2.43 fault has a test here or in test_resume.py / test_auth.py whose
 name starts with ``test_oras_py_<n>``.
 """
 

@@ -288,7 +288,7 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     """
     if not out_dir and (force or kinds or include or signature_path):
         raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
-    verify = _pull_verify(pub_key, policy_path)  # issue 4: signatures
+    verify = _pull_verify(pub_key, policy_path)
     remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pulling")
     if out_dir:
@@ -302,7 +302,7 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
 
 
 def _pull_verify(pub_key: str | None, policy_path: str | None) -> signatures.Verifier | signatures.Policy | None:
-    """issue 4: the verifier ``pull --key`` or ``--policy`` asks for (modelcrate.signatures)."""
+    """The verifier ``pull --key`` or ``--policy`` asks for (modelcrate.signatures)."""
     if pub_key and policy_path:
         raise UsageError("pull takes --key or --policy, not both")
     if pub_key:
