@@ -115,7 +115,7 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
     packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency)
     if as_json:
         emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
-                    "size": packed.view.total_size, "files": len(packed.view.files)})
+                   "size": packed.view.total_size, "files": len(packed.view.files)})
     else:
         click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
                    f"{human_size(packed.view.total_size)})", err=True)
@@ -134,7 +134,7 @@ def list_(as_json: bool) -> None:
     rows = api.list_models()
     if as_json:
         emit_json([{"name": r.name, "tag": r.tag, "digest": r.digest, "size": r.size, "created": r.created,
-                     "version": r.version} for r in rows])
+                    "version": r.version} for r in rows])
         return
     click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
                      [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
@@ -163,8 +163,8 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
              for f in view.files]
     if as_json:
         emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
-                    "artifactType": view.manifest.artifact_type, "size": view.total_size,
-                    "metadata": view.metadata, "files": files})
+                   "artifactType": view.manifest.artifact_type, "size": view.total_size,
+                   "metadata": view.metadata, "files": files})
         return
     meta = view.metadata or {}
     click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")

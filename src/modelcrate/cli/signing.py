@@ -229,7 +229,7 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
                                  model_signing=not no_model_signing)
     if as_json:
         emit_json({"reference": ref, "digest": result.digest, "signer": signer.description,
-                    "stored": [s.to_dict() for s in result.stored], "notes": list(result.notes)})
+                   "stored": [s.to_dict() for s in result.stored], "notes": list(result.notes)})
         return
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

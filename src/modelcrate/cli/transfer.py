@@ -398,7 +398,8 @@ def login(registry: str, username: str, password_stdin: bool, plain_http: bool, 
         password = click.prompt("Password", hide_input=True, err=True)
     else:
         raise UsageError("no password: pass --password-stdin and pipe it in")
-    result = transfer.login(registry, username, password, remote=remote_settings(plain_http, insecure, ca_file, timeout))
+    result = transfer.login(registry, username, password,
+                            remote=remote_settings(plain_http, insecure, ca_file, timeout))
     note = "" if result.verified else " (the registry did not ask for credentials)"
     click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
 
