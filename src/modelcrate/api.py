@@ -22,10 +22,8 @@ from .format import modelfile as _modelfile
 from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from .format.model import ModelView, read_model
-from .format.reference import Reference, is_referrers_tag, validate_user_tag
+from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
 from .settings import Settings
-
-DEFAULT_TAG = "latest"
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -39,10 +37,7 @@ def open_store(settings: Settings | None = None) -> LocalStore:
 
 def parse_local(ref: str) -> Reference:
     """Parse a reference for the local store; the tag defaults to ``latest`` when no digest is given."""
-    r = Reference.parse(ref)
-    if r.tag is None and r.digest is None:
-        r = r.with_tag(DEFAULT_TAG)
-    return r
+    return Reference.parse(ref).or_latest()
 
 
 def local_target(ref: Reference, settings: Settings | None = None) -> LocalRepository:

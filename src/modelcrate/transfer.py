@@ -40,7 +40,6 @@ from .format.descriptor import Descriptor
 from .format.reference import Reference, is_referrers_tag
 from .settings import Settings
 
-DEFAULT_TAG = "latest"
 DEFAULT_ROUNDS = 3
 
 T = TypeVar("T")
@@ -105,9 +104,7 @@ def parse_remote(ref: str, *, default_tag: bool = True) -> Reference:
     if r.registry is None:
         raise InvalidReference(f"{ref} names no registry", hint=f"write it as HOST[:PORT]/{r.repository}"
                                + (f":{r.tag}" if r.tag else ""))
-    if default_tag and r.tag is None and r.digest is None:
-        r = r.with_tag(DEFAULT_TAG)
-    return r
+    return r.or_latest() if default_tag else r
 
 
 def resolve_checked(target: Target, r: Reference) -> Descriptor:
@@ -326,9 +323,7 @@ def copy_ref(src_ref: str, dst_ref: str, *, settings: Settings | None = None,
     blobs are mounted across repositories instead of moved. Without a tag on ``dst_ref`` the source's tag
     is used; signatures and attestations come along."""
     s, rs = _settings(settings), _remote(remote)
-    sr = Reference.parse(src_ref)
-    if sr.tag is None and sr.digest is None:
-        sr = sr.with_tag(DEFAULT_TAG)
+    sr = Reference.parse(src_ref).or_latest()
     dr = Reference.parse(dst_ref)
     if dr.digest:
         raise UsageError(f"{dst_ref}: the destination takes a name and tag, not a digest")

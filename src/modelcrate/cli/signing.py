@@ -79,9 +79,7 @@ _verifier_options = _options(
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
-    r = Reference.parse(ref)
-    if r.tag is None and r.digest is None:
-        r = r.with_tag(transfer.DEFAULT_TAG)
+    r = Reference.parse(ref).or_latest()
     settings = Settings.from_env()
     with contextlib.ExitStack() as stack:
         t: Target

@@ -18,7 +18,6 @@ written but not yet tagged.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from typing import BinaryIO
 from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, try_clone
 from ..errors import NotFound, StoreError
 from ..format import canonical, digest as _digest
-from ..format.descriptor import Descriptor, build_index, parse_index, successors
+from ..format.descriptor import Descriptor, build_index, declared_media_type, parse_index, successors
 from ..format.mediatypes import ANN_REF_NAME, MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_LAYOUT_VERSION, OCI_MANIFEST
 from ..format.reference import validate_tag
 from .verify import read_all, verifying, drain
@@ -298,11 +297,7 @@ def _sniff(store: LocalStore, dgst: str) -> Descriptor:
     size = path.stat().st_size
     if size > MAX_MANIFEST_BYTES:
         raise NotFound(f"{dgst} is not a manifest")
-    raw = store.read_small(Descriptor(OCI_MANIFEST, dgst, size))
-    try:
-        mt = json.loads(raw).get("mediaType")
-    except (ValueError, AttributeError):
-        mt = None
-    if mt not in MANIFEST_TYPES:
+    mt = declared_media_type(store.read_small(Descriptor(OCI_MANIFEST, dgst, size)))
+    if mt is None:
         raise NotFound(f"{dgst} is not a manifest")
     return Descriptor(mt, dgst, size)

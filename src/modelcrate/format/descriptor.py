@@ -183,6 +183,16 @@ def successors(desc: Descriptor, raw: bytes) -> list[Descriptor]:
     return []
 
 
+def declared_media_type(raw: bytes) -> str | None:
+    """The manifest or index type that ``raw`` declares in its ``mediaType`` member; None when it declares
+    none of them or is not a JSON object (for content whose type no header or descriptor gave)."""
+    try:
+        declared = json.loads(raw).get("mediaType")
+    except (ValueError, AttributeError):
+        return None
+    return declared if declared in MANIFEST_TYPES else None
+
+
 def is_manifest_type(media_type: str) -> bool:
     return media_type in MANIFEST_TYPES
 

@@ -31,6 +31,7 @@ _HOST = re.compile(
 )
 MAX_NAME = 255
 # Stage tags move between versions (spec/reference.md "Version tags and stage tags").
+DEFAULT_TAG = "latest"  # docker's default when a reference names neither tag nor digest
 STAGE_TAGS = ("dev", "staging", "production")
 
 
@@ -94,6 +95,10 @@ class Reference:
     def reference(self) -> str | None:
         """What to resolve inside the repository: the digest if present, else the tag."""
         return self.digest or self.tag
+
+    def or_latest(self) -> "Reference":
+        """This reference, tagged ``latest`` when it names neither a tag nor a digest."""
+        return self if self.tag or self.digest else self.with_tag(DEFAULT_TAG)
 
     def with_tag(self, tag: str | None) -> "Reference":
         return Reference(self.registry, self.repository, tag, None)

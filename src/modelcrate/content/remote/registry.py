@@ -56,7 +56,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ...errors import (AuthError, DigestMismatch, InvalidManifest, InvalidReference, ModelcrateError, NotFound,
                        RegistryError, SizeMismatch)
 from ...format import digest as _digest
-from ...format.descriptor import Descriptor, is_manifest_type, parse_index
+from ...format.descriptor import Descriptor, declared_media_type, is_manifest_type, parse_index
 from ...format.mediatypes import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX
 from ...format.reference import Reference, validate_tag
 from ..verify import VerifyingReader, read_all, verifying
@@ -580,11 +580,8 @@ class RegistryTarget:
         if _digest.is_digest(reference) and dgst != reference:
             raise DigestMismatch(f"{self.name} sent a manifest hashing to {dgst} when asked for {reference}")
         if media_type not in MANIFEST_TYPES:
-            try:
-                declared = json.loads(raw).get("mediaType")
-            except (ValueError, AttributeError):
-                declared = None
-            if declared not in MANIFEST_TYPES:
+            declared = declared_media_type(raw)
+            if declared is None:
                 raise InvalidManifest(f"{shown} is not an OCI or Docker manifest")
             media_type = declared
         self._remember(dgst, raw)
