@@ -23,7 +23,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -455,13 +455,17 @@ class _Reporting(io.RawIOBase):
 
 
 def open_target(ref: Reference, *, settings: Settings | None = None, remote: RemoteSettings | None = None,
-                push: bool = False) -> AbstractContextManager[Target]:
-    """The Target for ``ref``: a registry repository, or the local store for names without a registry."""
+                push: bool = False, local: bool = False) -> AbstractContextManager[Target]:
+    """The Target for ``ref``: a registry repository, or the local store for names without a registry (or
+    for any name, with ``local``). With ``push``, the local store is kept from garbage collection while the
+    caller writes, since a write is blobs first and the index entry that keeps them last."""
 
     @contextmanager
     def cm() -> Iterator[Target]:
-        if ref.registry is None:
-            yield LocalStore(_settings(settings).home).repository(ref.name)
+        if local or ref.registry is None:
+            store = LocalStore(_settings(settings).home)
+            with store.writing() if push else nullcontext():
+                yield store.repository(ref.name)
             return
         with _client(ref.registry, _remote(remote)) as client:
             yield client.repository(ref.repository, push=push)

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from modelcrate import transfer
-from modelcrate.content.layout import LocalStore
+from modelcrate.content.layout import LocalRepository, LocalStore
 from modelcrate.content.remote import RegistryTarget, RemoteSettings
 from modelcrate.errors import DigestMismatch, ModelcrateError, UnsafePath
+from modelcrate.format.reference import Reference
 from modelcrate.settings import Settings
 from tests.conftest import cli_path
 from tests.support.artifacts import Layer, link, put_model, reg, tar_bytes
@@ -168,3 +169,16 @@ def test_oras_py_1_whole_blob_in_memory__push_and_pull_of_200_mib_stay_under_100
     print("peak RSS MiB:", json.dumps({k: round(v, 1) for k, v in peaks.items()}))
     assert all(v < 100 for v in peaks.values()), peaks
     assert (tmp_path / "out" / "weights.safetensors").stat().st_size == size
+
+
+def test_a_local_writer_opened_for_push_holds_off_garbage_collection(tmp_path: Path) -> None:
+    # Signing or attesting in the local store writes blobs first and the index entry that keeps them last:
+    # GC must not run in between. Readers do not block it.
+    settings = Settings(tmp_path / "home")
+    store = LocalStore(settings.home)
+    ref = Reference.parse("localhost:5000/team/m:1")
+    with transfer.open_target(ref, settings=settings, push=True, local=True) as target:
+        assert isinstance(target, LocalRepository) and target.name == "localhost:5000/team/m"
+        assert store.gc() is None
+    with transfer.open_target(ref, settings=settings, local=True):
+        assert store.gc() is not None

@@ -18,7 +18,6 @@ from typing import Any
 import click
 
 from .. import provenance, signatures, transfer
-from ..content.layout import LocalStore
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
@@ -80,18 +79,9 @@ def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: b
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
     r = Reference.parse(ref).or_latest()
-    settings = Settings.from_env()
-    with contextlib.ExitStack() as stack:
-        t: Target
-        if local or r.registry is None:
-            store = LocalStore(settings.home)
-            if push:  # referrers are written blob first, index last: keep GC from sweeping in between
-                stack.enter_context(store.writing())
-            t = store.repository(r.name)
-        else:
-            t = stack.enter_context(transfer.open_target(
-                r, settings=settings, remote=remote_settings(plain_http, insecure, registry_ca_file, timeout),
-                push=push))
+    remote = None if local or r.registry is None else remote_settings(plain_http, insecure, registry_ca_file,
+                                                                      timeout)
+    with transfer.open_target(r, settings=Settings.from_env(), remote=remote, push=push, local=local) as t:
         yield r.name, t, transfer.resolve_checked(t, r)
 
 
