@@ -266,11 +266,7 @@ def pull(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
     r = parse_remote(ref)
     store = LocalStore(s.home)
     with _client(r.registry or "", rs) as client:
-        src = client.repository(r.repository)
-        root = resolve_checked(src, r)
-        # Signatures are checked against the registry's referrers before a byte is copied.
-        if verify is not None:
-            _signatures.verify_before_pull(src, root, r.name, verify)
+        src, root = _pull_source(client, r, verify)
         dst = store.repository(r.name)
         with store.writing():
             result, tally, used = _copy(src, root, dst, r.tag, concurrency=concurrency or s.concurrency,
@@ -278,6 +274,17 @@ def pull(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
             if not r.tag:
                 dst.keep(root)
         return _result(str(r), root, result, tally, used, [client])
+
+
+def _pull_source(client: RegistryClient, r: Reference,
+                 verify: _signatures.Policy | _signatures.Verifier | None) -> tuple[RegistryTarget, Descriptor]:
+    """The repository and root manifest to pull; with ``verify``, its signatures are checked against the
+    registry's referrers before a byte of the model is fetched."""
+    src = client.repository(r.repository)
+    root = resolve_checked(src, r)
+    if verify is not None:
+        _signatures.verify_before_pull(src, root, r.name, verify)
+    return src, root
 
 
 def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = False,
@@ -296,11 +303,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     r = parse_remote(ref)
     progress = progress or Progress()
     with _client(r.registry or "", rs) as client:
-        src = client.repository(r.repository)
-        root = resolve_checked(src, r)
-        # Signatures verified, and the OMS bundle found, before any file is written.
-        if verify is not None:
-            _signatures.verify_before_pull(src, root, r.name, verify)
+        src, root = _pull_source(client, r, verify)
+        # The OMS bundle is found (and refused if missing) before any file is written.
         signature = None if model_signature is None else _signatures.prepare_model_signature(
             src, root, model_signature, kinds=kinds, include=include, verify=verify, force=force)
         view = _unpack.fetch_model(src, root.digest)
