@@ -84,7 +84,10 @@ def load_document(text: str | bytes, schema: dict[str, Any], *, source: str, err
     doc = Document(data, source, node, error, locate)
     problems = _validator(schema).iter_errors(data)
     for err in sorted(problems, key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path]):
-        raise doc.error(list(err.absolute_path), err.message)
+        # A schema may word its own message ("errorMessage", as ajv-errors does): jsonschema's
+        # text for oneOf/const failures quotes the whole value and says little.
+        custom = err.schema.get("errorMessage") if isinstance(err.schema, dict) else None
+        raise doc.error(list(err.absolute_path), custom if isinstance(custom, str) else err.message)
     return doc
 
 
