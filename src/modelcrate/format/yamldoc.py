@@ -132,7 +132,7 @@ class _Converter:
             return self._mapping(node, schema, where)
         if isinstance(node, yaml.SequenceNode):
             items = (schema or {}).get("items")
-            return [self.convert(n, items, f"{where}[{i}]") for i, n in enumerate(node.value)]
+            return [self.convert(n, items, f"{where}.{i}" if where else str(i)) for i, n in enumerate(node.value)]
         if schema is not None and schema.get("type") == "string":
             if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
                 raise self.fail(line, f"{where}: value is empty")
