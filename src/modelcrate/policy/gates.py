@@ -122,14 +122,18 @@ def _and(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int
     return pos, ok
 
 
+def _end(tokens: list[tuple[str, int]]) -> int:
+    return tokens[-1][1] + len(tokens[-1][0])
+
+
 def _term(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
     if pos >= len(tokens):
-        raise GateSyntaxError("expression ends early", (tokens[-1][1] + len(tokens[-1][0])) if tokens else 1)
+        raise GateSyntaxError("expression ends early", _end(tokens))
     text, column = tokens[pos]
     if text == "(":
         pos, ok = _or(tokens, pos + 1, wanted)
         if pos >= len(tokens) or tokens[pos][0] != ")":
-            raise GateSyntaxError("missing ')'", tokens[pos][1] if pos < len(tokens) else column)
+            raise GateSyntaxError("missing ')'", tokens[pos][1] if pos < len(tokens) else _end(tokens))
         return pos + 1, ok
     if text == ")" or text.upper() in ("AND", "OR", "WITH"):
         raise GateSyntaxError(f"expected a licence identifier, not {text!r}", column)
