@@ -187,3 +187,15 @@ def test_unknown_stage_and_no_policy(policy: PolicyFile, good: Evidence) -> None
     assert decision.refused and "'dev' is not a stage of" in decision.failures[0].reason
     free = evaluate(None, good)
     assert free.allowed and free.results[0].reason == "no policy: nothing is required"
+
+
+def test_a_future_dated_approval_does_not_count_but_a_future_rejection_blocks(policy: PolicyFile, good: Evidence,
+                                                                             people: People) -> None:
+    now = T0 + dt.timedelta(minutes=1)
+    future = replace(good, now=now, approvals=(approval(people, "alice"), approval(people, "carol", minutes=60)))
+    assert by_rule(evaluate(policy, future))["approvals 2"][0] is False
+    skewed = replace(future, approvals=(approval(people, "alice"), approval(people, "carol", minutes=5)))
+    assert evaluate(policy, skewed).allowed  # within the allowed clock skew
+    rejected = replace(good, now=now, approvals=(*good.approvals,
+                                                approval(people, "carol", decision="reject", minutes=60)))
+    assert by_rule(evaluate(policy, rejected))["rejections"][0] is False

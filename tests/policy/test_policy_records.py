@@ -200,3 +200,14 @@ def test_approve_refuses_a_stage_the_policy_does_not_know(people: People, write_
         governance.approve("team/m:1.0", stage="Prod", signer=people.signer("alice"))
     done = governance.approve("team/m:1.0", stage="production", signer=people.signer("alice"), comment="ok")
     assert done.signer == people.identity("alice") and done.decision == "approve"
+
+
+def test_promoter_identity_of_a_signed_bundle(people: People, write_policy) -> None:
+    from modelcrate.policy import load_policy_file
+    from modelcrate.policy.evidence import promoter_identity
+    from modelcrate.signing import statement
+
+    rules = load_policy_file(write_policy(ISSUE_POLICY)).stage("production")
+    data = statement.build_statement([("team/m", {"sha256": "ab" * 32})], "https://example.com/p/v1", {})
+    assert promoter_identity(people.signer("bob").sign_statement(data), rules) == people.identity("bob")
+    assert promoter_identity(people.signer("carol").sign_statement(data), rules) is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ..content.target import Target
@@ -77,7 +78,7 @@ def _metrics(items: Any, source: str) -> list[Metric]:
 
 def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, stage: str, *,
            current_stages: Iterable[str] = (), deprecated: Deprecation | bool | None = None,
-           promoter: str | None = None) -> Gathered:
+           promoter: str | None = None, now: datetime | None = None) -> Gathered:
     """Verified evidence about ``subject`` for a promotion into ``stage`` under ``policy``."""
     base = Evidence(subject.digest, stage, frozenset(current_stages), deprecated=deprecated, promoter=promoter)
     rules = policy.stage(stage)
@@ -102,8 +103,22 @@ def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, s
     approvals = _approvals(c, rules) if rules.approvals else ()
     license_ = (metadata or {}).get("license")
     evidence = Evidence(subject.digest, stage, base.current_stages, signatures, tuple(attestations), approvals,
-                        tuple(metrics), license_ if isinstance(license_, str) else None, deprecated, promoter)
+                        tuple(metrics), license_ if isinstance(license_, str) else None, deprecated, promoter,
+                        now or datetime.now(UTC))
     return Gathered(evidence, tuple(c.notes))
+
+
+def promoter_identity(bundle_bytes: bytes, rules: StageRules) -> str | None:
+    """The identity the stage's promoters report for a signed (not yet stored) promotion bundle, or None
+    when no listed promoter's verifier accepts it. Lets a promotion be evaluated with the verified
+    promoter before its record is written."""
+    verifier = _verifier(rules.promoters)
+    if verifier is None:
+        return None
+    try:
+        return verifier.verify_bundle(bundle_bytes)[1]
+    except SignatureError:
+        return None
 
 
 def _approvals(c: _Collector, rules: StageRules) -> tuple[Approval, ...]:
