@@ -211,3 +211,30 @@ def test_promoter_identity_of_a_signed_bundle(people: People, write_policy) -> N
     data = statement.build_statement([("team/m", {"sha256": "ab" * 32})], "https://example.com/p/v1", {})
     assert promoter_identity(people.signer("bob").sign_statement(data), rules) == people.identity("bob")
     assert promoter_identity(people.signer("carol").sign_statement(data), rules) is None
+
+
+@pytest.mark.parametrize(("identity", "counts"), [("CN=model signer", True), ("CN=someone else", False)])
+def test_an_x509_approver_is_named_by_identity(people: People, write_policy, pack, identity: str,
+                                               counts: bool) -> None:
+    from tests.signing.conftest import make_pki
+    from tests.sigops.conftest import cert_signer, pem
+
+    now = dt.datetime.now(dt.UTC)  # certificate-backed bundles are checked at the time of verification
+    pki = make_pki(leaf_not_before=now - dt.timedelta(days=1), leaf_not_after=now + dt.timedelta(days=1))
+    (people.root / "root.pem").write_bytes(pem(pki.root))
+    (people.root / "int.pem").write_bytes(pem(pki.intermediate))
+    policy = write_policy(f"""\
+stages:
+  production:
+    approvals:
+      count: 2
+      identities: [{{ca: root.pem, chain: int.pem, identity: "{identity}"}}, {{key: keys/bob.pub}}]
+""")
+    repo, desc = pack()
+    policy_approvals.record_decision(repo, desc, repo.name, cert_signer(pki), stage="production",
+                                     decision="approve", created=T0)
+    decide(people, repo, desc, "bob")
+    result = check("team/m:1.0", policy, people, promoter="alice")
+    assert result.allowed is counts, failures(result)
+    if not counts:
+        assert any(f"certificate names CN=model signer, not {identity}" in n for n in result.notes), result.notes
