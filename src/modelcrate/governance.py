@@ -31,7 +31,7 @@ from .policy.evidence import gather
 from .policy.load import load_policy_file
 from .policy.rules import DEFAULT_STAGES, PolicyFile
 from .settings import Settings
-from .signatures import Signer, Stored
+from .signatures import Signer, Stored, read_subject
 from .signing.approval import check_stage_name
 
 
@@ -88,6 +88,8 @@ def _decide(ref: str, decision: str, *, stage: str, signer: Signer, comment: str
     r, opened = _open(ref, settings=settings, remote=remote, local=local, push=True)
     with opened as target:
         desc = transfer.resolve_checked(target, r)
+        if read_subject(target, desc) is None:
+            raise UsageError(f"{ref} ({desc.digest}) is not a model: only models are approved or rejected")
         stored = _approvals.record_decision(target, desc, r.name, signer, stage=stage, decision=decision,
                                             created=created or datetime.now(UTC), comment=comment)
     return Recorded(ref, desc.digest, stage, decision, signer.description, stored)

@@ -200,6 +200,9 @@ def test_approve_refuses_a_stage_the_policy_does_not_know(people: People, write_
         governance.approve("team/m:1.0", stage="Prod", signer=people.signer("alice"))
     done = governance.approve("team/m:1.0", stage="production", signer=people.signer("alice"), comment="ok")
     assert done.signer == people.identity("alice") and done.decision == "approve"
+    with pytest.raises(UsageError, match="is not a model"):  # e.g. the approval record itself
+        governance.approve(f"team/m@{done.stored.descriptor.digest}", stage="production",
+                           signer=people.signer("alice"))
 
 
 def test_promoter_identity_of_a_signed_bundle(people: People, write_policy) -> None:
