@@ -241,3 +241,14 @@ stages:
     assert result.allowed is counts, failures(result)
     if not counts:
         assert any(f"certificate names CN=model signer, not {identity}" in n for n in result.notes), result.notes
+
+
+def test_an_approver_who_signed_the_model_is_recognised_even_if_not_a_listed_signer(people: People, write_policy,
+                                                                                    pack) -> None:
+    """alice is no package signer in the policy, but she signed the model: her approval does not count."""
+    repo, desc = pack()
+    ready(people, repo, desc)  # release signed; alice and carol approved
+    signatures.sign(repo, desc, repo.name, people.signer("alice"), created=T0, model_signing=False)
+    found = failures(check("team/m:1.0", write_policy(ISSUE_POLICY), people))
+    assert list(found) == ["approvals 2"]
+    assert f"not counted: {people.identity('alice')} signed the model" in found["approvals 2"]
