@@ -252,3 +252,14 @@ def test_an_approver_who_signed_the_model_is_recognised_even_if_not_a_listed_sig
     found = failures(check("team/m:1.0", write_policy(ISSUE_POLICY), people))
     assert list(found) == ["approvals 2"]
     assert f"not counted: {people.identity('alice')} signed the model" in found["approvals 2"]
+
+
+def test_a_malformed_approval_by_a_listed_approver_does_not_count(people: People, write_policy, pack) -> None:
+    repo, desc = pack()
+    ready(people, repo, desc, approvers=("alice",))
+    bad = {**approval_predicate(stage="production", decision="approve", subject_digest=desc.digest, actor="carol",
+                                time=T0), "decision": "approve!", "weight": 10}
+    signatures.attach_record(repo, desc, repo.name, people.signer("carol"), APPROVAL_V1, bad, created=T0)
+    result = check("team/m:1.0", write_policy(ISSUE_POLICY), people)
+    assert failures(result)["approvals 2"].startswith("1 of 2 approvals")
+    assert any("approval predicate has unknown fields: weight" in n for n in result.notes), result.notes
