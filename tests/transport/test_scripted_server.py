@@ -127,4 +127,4 @@ def test_a_registry_with_the_referrers_api_is_asked_once_and_believed(servers: t
     found = client.repository("m").referrers_api(subject)
     assert found == [ref] and found[0].artifact_type == ref.artifact_type
     assert client.repository("other").referrers_api(subject) == []  # supported, nothing there
-    assert client._referrers_api is True
+    assert client.referrers_capability.supported is True
