@@ -7,10 +7,13 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
+
+import pytest
 
 from modelcrate.content import referrers
 from modelcrate.content.memory import MemoryStore
-from modelcrate.content.remote import RegistryClient, RemoteSettings
+from modelcrate.content.remote import RegistryClient, RegistryTarget, RemoteSettings
 from modelcrate.copy import copy
 from modelcrate.format.descriptor import Descriptor, build_index, build_manifest
 from modelcrate.format.mediatypes import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
@@ -72,11 +75,16 @@ def test_pushing_a_blob_the_registry_holds_reads_nothing_and_asks_once(
     assert len(again) == 1 and proxy.stats.c2s_body_bytes == len(data)
 
 
-def _referrers_registry(registry: Scripted, subject: Descriptor, listed: list[Descriptor]) -> None:
-    """Routes for a registry with the referrers API whose listing of ``subject`` spans two pages."""
-    half = len(listed) // 2
-    pages = {f"/v2/m/referrers/{subject.digest}": (listed[:half], f"/v2/m/referrers/{subject.digest}?last=1"),
-             f"/v2/m/referrers/{subject.digest}?last=1": (listed[half:], None)}
+SUBJECT = Descriptor(OCI_MANIFEST, "sha256:" + "a" * 64, 100)
+LISTED = [Descriptor(OCI_MANIFEST, "sha256:" + f"{i:x}" * 64, 200 + i) for i in range(1, 5)]
+
+
+@pytest.fixture
+def api_registry(servers: tuple[Scripted, Scripted]) -> Iterator[tuple[Scripted, RegistryTarget]]:  # noqa: F811
+    """A scripted registry with the referrers API whose listing of SUBJECT spans two pages."""
+    registry, _storage = servers
+    first = f"/v2/m/referrers/{SUBJECT.digest}"
+    pages = {first: (LISTED[:2], f"{first}?last=1"), f"{first}?last=1": (LISTED[2:], None)}
 
     def answer(req):  # type: ignore[no-untyped-def]
         entries, nxt = pages.get(req.path, ([], None))
@@ -85,36 +93,29 @@ def _referrers_registry(registry: Scripted, subject: Descriptor, listed: list[De
             headers["Link"] = f'<{nxt}>; rel="next"'
         return 200, headers, build_index(entries)
 
-    registry.routes[f"/v2/m/referrers/{subject.digest}"] = answer
-    registry.routes["/v2/m/referrers/sha256:" + "0" * 64] = answer
-
-
-def test_register_asks_about_the_referrers_api_once(servers: tuple[Scripted, Scripted]) -> None:  # noqa: F811
-    registry, _storage = servers
-    subject = Descriptor(OCI_MANIFEST, "sha256:" + "a" * 64, 100)
-    listed = [Descriptor(OCI_MANIFEST, "sha256:" + f"{i:x}" * 64, 200 + i) for i in range(1, 5)]
-    _referrers_registry(registry, subject, listed)
+    registry.routes[first] = registry.routes["/v2/m/referrers/sha256:" + "0" * 64] = answer
     client = RegistryClient(registry.host, RemoteSettings(retry=FAST_RETRY))
-    target = client.repository("m")
-    for r in listed[:3]:
-        referrers.register(target, subject, r)  # the registry indexes referrers itself: nothing to write
+    yield registry, client.repository("m")
+    client.close()
+
+
+def test_register_asks_about_the_referrers_api_once(api_registry: tuple[Scripted, RegistryTarget]) -> None:
+    registry, target = api_registry
+    for r in LISTED[:3]:
+        referrers.register(target, SUBJECT, r)  # the registry indexes referrers itself: nothing to write
     asked = [p for _m, p, _h in registry.seen if "/referrers/" in p]
     assert len(asked) == 1  # one probe, then the answer is kept (no listing of the subject's referrers)
-    assert client.referrers_capability.supported is True
-    assert target.referrers_api(subject) == listed  # listing still works, both pages
+    assert target.client.referrers_capability.supported is True
+    assert target.referrers_api(SUBJECT) == LISTED  # listing still works, both pages
 
 
-def test_register_lists_nothing_once_a_listing_settled_the_probe(servers: tuple[Scripted, Scripted]) -> None:  # noqa: F811
-    registry, _storage = servers
-    subject = Descriptor(OCI_MANIFEST, "sha256:" + "a" * 64, 100)
-    listed = [Descriptor(OCI_MANIFEST, "sha256:" + f"{i:x}" * 64, 200 + i) for i in range(1, 5)]
-    _referrers_registry(registry, subject, listed)
-    client = RegistryClient(registry.host, RemoteSettings(retry=FAST_RETRY))
-    target = client.repository("m")
-    assert target.referrers_api(subject) == listed
+def test_register_lists_nothing_once_a_listing_settled_the_probe(
+        api_registry: tuple[Scripted, RegistryTarget]) -> None:
+    registry, target = api_registry
+    assert target.referrers_api(SUBJECT) == LISTED
     before = len(registry.seen)
-    for r in listed:
-        referrers.register(target, subject, r)
+    for r in LISTED:
+        referrers.register(target, SUBJECT, r)
     assert registry.seen[before:] == []
 
 

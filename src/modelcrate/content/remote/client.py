@@ -13,9 +13,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ...errors import AuthError, ModelcrateError, RegistryError, RegistryNotFound
+from ...errors import AuthError, RegistryError, RegistryNotFound
 from . import listing
 from .auth import Authenticator, Reply, Request
 from .http import HttpClient, Response, error_detail, shown_url, tls_context
@@ -123,7 +123,7 @@ class RegistryClient:
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.scheme != self.scheme and parts.hostname \
                 and parts.hostname.lower() == self.http.host and parts.port in (None, self.http.port):
-            return parts._replace(scheme=self.scheme).geturl()  # namedtuple API, not a private member
+            return urlunsplit((self.scheme, parts.netloc, parts.path, parts.query, parts.fragment))
         return url
 
     def _authorized(self, method: str, url: str, scopes: Sequence[str], headers: Mapping[str, str], body: Any,
