@@ -140,3 +140,26 @@ def test_register_on_registry_2_8_2_probes_once_then_writes_the_fallback_index(
         finally:
             client.close()
     assert len(probes) == 1
+
+
+def test_a_registry_that_refuses_mount_parameters_still_gets_the_blobs(
+        registry: RegistryProcess, repo: str, remote: RemoteSettings) -> None:
+    src = MemoryStore("src")
+    root = _model(src, [os.urandom(3000), os.urandom(4000)])
+    with FaultProxy(registry.port) as proxy:
+        proxy.inject(405, r"^POST /v2/.*/blobs/uploads/\?mount=", times=100)
+        client = client_for(proxy.host, remote)
+        try:
+            copy(src, "1", client.repository(repo, push=True), "1")
+        finally:
+            client.close()
+        refused = [r for r in proxy.stats.requests if r.injected == 405]
+        plain = [r for r in proxy.stats.requests if r.method == "POST" and r.target.endswith("/blobs/uploads/")]
+    assert len(refused) == len(plain) == 3  # config and two layers: one refused mount, one plain session each
+    dst = MemoryStore("dst")
+    client = client_for(registry, remote)
+    try:
+        copy(client.repository(repo), "1", dst, "1")
+    finally:
+        client.close()
+    assert dst.blobs == src.blobs and dst.resolve("1") == root

@@ -103,7 +103,7 @@ class Uploader:
             resp = self._post_mount(desc, from_repository, scopes)
         except AuthError:
             return False  # no pull access to the source: upload instead
-        location = self._session(resp, desc, from_repository)
+        location = self._session(resp, desc, from_repository, or_start=False)
         if location is None:
             return True
         with self._lock:
@@ -116,7 +116,7 @@ class Uploader:
             location = self._pending.pop(desc.digest, None)
         if location is None:
             own = self.target.repository
-            location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own)
+            location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
             if location is None:
                 return  # the registry holds it: the stream is not read
         chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
@@ -131,9 +131,10 @@ class Uploader:
         url = self.target.url("blobs", f"uploads/?mount={quote(desc.digest)}&from={quote(from_repository, safe='/')}")
         return self.target.request("POST", url, scopes=scopes, idempotent=True)
 
-    def _session(self, resp: Response, desc: Descriptor, from_repository: str) -> str | None:
+    def _session(self, resp: Response, desc: Descriptor, from_repository: str, *, or_start: bool) -> str | None:
         """The answer to a mount ``POST``: None when the registry linked the blob (201), else the upload
-        URL of the session it opened instead (202)."""
+        URL of the session it opened instead (202). With ``or_start``, a registry that refuses the mount
+        parameters (a 4xx other than an auth failure or rate limit) gets a plain session ``POST``."""
         with resp:
             if resp.status == 201:
                 said = resp.header("Docker-Content-Digest")
@@ -144,8 +145,12 @@ class Uploader:
             if resp.status == 202 and resp.header("Location"):
                 resp.drain()
                 return urljoin(resp.url, resp.header("Location") or "")
-            raise self.target.client.error(resp, f"mount {desc.digest} from {from_repository} into "
-                                                 f"{self.target.name}")
+            refused = or_start and 400 <= resp.status < 500 and resp.status not in (401, 403, 429)
+            if not refused:
+                raise self.target.client.error(resp, f"mount {desc.digest} from {from_repository} into "
+                                                     f"{self.target.name}")
+            resp.drain()
+        return self._start()
 
     def _start(self) -> str:
         url = self.target.url("blobs", "uploads/")
