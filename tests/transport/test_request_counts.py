@@ -20,7 +20,7 @@ from modelcrate.format.mediatypes import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import RegistryProcess
 from tests.transport.conftest import FAST_RETRY, client_for
-from tests.transport.test_scripted_server import Scripted, servers  # noqa: F401  (the fixture)
+from tests.transport.scripted import Scripted, servers  # noqa: F401  (servers is a fixture)
 
 
 def _model(store: MemoryStore, blobs: list[bytes]) -> Descriptor:
