@@ -84,8 +84,8 @@ def attach(target: Target, subject: Descriptor, *, artifact_type: str, blob: byt
 
 def register(target: Target, subject: Descriptor, referrer: Descriptor) -> None:
     """Make ``referrer`` (already pushed) discoverable from ``subject`` on ``target``."""
-    if isinstance(target, ReferrersAPI) and target.referrers_api(subject) is not None:
-        return  # the registry indexes it from the manifest's subject by itself
+    if isinstance(target, ReferrersAPI) and target.has_referrers_api():
+        return  # the registry indexes it from the manifest's subject by itself (probed once, then known)
     if isinstance(target, TagLocker):
         with target.tag_lock():
             _add_to_index(target, subject, referrer, pauses=())
