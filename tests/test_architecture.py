@@ -40,7 +40,7 @@ def test_format_is_pure(path: Path) -> None:
     """format/ does no I/O of its own and knows nothing of stores, transport or the CLI."""
     imports = _imports(path)
     forbidden = {"socket", "http", "urllib", "subprocess", "modelcrate.content", "modelcrate.cli",
-                 "modelcrate.copy", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack"}
+                 "modelcrate.graphcopy", "modelcrate.api", "modelcrate.packing", "modelcrate.unpacking"}
     assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
 
 
@@ -55,4 +55,4 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 @pytest.mark.parametrize("path", _files("content"), ids=lambda p: str(p.relative_to(PKG)))
 def test_content_does_not_reach_up(path: Path) -> None:
     imports = _imports(path)
-    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
+    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.graphcopy"))}
