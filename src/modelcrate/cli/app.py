@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -82,6 +81,8 @@ class _Group(click.Group):
 
 def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> NoReturn:
     if (ctx.obj or {}).get("debug"):
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(f"modelcrate: error: {message}", err=True)
     ctx.exit(code)
