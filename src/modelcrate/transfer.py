@@ -5,6 +5,10 @@ verified by the side that receives it, blobs the destination has are skipped, bl
 the manifest and then the tag land only after every blob. Functions take plain values and return plain
 values; they never print (progress goes to the :class:`~modelcrate.graphcopy.Progress` passed in).
 
+Each takes a :class:`~modelcrate.config.Config` (the local store, registry settings, default concurrency
+and rounds, the cancellation token); ``remote`` overrides its registry settings for one call. Operations
+that never touch the local store (``pull_to_dir``, ``list_tags``, ``catalog``, ``login``) work without one.
+
 An interrupted copy is run again automatically (``rounds``, default 3) when the cause was the network: each
 run skips what already arrived, downloads continue from the byte they reached (``Range``), and uploads
 continue from the offset the registry reports. Registry 2.8.2 cannot say how much of an upload arrived once
@@ -12,9 +16,10 @@ a request was cut mid-body, so for that registry a large blob that was cut is se
 while finished blobs are not.
 
 >>> from modelcrate import transfer
->>> transfer.push("localhost:5000/team/bert:1.0").digest                    # doctest: +SKIP
+>>> config = Config.from_env()                                               # doctest: +SKIP
+>>> transfer.push("localhost:5000/team/bert:1.0", config=config).digest      # doctest: +SKIP
 'sha256:…'
->>> transfer.pull_to_dir("localhost:5000/team/bert:1.0", "./bert")          # doctest: +SKIP
+>>> transfer.pull_to_dir("localhost:5000/team/bert:1.0", "./bert", config=config)   # doctest: +SKIP
 """
 
 from __future__ import annotations
