@@ -51,7 +51,7 @@ class _Group(click.Group):
     """Loads command modules on demand and maps every error to one line and an exit code, at one place."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -60,7 +60,8 @@ class _Group(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, click.utils.make_default_short_help(text, limit)) for name, (_m, text) in COMMANDS.items()]
+        rows = [(name, click.utils.make_default_short_help(COMMANDS[name][1], limit))
+                for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -21,6 +21,7 @@ from .. import api, provenance, signatures
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
+from ..format.reference import Reference
 from ..signing import keys
 from ..signing import statement as _statement
 from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
@@ -75,7 +76,8 @@ _verifier_options = _options(
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
-    remote = remote_settings(plain_http, insecure, registry_ca_file, timeout)
+    remote = None if local or Reference.parse(ref).registry is None else remote_settings(
+        plain_http, insecure, registry_ca_file, timeout)
     with api.subject(ref, write=push, local=local, config=config(remote=remote)) as found:
         yield found
 
