@@ -14,7 +14,7 @@ import pytest
 from modelcrate.content import referrers
 from modelcrate.content.memory import MemoryStore
 from modelcrate.content.remote import RegistryClient, RegistryTarget, RemoteSettings
-from modelcrate.copy import copy
+from modelcrate.graphcopy import copy
 from modelcrate.format.descriptor import Descriptor, build_index, build_manifest
 from modelcrate.format.mediatypes import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
 from tests.support.faultproxy import FaultProxy

@@ -17,16 +17,14 @@ from typing import Any
 
 import click
 
-from .. import provenance, signatures, transfer
+from .. import api, provenance, signatures
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
-from ..settings import Settings
 from ..signing import keys
 from ..signing import statement as _statement
-from .main import cli, emit_json, json_option
-from .transfer import remote_option_list, remote_settings
+from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
 
@@ -78,11 +76,10 @@ _verifier_options = _options(
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
-    r = Reference.parse(ref).or_latest()
-    remote = None if local or r.registry is None else remote_settings(plain_http, insecure, registry_ca_file,
-                                                                      timeout)
-    with transfer.open_target(r, settings=Settings.from_env(), remote=remote, push=push, local=local) as t:
-        yield r.name, t, transfer.resolve_checked(t, r)
+    remote = None if local or Reference.parse(ref).registry is None else remote_settings(
+        plain_http, insecure, registry_ca_file, timeout)
+    with api.subject(ref, write=push, local=local, config=config(remote=remote)) as found:
+        yield found
 
 
 def _read(path: str) -> bytes:

@@ -156,16 +156,3 @@ def _open(target: Target, desc: Descriptor, subject: Descriptor, legacy: bool) -
         return None  # listed under this subject, but its own subject says otherwise
     return Referrer(manifest.descriptor(), manifest)
 
-
-def copy_referrers(src: Target, dst: Target, subject: Descriptor, copy_graph, options) -> int:
-    """Copy every referrer of ``subject`` (and theirs, recursively) from ``src`` to ``dst``."""
-    count = 0
-    for r in list_referrers(src, subject):
-        copy_graph(src, dst, r.descriptor, options)
-        if r.legacy:
-            dst.tag(r.descriptor, cosign_signature_tag(subject.digest))
-        else:
-            register(dst, subject, r.descriptor)
-        count += 1 + copy_referrers(src, dst, r.descriptor, copy_graph, options)
-    return count
-
