@@ -193,3 +193,24 @@ def test_attach_record_round_trips_through_collect_records(model, ec_key, other_
     stranger = signatures.collect_records(repo, desc, repo.name, signatures.KeyVerifier(other_key.public_key()),
                                           predicate_type="https://example.com/approval/v1")
     assert stranger.records == [] and len(stranger.rejected) == 2
+
+
+def test_unpack_with_signature_refuses_before_writing_then_writes_both(model, ec_key, tmp_path) -> None:
+    from modelcrate.errors import AlreadyExists, UsageError
+
+    repo, desc = model
+    out, sig = tmp_path / "out", tmp_path / "out.sig"
+    with pytest.raises(SignatureError, match="no model-signing"):
+        signatures.unpack_with_signature(repo, desc, out, sig)
+    assert not out.exists() and not sig.exists()
+    signatures.sign(repo, desc, repo.name, signatures.KeySigner(ec_key), created=CREATED)
+    with pytest.raises(UsageError):
+        signatures.unpack_with_signature(repo, desc, out, sig, kinds=("weight",))
+    assert not out.exists()
+    result, signature = signatures.unpack_with_signature(
+        repo, desc, out, sig, verify=signatures.KeyVerifier(ec_key.public_key()))
+    assert signature.verified and sig.read_bytes() == signature.data
+    assert {p for p, _s in result.files} == {"model.safetensors", "config.json"}
+    with pytest.raises(AlreadyExists):
+        signatures.unpack_with_signature(repo, desc, tmp_path / "again", sig)
+    assert not (tmp_path / "again").exists()
