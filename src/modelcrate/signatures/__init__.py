@@ -36,7 +36,7 @@ from .bundles import (
     SIGNATURE_TYPE,
     read_subject,
 )
-from .bundles import store_bundle as _store_bundle
+from .bundles import store_bundle as _store_bundle  # noqa: F401 - the name tests and tools used before the split
 from .cosign_legacy import write_cosign_signature
 from .discovery import Node, describe_bundle_signer, discover
 from .model_signing import (
