@@ -214,3 +214,13 @@ def test_unpack_with_signature_refuses_before_writing_then_writes_both(model, ec
     with pytest.raises(AlreadyExists):
         signatures.unpack_with_signature(repo, desc, tmp_path / "again", sig)
     assert not (tmp_path / "again").exists()
+
+
+def test_discover_opens_at_most_its_limit(model, ec_key) -> None:
+    repo, desc = model
+    junk = _junk(repo, desc, 30, artifact_type="application/vnd.example.junk", predicate_type=None)
+    _list(repo, desc, junk)
+    counting = Counting(repo)
+    nodes = signatures.discover(counting, desc, limit=10)
+    assert len(nodes) == 10 and all(n.kind == "other" for n in nodes)
+    assert len(set(counting.fetched) & {j.digest for j in junk}) == 10
