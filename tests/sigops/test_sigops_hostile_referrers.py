@@ -19,6 +19,7 @@ from modelcrate.format.mediatypes import EMPTY_JSON, OCI_EMPTY, OCI_INDEX, OCI_M
 from modelcrate.signing import statement as st
 
 from .conftest import CREATED
+from .test_sigops_registry import pushed, remote, repo_name  # noqa: F401 - fixtures
 
 JUNK_TYPE = "https://example.com/junk/v1"
 
@@ -71,6 +72,7 @@ def _list(repo: LocalRepository, subject: Descriptor, extra: list[Descriptor]) -
     repo.tag(desc, tag)
 
 
+@pytest.mark.slow
 def test_flood_of_junk_opens_only_the_matching_candidate(model, ec_key) -> None:
     repo, desc = model
     signatures.sign(repo, desc, repo.name, signatures.KeySigner(ec_key), created=CREATED, model_signing=False)
@@ -224,3 +226,29 @@ def test_discover_opens_at_most_its_limit(model, ec_key) -> None:
     nodes = signatures.discover(counting, desc, limit=10)
     assert len(nodes) == 10 and all(n.kind == "other" for n in nodes)
     assert len(set(counting.fetched) & {j.digest for j in junk}) == 10
+
+
+@pytest.mark.registry
+@pytest.mark.slow
+def test_registry_flood_and_junk_fallback_tag(registry, pushed, repo_name, remote, ec_key) -> None:  # noqa: F811
+    """On a real registry:2: 60 junk referrers beside one signature, then junk at the fallback tag."""
+    from tests.sigops.test_sigops_registry import _target
+
+    _ref, desc = pushed
+    target = _target(registry, repo_name, remote)
+    verifier = signatures.KeyVerifier(ec_key.public_key())
+    signatures.sign(target, desc, target.name, signatures.KeySigner(ec_key), created=CREATED, cosign_legacy=True,
+                    model_signing=False)
+    junk = _junk(target, desc, 60, artifact_type=signatures.BUNDLE_MEDIA_TYPE, predicate_type=JUNK_TYPE)
+    _list(target, desc, junk)
+    counting = Counting(_target(registry, repo_name, remote, push=False))
+    assert {v.kind for v in signatures.verify(counting, desc, repo_name, verifier)} == {"bundle", "cosign"}
+    assert not set(counting.fetched) & {j.digest for j in junk}
+    # A plain manifest at sha256-<hex>: the cosign signature still verifies; the tag is noted, not fatal.
+    raw = build_manifest(Descriptor.of(OCI_EMPTY, EMPTY_JSON), [])
+    plain = Descriptor(OCI_MANIFEST, _digest.of(raw), len(raw))
+    target.push(plain, io.BytesIO(raw))
+    target.tag(plain, referrers.fallback_tag(desc.digest))
+    assert [v.kind for v in signatures.verify(target, desc, repo_name, verifier)] == ["cosign"]
+    collected = signatures.collect_records(target, desc, repo_name, verifier, predicate_type="signature")
+    assert collected.records == [] and "ignored the referrers tag" in collected.skipped[0]
