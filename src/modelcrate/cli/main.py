@@ -17,6 +17,7 @@ from .. import __version__, api, signatures
 from ..errors import ModelcrateError
 from ..format.mediatypes import KINDS
 from .render import human_size, table
+from .wording import flag_wording
 
 
 class _Group(click.Group):
@@ -28,7 +29,7 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except ModelcrateError as exc:
-            _fail(ctx, exc.diagnostics(), exc.exit_code, exc)
+            _fail(ctx, flag_wording(exc).diagnostics(), exc.exit_code, exc)
         except KeyboardInterrupt as exc:
             _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
         except OSError as exc:
