@@ -20,6 +20,7 @@ import click
 from .. import __version__
 from ..config import Config
 from ..errors import ModelcrateError, UsageError
+from .wording import flag_wording
 
 # name -> (module under modelcrate.cli, one-line help shown by `modelcrate --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -71,7 +72,7 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except ModelcrateError as exc:
-            _fail(ctx, exc.diagnostics(), exc.exit_code, exc)
+            _fail(ctx, flag_wording(exc).diagnostics(), exc.exit_code, exc)
         except KeyboardInterrupt as exc:
             _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
         except OSError as exc:

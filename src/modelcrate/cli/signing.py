@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .. import api, provenance, signatures
+from .. import api, signatures
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
@@ -27,7 +27,6 @@ from ..signing import statement as _statement
 from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
-
 
 # ---- shared options -----------------------------------------------------------------------------------
 def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -291,21 +290,15 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
             predicate = json.loads(_read(predicate_path))
         except ValueError:
             raise UsageError(f"{predicate_path} is not valid JSON") from None
-    elif uri not in (_statement.SLSA_PROVENANCE_V1, _statement.EVALUATION_V1):
+    elif not signatures.has_default_predicate(uri):
         raise UsageError(f"--type {predicate_type} needs --predicate FILE")
     signer = load_signer(key_path, cert_path, chain_path, keyless)
     created = datetime.now(UTC)
     with _subject(ref, local=local, push=True, plain_http=plain_http, insecure=insecure,
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         if predicate is None:
-            view = signatures.read_subject(target, desc)
-            metadata = (view.metadata if view is not None else None) or {}
-            if uri == _statement.SLSA_PROVENANCE_V1:
-                predicate = provenance.build_provenance(metadata, git=provenance.git_facts(Path.cwd()),
-                                                        ci=provenance.ci_facts(os.environ),
-                                                        tools=provenance.tool_versions())
-            else:
-                predicate = signatures.evaluation_from_metadata(metadata, created=created)
+            predicate = signatures.default_predicate(target, desc, uri, created=created, workdir=Path.cwd(),
+                                                     env=os.environ)
         stored = signatures.attest(target, desc, name, signer, uri, predicate, created=created)
     if as_json:
         emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})

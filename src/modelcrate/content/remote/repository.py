@@ -1,7 +1,7 @@
 """RegistryTarget: one repository of an OCI distribution registry, as a :class:`~modelcrate.content.target.Target`.
 
 It behaves like :class:`~modelcrate.content.layout.LocalRepository`, so push, pull and copy are the one
-graph copy of :mod:`modelcrate.copy`. Remote-only abilities are the capabilities ``tags`` (TagLister),
+graph copy of :mod:`modelcrate.graphcopy`. Remote-only abilities are the capabilities ``tags`` (TagLister),
 ``mount`` (Mounter) and ``referrers_api`` / ``has_referrers_api`` (ReferrersAPI). Blobs move through
 :mod:`.upload` and :mod:`.download`; manifests are handled here.
 
