@@ -14,7 +14,7 @@ from modelcrate.content.layout import LocalRepository, LocalStore
 from modelcrate.errors import UsageError
 from modelcrate.format.descriptor import Descriptor
 from modelcrate.policy import approvals as policy_approvals
-from modelcrate.settings import Settings
+from modelcrate.config import Config
 from modelcrate.signing.approval import APPROVAL_V1, approval_predicate
 from tests.support.artifacts import write_model
 
@@ -32,7 +32,7 @@ def pack(tmp_path: Path, home: Path) -> Callable[..., tuple[LocalRepository, Des
              extra: str = METRICS) -> tuple[LocalRepository, Descriptor]:
         directory = write_model(tmp_path / ref.replace("/", "_").replace(":", "_"),
                                 {"model.safetensors": weights}, extra=extra)
-        result = api.pack(directory, ref, settings=Settings(home))
+        result = api.pack(directory, ref, config=Config(home))
         return LocalStore(home).repository(api.parse_local(ref).name), result.descriptor
 
     return make
