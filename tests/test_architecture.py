@@ -234,3 +234,46 @@ def test_signatures_is_a_package_of_small_modules() -> None:
     assert not (PKG / "signatures.py").exists()
     for path in _files("signatures"):
         assert len(path.read_text().splitlines()) <= 700, path.name
+
+
+# What policy evaluation may not reach, directly or through what it imports: files, stores, the network,
+# the operations. Evidence is gathered and verified before evaluation (policy/evidence.py, policy/load.py).
+_IMPURE = {"os", "io", "pathlib", "shutil", "tempfile", "socket", "http", "urllib", "subprocess", "sqlite3",
+           "importlib.resources", "modelcrate.content", "modelcrate.cli", "modelcrate.graphcopy", "modelcrate.api",
+           "modelcrate.transfer", "modelcrate.targets", "modelcrate.signatures", "modelcrate.governance",
+           "modelcrate.packing", "modelcrate.unpacking", "modelcrate.config", "modelcrate.policy.load",
+           "modelcrate.policy.evidence", "modelcrate.policy.approvals", "modelcrate._internal"}
+
+
+def _module_file(name: str) -> Path | None:
+    base = PKG.parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _closure(path: Path) -> dict[str, Path]:
+    """Every modelcrate module ``path`` imports, directly or through other modelcrate modules."""
+    seen: dict[str, Path] = {}
+    todo = [path]
+    while todo:
+        for name in _imports(todo.pop()):
+            found = _module_file(name) if name.startswith("modelcrate.") else None
+            if found is not None and name not in seen and found.name != "__init__.py":
+                seen[name] = found
+                todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("module", ["policy/evaluate.py", "policy/rules.py", "policy/gates.py", "signing/approval.py"])
+def test_policy_evaluation_is_pure(module: str) -> None:
+    """Evaluation decides over verified facts; reading files, stores or registries happens in evidence/load."""
+    path = PKG / module
+    for name, file in {module: path, **_closure(path)}.items():
+        imports = _imports(file)
+        bad = {i for i in imports for f in _IMPURE if i == f or i.startswith(f + ".")}
+        assert not bad, f"{module} reaches I/O through {name}: {sorted(bad)}"
+        calls = [n for n in ast.walk(ast.parse(file.read_text()))
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "open"]
+        assert not calls, f"{name} opens files"
