@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tarfile
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .content.target import Target
-from ._internal.fsutil import FileSink
+from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
@@ -234,12 +234,19 @@ class _Stopped(Exception):
 @dataclass
 class _Temp:
     rel: str
-    path: Path
+    dir_fd: int  # the directory it sits in, opened without following links
+    name: str  # its temporary name there
     size: int = 0
 
 
 class _Stage:
     """Temp files beside their destinations, renamed into place together by :meth:`commit`.
+
+    Every path below the output directory is resolved one component at a time against directory file
+    descriptors opened with O_NOFOLLOW (openat-style), never by re-resolving a path string: someone who
+    can write in the output directory and swaps a subdirectory for a symlink meanwhile makes the unpack
+    fail or write into the directory it first opened, never outside. The output directory itself is the
+    user's choice and is opened by its path once.
 
     Thread-safe: claims, directories and temp files are made and recorded under one lock, each temp file
     as soon as it exists, so :meth:`abort` removes it whatever its writer did next. After :meth:`stop` (a
@@ -250,25 +257,78 @@ class _Stage:
         self.force = force
         self.temps: dict[int, list[_Temp]] = {}  # slot (manifest position) -> its files, in write order
         self.claims = _Claims()
-        self.made_dirs: list[Path] = []
+        self.made_roots: list[Path] = []  # the output directory and missing parents, made by path
+        self.made_dirs: list[tuple[int, str]] = []  # (parent fd, name) of directories made below it
+        self.dirs: dict[str, int] = {}  # relative directory ("" is the output directory) -> open fd
         self.done = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stopped = threading.Event()
 
     def check(self, rel: str) -> None:
         """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
-        node = self.out
-        for part in rel.split("/")[:-1]:
-            node = node / part
-            if node.is_symlink():
-                raise UnsafePath(f"{rel!r} would be written through the symlink {node}")
-            if node.exists() and not node.is_dir():
-                raise UnsafePath(f"{rel!r} needs {node} to be a directory, but it is a file")
-        dest = self.out / rel
-        if dest.is_dir() and not dest.is_symlink():
-            raise UnsafePath(f"{rel!r} would replace the directory {dest}")
-        if (dest.exists() or dest.is_symlink()) and not self.force:
-            raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite")
+        with self._lock:
+            parent, _, name = rel.rpartition("/")
+            dir_fd = self._dir(parent, rel, create=False)
+            if dir_fd is None:
+                return
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafePath(f"{rel!r} would replace the directory {self.out / rel}")
+            if not self.force:
+                raise AlreadyExists(f"{self.out / rel} exists", hint="use --force to overwrite")
+
+    def _dir(self, rel_dir: str, rel: str, *, create: bool) -> int | None:  # lock held
+        """The fd of ``out/rel_dir``, opened component by component; None if missing and not ``create``."""
+        if rel_dir in self.dirs:
+            return self.dirs[rel_dir]
+        if not rel_dir:
+            return self._root(create)
+        up, _, name = rel_dir.rpartition("/")
+        parent = self._dir(up, rel, create=create)
+        if parent is None:
+            return None
+        try:
+            fd = open_dir_at(parent, name)
+        except FileNotFoundError:
+            if not create:
+                return None
+            with contextlib.suppress(FileExistsError):  # made meanwhile by someone else: open what is there
+                os.mkdir(name, dir_fd=parent)
+                self.made_dirs.append((parent, name))
+            fd = self._open_below(parent, name, rel_dir, rel)
+        except OSError:
+            fd = self._open_below(parent, name, rel_dir, rel)
+        self.dirs[rel_dir] = fd
+        return fd
+
+    def _open_below(self, parent: int, name: str, rel_dir: str, rel: str) -> int:
+        try:
+            return open_dir_at(parent, name)
+        except OSError:
+            pass
+        try:
+            is_link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+        except OSError:
+            is_link = False
+        node = self.out / rel_dir
+        if is_link:
+            raise UnsafePath(f"{rel!r} would be written through the symlink {node}")
+        raise UnsafePath(f"{rel!r} needs {node} to be a directory, but it is a file")
+
+    def _root(self, create: bool) -> int | None:  # lock held
+        if not self.out.is_dir():
+            if not create:
+                return None
+            missing = [p for p in (self.out, *self.out.parents) if not p.exists()]
+            for d in reversed(missing):
+                d.mkdir()
+                self.made_roots.append(d)
+        fd = os.open(self.out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.dirs[""] = fd
+        return fd
 
     def stop(self) -> None:
         self._stopped.set()
@@ -277,26 +337,17 @@ class _Stage:
         if self._stopped.is_set():
             raise _Stopped
 
-    def _mkdirs(self, directory: Path) -> None:  # lock held
-        missing = []
-        node = directory
-        while not node.exists():
-            missing.append(node)
-            node = node.parent
-        for d in reversed(missing):
-            d.mkdir()
-            self.made_dirs.append(d)
-
     def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None, *, slot: int) -> None:
         """Write ``src`` to a temp file for ``rel``; ``slot`` (the layer's manifest position) orders the result."""
-        dest = self.out / rel
+        parent, _, name = rel.rpartition("/")
         with self._lock:
             self._go_on(0)
             self.claims.add(rel)
             self.check(rel)
-            self._mkdirs(dest.parent)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
-            temp = _Temp(rel, Path(tmp))
+            dir_fd = self._dir(parent, rel, create=True)
+            assert dir_fd is not None
+            fd, tmp = create_temp_at(dir_fd, f".{name[:64]}.", ".partial")
+            temp = _Temp(rel, dir_fd, tmp)
             self.temps.setdefault(slot, []).append(temp)
         with os.fdopen(fd, "wb", buffering=0) as f:
             # Writeback starts as the bytes arrive and the file is durable before it is renamed into
@@ -311,22 +362,39 @@ class _Stage:
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()
+        touched = set()
         for slot in sorted(self.temps):
             for temp in self.temps[slot]:
-                os.replace(temp.path, self.out / temp.rel)
+                name = temp.rel.rpartition("/")[2]
+                try:
+                    os.replace(temp.name, name, src_dir_fd=temp.dir_fd, dst_dir_fd=temp.dir_fd)
+                except IsADirectoryError:
+                    raise UnsafePath(f"{temp.rel!r} would replace the directory {self.out / temp.rel}") from None
+                touched.add(temp.dir_fd)
                 result.files.append((temp.rel, temp.size))
+        for dir_fd in touched:  # make the renames durable
+            os.fsync(dir_fd)
         self.done = True
+        self._close()
         return result
 
     def abort(self) -> None:
-        if self.done:
-            return
         with self._lock:  # no writer makes a file or directory after this
             self._stopped.set()
-            for temps in self.temps.values():
-                for temp in temps:
-                    with contextlib.suppress(FileNotFoundError):
-                        temp.path.unlink()
-            for d in reversed(self.made_dirs):
-                with contextlib.suppress(OSError):
-                    d.rmdir()
+            if not self.done:
+                for temps in self.temps.values():
+                    for temp in temps:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(temp.name, dir_fd=temp.dir_fd)
+                for parent, name in reversed(self.made_dirs):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(name, dir_fd=parent)
+                for d in reversed(self.made_roots):
+                    with contextlib.suppress(OSError):
+                        d.rmdir()
+            self._close()
+
+    def _close(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()
