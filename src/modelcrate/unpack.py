@@ -1,7 +1,8 @@
 """unpack: write a model's files into a directory, safely, from any Target.
 
 Artifacts are untrusted. Every path is checked before anything is written (relative, no ``..``, no
-backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only;
+backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only,
+never sparse ones, and no more file bytes than the layer itself (modelcrate._internal.untrusted_tar);
 every byte is verified against its layer digest. Files are first written under temporary names beside
 their destination and renamed into place only after every layer has verified, so a refused artifact
 leaves nothing behind at the target. Raw layers are fetched on several threads at once; tar layers follow,
@@ -14,7 +15,6 @@ import contextlib
 import json
 import os
 import stat
-import tarfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -25,34 +25,12 @@ from typing import BinaryIO
 
 from .content.target import Target
 from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
+from ._internal.paths import safe_relpath
+from ._internal.untrusted_tar import regular_files
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
 from .format.model import ModelFile, ModelView, normalize_mode, read_model
-
-MAX_PATH = 4096
-
-
-def safe_relpath(path: object) -> str:
-    """Return the normalized relative POSIX path, or raise :class:`UnsafePath`.
-
-    >>> safe_relpath("weights/./model.safetensors")
-    'weights/model.safetensors'
-    """
-    if not isinstance(path, str) or not path:
-        raise UnsafePath("artifact names an empty file path")
-    shown = repr(path[:200])
-    if "\x00" in path or "\\" in path or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
-        raise UnsafePath(f"artifact names an invalid file path {shown}")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        raise UnsafePath(f"artifact names an absolute path {shown}")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise UnsafePath(f"artifact path {shown} contains '..'")
-    if not parts:
-        raise UnsafePath(f"artifact names an invalid file path {shown}")
-    return "/".join(parts)
-
 
 @dataclass
 class UnpackResult:
@@ -131,7 +109,7 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         for slot, f in enumerate(files):
             if f.format == "tar":
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot)
+                    _extract_tar(verifying(stream, f.descriptor), stage, f, slot)
         return stage.commit()
     finally:
         stage.abort()
@@ -207,23 +185,11 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) -> None:
-    try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                name = safe_relpath(member.name)
-                if name != layer_path and not name.startswith(layer_path + "/"):
-                    raise UnsafePath(f"tar layer {layer_path!r} holds {name!r}, outside its own path")
-                if member.isdir():
-                    continue
-                if not member.isreg():
-                    raise UnsafePath(f"tar layer holds {name!r}, a link or special file; only regular files are allowed")
-                stage.check(name)
-                src = tar.extractfile(member)
-                assert src is not None  # regular members always have data
-                stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
-    except tarfile.TarError as exc:
-        raise InvalidManifest(f"tar layer is malformed: {exc}") from None
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer: ModelFile, slot: int) -> None:
+    layer_path = safe_relpath(layer.path)
+    for name, member, src in regular_files(reader, layer_path, layer.descriptor.size):
+        stage.check(name)
+        stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
 
 
