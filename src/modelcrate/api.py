@@ -44,7 +44,8 @@ def local_target(ref: Reference, settings: Settings | None = None) -> LocalRepos
     return open_store(settings).repository(ref.name)
 
 
-def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False) -> Path:
+def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
+         follow_external_symlinks: bool = False) -> Path:
     """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
     root = Path(directory)
     if not root.is_dir():
@@ -52,7 +53,7 @@ def init(directory: str | os.PathLike[str], *, name: str | None = None, force: b
     dest = root / _modelfile.FILENAME
     if dest.exists() and not force:
         raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
-    files = [f for f in _pack._walk(root) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
+    files = [f for f in _pack.walk(root, follow_external_symlinks=follow_external_symlinks) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
     default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
     atomic_write(dest, _modelfile.scaffold(name or default, files).encode("utf-8"))
     return dest
@@ -66,7 +67,8 @@ class Packed:
 
 
 def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
-         settings: Settings | None = None, concurrency: int | None = None) -> Packed:
+         settings: Settings | None = None, concurrency: int | None = None,
+         follow_external_symlinks: bool = False) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
     files at a time (default: the settings')."""
     s = _settings(settings)
@@ -74,7 +76,8 @@ def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None =
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
-    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
+    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch,
+                   follow_external_symlinks=follow_external_symlinks)
     store = open_store(s)
     with store.writing():
         result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or s.concurrency)

@@ -233,8 +233,8 @@ def push(ref: str, *, settings: Settings | None = None, remote: RemoteSettings |
 
 def push_dir(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
              settings: Settings | None = None, remote: RemoteSettings | None = None,
-             concurrency: int | None = None, progress: Progress | None = None, rounds: int = DEFAULT_ROUNDS
-             ) -> TransferResult:
+             concurrency: int | None = None, progress: Progress | None = None, rounds: int = DEFAULT_ROUNDS,
+             follow_external_symlinks: bool = False) -> TransferResult:
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give."""
@@ -242,7 +242,8 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, modelfile: str | No
     r = parse_remote(ref)
     if r.digest:
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
-    plan = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
+    plan = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch,
+                      follow_external_symlinks=follow_external_symlinks)
     source, root = _pack.stage(plan, concurrency=concurrency or s.concurrency)
     with _client(r.registry or "", rs) as client:
         dst = client.repository(r.repository, push=True)

@@ -51,6 +51,9 @@ def emit_json(value: Any) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+follow_symlinks_option = click.option(
+    "--follow-external-symlinks", is_flag=True,
+    help="Pack the targets of symlinks that point outside the directory (refused by default).")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,7 +80,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", help="Model name to write (default: the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
-def init(directory: str, name: str | None, force: bool) -> None:
+@follow_symlinks_option
+def init(directory: str, name: str | None, force: bool, follow_external_symlinks: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
     \b
@@ -90,7 +94,7 @@ def init(directory: str, name: str | None, force: bool) -> None:
     Example:
       modelcrate init ./my-model --name my-model
     """
-    path = api.init(directory, name=name, force=force)
+    path = api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks)
     click.echo(f"wrote {path}", err=True)
 
 
@@ -102,7 +106,9 @@ def init(directory: str, name: str | None, force: bool) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Files hashed and stored in parallel.")
 @json_option
-def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
+@follow_symlinks_option
+def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool,
+         follow_external_symlinks: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
@@ -112,7 +118,8 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
     Example:
       modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
     """
-    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency)
+    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency,
+                      follow_external_symlinks=follow_external_symlinks)
     if as_json:
         emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
                    "size": packed.view.total_size, "files": len(packed.view.files)})

@@ -25,7 +25,7 @@ from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..settings import Settings
-from .main import cli, emit_json
+from .main import cli, emit_json, follow_symlinks_option
 from .render import human_size
 
 
@@ -221,8 +221,9 @@ def _report(verb: str, result: transfer.TransferResult, *, quiet: bool, as_json:
               help="With DIR: the modelcrate.yaml to use (default: DIR/modelcrate.yaml).")
 @_transfer_options
 @_remote_options
+@follow_symlinks_option
 def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
-         plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> None:
+         plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, follow_external_symlinks: bool) -> None:
     """Push a model to a registry; print its digest.
 
     With REF only, push the local-store model of that name (pack it with `-t HOST/NAME:TAG`, or `modelcrate
@@ -246,7 +247,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
     if len(args) == 2:
         result = _run_with_bars(progress, lambda: transfer.push_dir(
             args[0], args[1], modelfile=modelfile, settings=settings, remote=remote, concurrency=concurrency,
-            progress=progress))
+            progress=progress, follow_external_symlinks=follow_external_symlinks))
     else:
         result = _run_with_bars(progress, lambda: transfer.push(
             args[0], settings=settings, remote=remote, concurrency=concurrency, progress=progress))
