@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from .content.target import Target
 from ._internal.fsutil import hash_copy
+from ._internal.inputs import read_regular_file
 from .content.verify import verifying
 from .errors import InvalidModelfile, NotFound, UsageError
 from .format import metadata as _metadata, modelfile as _modelfile
@@ -73,12 +74,9 @@ def plan(directory: str | os.PathLike[str], modelfile: str | os.PathLike[str] | 
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     mf_path = Path(modelfile) if modelfile else root / _modelfile.FILENAME
-    try:
-        text = mf_path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{mf_path} not found", hint="run `modelcrate init DIR` to write one") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {mf_path}: {exc.strerror}") from None
+    if not os.path.lexists(mf_path):
+        raise UsageError(f"{mf_path} not found", hint="run `modelcrate init DIR` to write one")
+    text = read_regular_file(mf_path, _modelfile.MAX_BYTES, "the modelfile", error=InvalidModelfile)
     mf = _modelfile.parse(text, str(mf_path.name))
     meta = dict(mf.metadata)
     if "created" not in meta and source_date_epoch:

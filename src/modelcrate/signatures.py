@@ -40,6 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ._internal.fsutil import atomic_write
+from ._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from .content import referrers as _referrers
 from .content.referrers import Referrer
 from .content.target import TagLocker, Target
@@ -604,10 +605,7 @@ def _policy_file(base: Path, value: Any, where: str) -> bytes:
     if not isinstance(value, str) or not value:
         raise UsageError(f"{where} must be a file path")
     path = Path(value) if Path(value).is_absolute() else base / value
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    return read_regular_file(path, MAX_SMALL_FILE, f"{where}:")
 
 
 def _policy_signer(base: Path, item: Any, where: str) -> Verifier:
@@ -670,9 +668,9 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the policy {path}: {exc.strerror}") from None
+        text = read_regular_file(path, MAX_SMALL_FILE, "the policy").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the policy {path} is not UTF-8 text (byte {exc.start})") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from .._internal.inputs import read_regular_file
 from .. import provenance, signatures, transfer
 from ..content.target import Target
 from ..errors import UsageError
@@ -86,10 +87,7 @@ def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: b
 
 
 def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return read_regular_file(path, signatures.MAX_BUNDLE_BYTES, "the file")  # keys, certificates, predicates
 
 
 def _password(key_pem: bytes, *, confirm: bool = False) -> bytes | None:

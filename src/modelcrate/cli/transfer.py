@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import click
 
+from .._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from .. import signatures, transfer
 from ..content.remote.credentials import config_dir
 from ..content.remote.http import Timeout, cancel_all
@@ -307,7 +308,7 @@ def _pull_verify(pub_key: str | None, policy_path: str | None) -> signatures.Ver
     if pub_key and policy_path:
         raise UsageError("pull takes --key or --policy, not both")
     if pub_key:
-        return signatures.KeyVerifier.from_pem(Path(pub_key).read_bytes())
+        return signatures.KeyVerifier.from_pem(read_regular_file(pub_key, MAX_SMALL_FILE, "the key"))
     return signatures.load_policy(policy_path) if policy_path else None
 
 
