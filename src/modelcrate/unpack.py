@@ -12,7 +12,6 @@ one at a time.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import threading
@@ -29,7 +28,8 @@ from ._internal.paths import safe_relpath
 from ._internal.untrusted_tar import regular_files
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
-from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
+from .format import untrusted_json
+from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES
 from .format.model import ModelFile, ModelView, normalize_mode, read_model
 
 @dataclass
@@ -154,7 +154,7 @@ def _check_declared_size(f: ModelFile) -> None:
     if not text:
         return
     try:
-        size = json.loads(text).get("size")
+        size = untrusted_json.loads(text, max_bytes=MAX_METADATA_BYTES, what="file metadata").get("size")
     except (ValueError, AttributeError):
         return
     if isinstance(size, int) and size != f.descriptor.size:

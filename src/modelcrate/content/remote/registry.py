@@ -42,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
-import json
 import queue
 import socket
 import threading
@@ -55,7 +54,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from ...errors import (AuthError, DigestMismatch, InvalidManifest, InvalidReference, ModelcrateError, NotFound,
                        RegistryError, SizeMismatch)
-from ...format import digest as _digest
+from ...format import digest as _digest, untrusted_json
 from ...format.descriptor import Descriptor, declared_media_type, is_manifest_type, parse_index
 from ...format.mediatypes import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX
 from ...format.reference import Reference, validate_tag
@@ -336,7 +335,7 @@ class RegistryClient:
                 if resp.status != 200:
                     raise self.error(resp, what)
                 try:
-                    obj = json.loads(resp.read(_LIST_LIMIT))
+                    obj = untrusted_json.loads(resp.read(_LIST_LIMIT), max_bytes=_LIST_LIMIT, what=what, error=RegistryError)
                 except (ValueError, UnicodeDecodeError):
                     raise RegistryError(f"{what}: {self.registry} sent something that is not JSON") from None
                 if not isinstance(obj, dict):
