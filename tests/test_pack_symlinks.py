@@ -28,8 +28,8 @@ def _model_with_link(tmp_path: Path, target: str) -> Path:
 def test_pack_refuses_a_link_out_of_the_directory(tmp_path: Path, settings: Settings, target: str) -> None:
     root = _model_with_link(tmp_path, target)
     with pytest.raises(UsageError, match=f"leak.json is a symlink to {target}, outside"):
-        api.pack(root, "m:1", settings=settings)
-    assert api.list_models(settings) == []
+        api.pack(root, "m:1", config=settings)
+    assert api.list_models(config=settings) == []
 
 
 @pytest.mark.parametrize("target", OUTSIDE)
@@ -44,26 +44,26 @@ def test_init_refuses_a_link_out_of_the_directory(tmp_path: Path, target: str) -
 def test_push_dir_refuses_before_any_connection(tmp_path: Path, settings: Settings) -> None:
     root = _model_with_link(tmp_path, "/etc/passwd")
     with pytest.raises(UsageError, match="leak.json is a symlink to /etc/passwd"):
-        transfer.push_dir(root, "127.0.0.1:9/never/used:1", settings=settings)
+        transfer.push_dir(root, "127.0.0.1:9/never/used:1", config=settings)
 
 
 def test_a_link_into_an_outside_directory_through_a_relative_path_is_refused(tmp_path: Path, settings: Settings) -> None:
     (tmp_path / "secret").write_bytes(b"token")
     root = _model_with_link(tmp_path, "../secret")
     with pytest.raises(UsageError, match="symlink to ../secret, outside"):
-        api.pack(root, "m:1", settings=settings)
+        api.pack(root, "m:1", config=settings)
 
 
 def test_a_link_inside_the_directory_is_packed_as_its_content(tmp_path: Path, settings: Settings) -> None:
     root = _model_with_link(tmp_path, "w.bin")
-    packed = api.pack(root, "m:1", settings=settings)
+    packed = api.pack(root, "m:1", config=settings)
     assert {f.path for f in packed.view.files} == {"w.bin", "leak.json"}
 
 
 def test_the_flag_allows_an_external_link(tmp_path: Path, settings: Settings) -> None:
     (tmp_path / "shared.json").write_bytes(b"{}")
     root = _model_with_link(tmp_path, str(tmp_path / "shared.json"))
-    packed = api.pack(root, "m:1", settings=settings, follow_external_symlinks=True)
+    packed = api.pack(root, "m:1", config=settings, follow_external_symlinks=True)
     assert "leak.json" in {f.path for f in packed.view.files}
 
 

@@ -11,7 +11,7 @@ import pytest
 from modelcrate._internal import untrusted_tar
 from modelcrate.content.layout import LocalStore
 from modelcrate.errors import InvalidManifest, UnsafePath
-from modelcrate.unpack import unpack
+from modelcrate.unpacking import unpack
 
 from tests.support.artifacts import Layer, put_model, reg, tar_bytes
 

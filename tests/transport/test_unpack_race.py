@@ -16,7 +16,7 @@ import pytest
 from modelcrate import transfer
 from modelcrate.content.layout import LocalStore
 from modelcrate.errors import ModelcrateError
-from modelcrate.unpack import unpack
+from modelcrate.unpacking import unpack
 
 from tests.support.artifacts import Layer, put_model, write_model
 
@@ -89,7 +89,7 @@ def test_unpack_force_never_writes_through_a_swapped_in_symlink(tmp_path: Path) 
 def test_pull_o_force_never_writes_through_a_swapped_in_symlink(registry, remote, settings, tmp_path: Path) -> None:
     files = {f"sub/f{i:02}.bin": os.urandom(64) for i in range(FILES)}
     ref = f"{registry.host}/race/pull-o:1"
-    transfer.push_dir(write_model(tmp_path / "m", files), ref, settings=settings, remote=remote)
+    transfer.push_dir(write_model(tmp_path / "m", files), ref, config=settings, remote=remote)
     out, outside = tmp_path / "out", tmp_path / "outside"
     outside.mkdir()
     _race(out, outside, lambda: transfer.pull_to_dir(ref, out, force=True, remote=remote))

@@ -17,20 +17,18 @@ from typing import Any
 
 import click
 
+from .. import api, signatures
 from .._internal.inputs import read_regular_file
-from .. import provenance, signatures, transfer
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
+from ..format.mediatypes import MAX_MANIFEST_BYTES
 from ..format.reference import Reference
-from ..settings import Settings
 from ..signing import keys
 from ..signing import statement as _statement
-from .main import cli, emit_json, json_option
-from .transfer import remote_option_list, remote_settings
+from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
-
 
 # ---- shared options -----------------------------------------------------------------------------------
 def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -79,15 +77,14 @@ _verifier_options = _options(
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
-    r = Reference.parse(ref).or_latest()
-    remote = None if local or r.registry is None else remote_settings(plain_http, insecure, registry_ca_file,
-                                                                      timeout)
-    with transfer.open_target(r, settings=Settings.from_env(), remote=remote, push=push, local=local) as t:
-        yield r.name, t, transfer.resolve_checked(t, r)
+    remote = None if local or Reference.parse(ref).registry is None else remote_settings(
+        plain_http, insecure, registry_ca_file, timeout)
+    with api.subject(ref, write=push, local=local, config=config(remote=remote)) as found:
+        yield found
 
 
 def _read(path: str) -> bytes:
-    return read_regular_file(path, signatures.MAX_BUNDLE_BYTES, "the file")  # keys, certificates, predicates
+    return read_regular_file(path, MAX_MANIFEST_BYTES, "the file")  # keys, certificates, predicates
 
 
 def _password(key_pem: bytes, *, confirm: bool = False) -> bytes | None:
@@ -292,21 +289,15 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
             predicate = json.loads(_read(predicate_path))
         except ValueError:
             raise UsageError(f"{predicate_path} is not valid JSON") from None
-    elif uri not in (_statement.SLSA_PROVENANCE_V1, _statement.EVALUATION_V1):
+    elif not signatures.has_default_predicate(uri):
         raise UsageError(f"--type {predicate_type} needs --predicate FILE")
     signer = load_signer(key_path, cert_path, chain_path, keyless)
     created = datetime.now(UTC)
     with _subject(ref, local=local, push=True, plain_http=plain_http, insecure=insecure,
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         if predicate is None:
-            view = signatures.read_subject(target, desc)
-            metadata = (view.metadata if view is not None else None) or {}
-            if uri == _statement.SLSA_PROVENANCE_V1:
-                predicate = provenance.build_provenance(metadata, git=provenance.git_facts(Path.cwd()),
-                                                        ci=provenance.ci_facts(os.environ),
-                                                        tools=provenance.tool_versions())
-            else:
-                predicate = signatures.evaluation_from_metadata(metadata, created=created)
+            predicate = signatures.default_predicate(target, desc, uri, created=created, workdir=Path.cwd(),
+                                                     env=os.environ)
         stored = signatures.attest(target, desc, name, signer, uri, predicate, created=created)
     if as_json:
         emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})
