@@ -47,7 +47,7 @@ def collect(target: Target, subject: Descriptor, verifier: Verifier, predicate_t
     outcome = Outcome([verified(r) for r in found.records], list(found.rejected), list(found.skipped), found.checked)
     if predicate_type == SIGNATURE_TYPE:
         for candidate in (c for c in listed if c.legacy):
-            passed, reasons, checked, skipped = verify_legacy(target, candidate, subject, verifier)
+            passed, reasons, checked, skipped = verify_legacy(target, candidate, subject, verifier, budget)
             outcome = Outcome([*outcome.passed, *passed], [*outcome.rejected, *reasons],
                               [*outcome.skipped, *skipped], outcome.checked + checked)
     return outcome
