@@ -58,12 +58,14 @@ class RegistryClient:
                                context=self._context)
         explicit = self.settings.credentials
         self.auth = Authenticator(self.registry, explicit if explicit is not None
-                                  else (lambda: self.settings.docker().get(self.registry)))
+                                  else (lambda: self.settings.docker().get(self.registry)),
+                                  registry_scheme=self.scheme)
         self.stats = TransferStats()
         self.buffers = BufferPool(max(1, self.settings.upload_buffers), max(1, self.settings.chunk_size))
         # Registry software has the referrers API or not: probed once per registry, then fixed.
         self.referrers_capability = ReferrersCapability()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
+        self._verifying_context: Any = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -95,11 +97,20 @@ class RegistryClient:
         with self._lock:
             client = self._others.get(key)
             if client is None:
-                ctx = self._context if parts.scheme == "https" and self._context is not None else None
+                ctx = self._other_origin_context() if parts.scheme == "https" else None
                 client = HttpClient(parts.scheme, parts.hostname, parts.port, timeout=self.settings.timeout,
                                     retry=self.settings.retry, context=ctx)
                 self._others[key] = client
             return client
+
+    def _other_origin_context(self) -> Any:
+        """TLS for another origin (token realm, storage redirect): ``--insecure`` names the registry host
+        alone, so another origin keeps full certificate verification (the CA file still adds trust)."""
+        if self._context is not None and not self.settings.insecure:
+            return self._context
+        if self._verifying_context is None:
+            self._verifying_context = tls_context(ca_file=self.settings.ca_file)
+        return self._verifying_context
 
     def request(self, method: str, url: str, *, scopes: Sequence[str], headers: Mapping[str, str] | None = None,
                 body: Any = None, length: int | None = None, idempotent: bool | None = None,
