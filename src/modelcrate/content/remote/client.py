@@ -10,6 +10,7 @@ Credentials never follow a redirect to another host (blob storage elsewhere gets
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,8 +55,10 @@ class RegistryClient:
         self.scheme = scheme_for(self.registry, self.settings)
         self._context = (tls_context(ca_file=self.settings.ca_file, insecure=self.settings.insecure)
                          if self.scheme == "https" else None)
+        total = self.settings.timeout.total
+        self.deadline = time.monotonic() + total if total else None  # --max-time, from the operation's start
         self.http = HttpClient(self.scheme, host, port, timeout=self.settings.timeout, retry=self.settings.retry,
-                               context=self._context)
+                               context=self._context, deadline=self.deadline)
         explicit = self.settings.credentials
         self.auth = Authenticator(self.registry, explicit if explicit is not None
                                   else (lambda: self.settings.docker().get(self.registry)),
@@ -99,7 +102,7 @@ class RegistryClient:
             if client is None:
                 ctx = self._other_origin_context() if parts.scheme == "https" else None
                 client = HttpClient(parts.scheme, parts.hostname, parts.port, timeout=self.settings.timeout,
-                                    retry=self.settings.retry, context=ctx)
+                                    retry=self.settings.retry, context=ctx, deadline=self.deadline)
                 self._others[key] = client
             return client
 
