@@ -20,6 +20,7 @@ import click
 from .. import __version__
 from ..config import Config
 from ..errors import ModelcrateError, UsageError
+from .render import printable
 from .wording import flag_wording
 
 # name -> (module under modelcrate.cli, one-line help shown by `modelcrate --help`)
@@ -86,7 +87,7 @@ def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> No
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"modelcrate: error: {message}", err=True)
+    click.echo(f"modelcrate: error: {printable(message)}", err=True)
     ctx.exit(code)
     raise AssertionError("unreachable")
 

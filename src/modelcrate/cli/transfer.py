@@ -23,7 +23,7 @@ from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..results import TransferResult
 from .app import cli, config as run_config, emit_json, registry_options, remote_option_list, remote_settings
-from .render import human_size
+from .render import echo, human_size, printable
 
 __all__ = ["Bars", "remote_option_list", "remote_settings"]  # the option helpers, for cli/signing
 
@@ -82,7 +82,7 @@ class Bars(Progress):
 
     @staticmethod
     def _label(desc: Descriptor) -> str:
-        name = desc.annotation(ANN_FILEPATH) or desc.annotation(ANN_TITLE) or desc.digest[7:19]
+        name = printable(desc.annotation(ANN_FILEPATH) or desc.annotation(ANN_TITLE) or desc.digest[7:19])
         return name if len(name) <= 28 else "…" + name[-27:]
 
     def start(self, desc: Descriptor) -> None:
@@ -183,8 +183,8 @@ def _report(verb: str, result: TransferResult, *, quiet: bool, as_json: bool, wi
         emit_json(result.to_dict())
         return
     if not quiet:
-        click.echo(_summary(verb, result, wire=wire), err=True)
-    click.echo(result.digest)
+        echo(_summary(verb, result, wire=wire), err=True)
+    echo(result.digest)
 
 
 # ---- commands -------------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def _emit_names(names: list[str], as_json: bool) -> None:
     if as_json:
         emit_json(names)
     elif names:
-        click.echo("\n".join(names))
+        echo("\n".join(names))
 
 
 @cli.command()
@@ -345,7 +345,7 @@ def login(registry: str, username: str, password_stdin: bool, config: Config) ->
         raise UsageError("no password: pass --password-stdin and pipe it in")
     result = api.login(registry, username, password, config=config)
     note = "" if result.verified else " (the registry did not ask for credentials)"
-    click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
+    echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
 
 
 @cli.command()
@@ -358,7 +358,7 @@ def logout(registry: str) -> None:
       modelcrate logout registry.example.com
     """
     if api.logout(registry, config=run_config()):
-        click.echo(f"Removed the credentials for {registry}", err=True)
+        echo(f"Removed the credentials for {registry}", err=True)
     else:
-        click.echo(f"No credentials were stored for {registry}", err=True)
+        echo(f"No credentials were stored for {registry}", err=True)
 

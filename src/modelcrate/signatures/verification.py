@@ -17,7 +17,7 @@ from ..format.descriptor import Descriptor
 from ..signing import statement as _statement
 from .bundles import SIGNATURE_TYPE, reasons_text
 from .cosign_legacy import verify_legacy
-from .records import DEFAULT_BUDGET, Budget, Record, collect_listed
+from .records import DEFAULT_BUDGET, Budget, Record, collect_listed, signed_time
 from .results import Verified
 from .verifiers import Verifier
 
@@ -34,8 +34,8 @@ class Outcome:
 
 def verified(record: Record) -> Verified:
     """A bundle record as ``verify`` reports it."""
-    return Verified("bundle", record.descriptor.digest, record.predicate_type, record.signer, record.created,
-                    record.signed_name, record.statement)
+    return Verified("bundle", record.descriptor.digest, record.predicate_type, record.signer, signed_time(record),
+                    record.signed_name, record.statement, claimed_created=record.created)
 
 
 def collect(target: Target, subject: Descriptor, verifier: Verifier, predicate_type: str, *,
