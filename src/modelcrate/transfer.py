@@ -184,6 +184,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give."""
+    _check_push_order(directory, ref)
     r = parse_remote(ref)
     if r.digest:
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
@@ -195,6 +196,12 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
         # A directory has no signatures or attestations to carry along.
         result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False)
         return _result(str(r), root, result, tally, used, targets)
+
+
+def _check_push_order(directory: str | os.PathLike[str], ref: str) -> None:
+    """``push REF DIR`` (oras and docker habits differ): say so instead of "not a directory"."""
+    if not Path(directory).is_dir() and Path(ref).is_dir():
+        raise UsageError(f"the arguments are reversed: the directory comes first (push {ref} {os.fspath(directory)})")
 
 
 Verification = _signatures.Policy | _signatures.Verifier

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ...errors import AuthError, RegistryError, RegistryNotFound
+from ...format.reference import registry_endpoint
 from . import listing
 from .auth import Authenticator, Reply, Request
 from .http import HttpClient, Response, error_detail, shown_url, tls_context
@@ -51,7 +52,7 @@ class RegistryClient:
     def __init__(self, registry: str, settings: RemoteSettings | None = None) -> None:
         self.settings = settings or RemoteSettings.from_env()
         self.registry = registry.lower()
-        host, port = split_host(self.registry)
+        host, port = split_host(registry_endpoint(self.registry))
         self.scheme = scheme_for(self.registry, self.settings)
         self._context = (tls_context(ca_file=self.settings.ca_file, insecure=self.settings.insecure)
                          if self.scheme == "https" else None)
@@ -69,6 +70,8 @@ class RegistryClient:
         self.referrers_capability = ReferrersCapability()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
         self._verifying_context: Any = None
+        self._v2_status: int | None = None  # GET /v2/, asked once when an answer looks foreign
+        self._probe_lock = threading.Lock()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -196,6 +199,8 @@ class RegistryClient:
         codes, detail = error_detail(body)
         text = f"{what}: {self.registry} answered {resp.status}" + (f" ({detail})" if detail else "")
         status = resp.status
+        if not codes and status not in (401, 403, 429) and (alien := self.not_a_registry(what, status)):
+            return alien
         if status in (401, 403):
             return AuthError(text, status=status, codes=codes,
                              hint=f"check your access; run `modelcrate login {self.registry}`")
@@ -209,6 +214,24 @@ class RegistryClient:
         return RegistryError(text, status=status, codes=codes)
 
     # ---- registry-wide ----------------------------------------------------------------------------
+    def not_a_registry(self, what: str, status: int) -> RegistryError | None:
+        """The error to give when an answer without distribution error codes (``status``) came from
+        something that is not a registry at all: ``GET /v2/`` (asked once per client) must answer 200,
+        or 401/403 asking for a login; a web server answering 404 or 501 there is no registry."""
+        with self._probe_lock:  # parallel blob uploads failing together ask once
+            if self._v2_status is None:
+                try:
+                    with self.http.request("GET", self.url("/v2/"), idempotent=True) as resp:
+                        resp.drain()
+                        self._v2_status = resp.status
+                except RegistryError:
+                    return None  # no usable answer: the caller's own error says more
+        if self._v2_status in (200, 401, 403):
+            return None
+        return RegistryError(f"{self.registry} is not an OCI registry: {what} answered {status} and GET /v2/ "
+                             f"answered {self._v2_status}",
+                             hint="check the host and port: something else (a web server?) answers there")
+
     def ping(self) -> None:
         """``GET /v2/`` with authentication; raises AuthError when the credentials are refused."""
         with self.request("GET", self.url("/v2/"), scopes=(), idempotent=True) as resp:
