@@ -63,3 +63,22 @@ def test_metadata_fields_and_paths_are_escaped_in_inspect(home: Path, tmp_path: 
     shown = runner.invoke(cli, ["inspect", "m:1"])
     assert shown.exit_code == 0 and "pwned" in shown.output, shown.output
     assert _clean(shown.output), repr(shown.output)
+
+
+def test_catalog_prints_as_pages_arrive_and_json_stays_a_list(home: Path) -> None:
+    server = Scripted()
+
+    def route(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        n = int(req.path.partition("p=")[2] or 0)
+        headers = {"Content-Type": "application/json"}
+        if n < 2:
+            headers["Link"] = f'</v2/_catalog?n=1000&p={n + 1}>; rel="next"'
+        return 200, headers, json.dumps({"repositories": [f"r{n}"]}).encode()
+
+    server.routes["/v2/_catalog"] = route
+    try:
+        runner = CliRunner()
+        assert runner.invoke(cli, ["catalog", server.host]).stdout.split() == ["r0", "r1", "r2"]
+        assert json.loads(runner.invoke(cli, ["catalog", server.host, "--json"]).stdout) == ["r0", "r1", "r2"]
+    finally:
+        server.close()

@@ -312,6 +312,16 @@ def catalog(registry: str, *, config: Config | None = None, remote: RemoteSettin
         return targets.client(_registry_host(registry)).catalog()
 
 
+def iter_catalog(registry: str, *, config: Config | None = None, remote: RemoteSettings | None = None
+                 ) -> Iterator[str]:
+    """Repositories of ``HOST[:PORT]`` as the registry lists them, page by page (for printing as they come)."""
+    from .content.remote.listing import iter_repository_names
+
+    host = _registry_host(registry)
+    with Targets(config, remote=_registry(config, remote)) as targets:
+        yield from iter_repository_names(targets.client(host))
+
+
 def _registry_host(registry: str) -> str:
     text = registry.strip()
     for prefix in ("https://", "http://"):

@@ -35,9 +35,9 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def echo(text: object = "", *, err: bool = False) -> None:
+def echo(text: object = "", *, err: bool = False, nl: bool = True) -> None:
     """Print one human-readable message (stdout, or stderr with ``err``), escaped for the terminal."""
-    click.echo(printable(text), err=err)
+    click.echo(printable(text), err=err, nl=nl)
 
 
 def human_size(n: int) -> str:

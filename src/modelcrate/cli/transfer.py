@@ -6,6 +6,7 @@ Thin: parse, build the configuration once, call one :mod:`modelcrate.api` functi
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -312,7 +313,16 @@ def catalog(registry: str, as_json: bool, config: Config) -> None:
     Example:
       modelcrate catalog localhost:5000
     """
-    _emit_names(api.catalog(registry, config=config), as_json)
+    names = api.iter_catalog(registry, config=config)
+    if as_json:  # streamed too: a registry's catalog may be far larger than memory should hold
+        first = True
+        for name in names:
+            echo(("[\n  " if first else ",\n  ") + json.dumps(name), nl=False)
+            first = False
+        echo("[]" if first else "\n]")
+        return
+    for name in names:
+        echo(name)
 
 
 def _emit_names(names: list[str], as_json: bool) -> None:
