@@ -103,3 +103,19 @@ def test_max_time_bounds_the_whole_operation(tmp_path) -> None:
     assert r.exit_code not in (0, 70), r.output
     assert "did not finish within 2s (--max-time)" in r.output
     assert took < 6
+
+
+def test_a_server_that_stops_reading_an_upload_is_bounded_by_max_time() -> None:
+    from modelcrate.content.remote.http import DeadlineExceeded, _Metered
+
+    ours, theirs = socket.socketpair()
+    try:
+        metered = _Metered(ours, Timeout(read=30, total=0.5), time.monotonic() + 0.5)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match="within 0.5s"):
+            for _ in range(1000):  # blocks of a body the peer never reads
+                metered.sendall(b"x" * (1 << 20))
+        assert time.monotonic() - started < 3
+    finally:
+        ours.close()
+        theirs.close()

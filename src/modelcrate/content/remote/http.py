@@ -280,6 +280,23 @@ class _Metered:
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self._receive(self._sock.recv, bufsize, flags)  # type: ignore[no-any-return]
 
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Send under the read timeout, and never past the operation deadline (a server that reads a
+        request body slowly holds an upload no longer than ``total``)."""
+        wait = self._timeout.read
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded(self._timeout.total or 0.0)
+            wait = min(wait, left)
+        self._sock.settimeout(wait)
+        try:
+            self._sock.sendall(data, flags)
+        except TimeoutError:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise DeadlineExceeded(self._timeout.total or 0.0) from None
+            raise
+
     def makefile(self, mode: str = "rb", buffering: int | None = None) -> Any:
         import io
 
