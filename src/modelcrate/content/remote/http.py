@@ -8,7 +8,9 @@ caller's buffer and ran at ~1010 MiB/s; urllib3 2.x ``readinto`` reads into a fr
 its retry and redirect logic is what a registry client must *not* have (a PATCH is never re-sent blindly).
 
 Timeouts: ``connect`` bounds the TCP connect and TLS handshake, ``read`` bounds every later socket
-operation (a registry that sends nothing for that long is treated as gone). Nothing waits forever.
+operation (a registry that sends nothing for that long is treated as gone), ``min_rate`` makes every
+answer keep a minimum average rate (so a server dripping bytes just inside ``read`` is cut off), and
+``total`` bounds a whole operation (``--max-time``). Nothing waits forever.
 
 Retries: :class:`RetryPolicy` gives capped exponential backoff with jitter and honours ``Retry-After``;
 :meth:`HttpClient.request` retries only when the caller says the step is idempotent.

@@ -28,7 +28,7 @@ class ListLimits:
     entries: int  # names or descriptors kept
 
 
-# Tags are kept to be sorted; 250,000 names of at most 255 characters stay under ~100 MB.
+# Tag lists are kept (to be sorted): at most 250,000 names out of at most 128 MiB of pages.
 NAME_LIMITS = ListLimits(pages=10_000, bytes=128 * MiB, entries=250_000)
 # Referrers are hints for a bounded verification (signatures/records.py opens at most 256 of them).
 REFERRER_LIMITS = ListLimits(pages=64, bytes=32 * MiB, entries=10_000)
