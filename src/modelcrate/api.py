@@ -14,11 +14,10 @@ from pathlib import Path
 
 from . import copy as _copy, pack as _pack, signatures as _signatures, unpack as _unpack
 from .content import referrers as _referrers
+from .importers import detect as _detect
 from .content.layout import LocalRepository, LocalStore, split_ref_name
 from .content.verify import read_all
-from ._internal.fsutil import atomic_write
-from .errors import AlreadyExists, ModelcrateError, NotFound, UsageError
-from .format import modelfile as _modelfile
+from .errors import ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from .format.model import ModelView, read_model
@@ -44,18 +43,12 @@ def local_target(ref: Reference, settings: Settings | None = None) -> LocalRepos
     return open_store(settings).repository(ref.name)
 
 
-def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False) -> Path:
-    """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a directory")
-    dest = root / _modelfile.FILENAME
-    if dest.exists() and not force:
-        raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
-    files = [f for f in _pack._walk(root) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
-    default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
-    atomic_write(dest, _modelfile.scaffold(name or default, files).encode("utf-8"))
-    return dest
+def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
+         formats: list[str] | None = None) -> _detect.Written:
+    """Write ``DIR/modelcrate.yaml`` from what the directory says about itself (a Kitfile, a modctl
+    Modelfile, an MLflow MLmodel, a Hugging Face card and config.json, weight headers), classifying its
+    files; refuse to overwrite unless ``force``. ``formats`` limits (and requires) the sources read."""
+    return _detect.write(directory, name=name, force=force, formats=formats)
 
 
 @dataclass(frozen=True)
@@ -65,16 +58,23 @@ class Packed:
     view: ModelView
 
 
-def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
+def pack(directory: str | os.PathLike[str], ref: str | None = None, *, modelfile: str | None = None,
          settings: Settings | None = None, concurrency: int | None = None) -> Packed:
-    """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
-    files at a time (default: the settings')."""
+    """Pack a model directory into the local store under ``ref`` (``name[:tag]``; default: ``name:version``
+    from modelcrate.yaml), ``concurrency`` files at a time (default: the settings')."""
     s = _settings(settings)
+    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
+    if ref is None:
+        ref = f"{p.metadata['name']}:{p.metadata['version']}"
+        try:
+            Reference.parse(ref)
+        except ModelcrateError as exc:
+            raise UsageError(f"modelcrate.yaml's name:version {ref!r} is not a reference ({exc})",
+                             hint="pass -t NAME:TAG") from None
     r = parse_local(ref)
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
-    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
     store = open_store(s)
     with store.writing():
         result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or s.concurrency)

@@ -11,6 +11,7 @@ one at a time.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import tarfile
@@ -31,6 +32,7 @@ from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
 from .format.model import ModelFile, ModelView, normalize_mode, read_model
 
 MAX_PATH = 4096
+LAYER_READ_FORMATS = ("raw", "tar", "tar+gzip", "tar+zstd")
 
 
 def safe_relpath(path: object) -> str:
@@ -102,6 +104,8 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
     order whatever the concurrency."""
     raw_paths = []
     for f in files:
+        if f.format != "raw" and not f.path:
+            continue  # a foreign tar layer without a path annotation: its members are checked one by one
         path = safe_relpath(f.path)
         if f.format == "raw":
             _check_declared_size(f)
@@ -112,8 +116,9 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         for path in raw_paths:
             stage.check(path)  # refuse early, before any byte is fetched
         for f in files:
-            if f.format not in ("raw", "tar"):
-                raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
+            if f.format not in LAYER_READ_FORMATS:
+                raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks "
+                                      f"{', '.join(LAYER_READ_FORMATS)} layers")
         # One task per digest: paths that share a blob are fetched one after the other, so progress
         # reporting (keyed by digest) never sees one digest in flight twice.
         by_digest: dict[str, list[tuple[int, ModelFile]]] = {}
@@ -129,9 +134,10 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
 
         _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
         for slot, f in enumerate(files):
-            if f.format == "tar":
+            if f.format != "raw":
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot)
+                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path) if f.path else "",
+                                 slot, f.format)
         return stage.commit()
     finally:
         stage.abort()
@@ -207,12 +213,27 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) -> None:
+def decompressed(reader: BinaryIO, fmt: str) -> BinaryIO:
+    """The tar stream inside a ``tar``, ``tar+gzip`` or ``tar+zstd`` layer (zstd needs ``zstandard``)."""
+    if fmt == "tar":
+        return reader
+    if fmt == "tar+gzip":
+        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[return-value]
+    if fmt == "tar+zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise InvalidManifest("this layer is zstd-compressed: install modelcrate[zstd] to read it") from None
+        return zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)  # type: ignore[no-any-return]
+    raise InvalidManifest(f"layer format {fmt!r} is not one modelcrate reads (raw, tar, tar+gzip, tar+zstd)")
+
+
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int, fmt: str = "tar") -> None:
     try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
+        with tarfile.open(fileobj=decompressed(reader, fmt), mode="r|") as tar:
             for member in tar:
                 name = safe_relpath(member.name)
-                if name != layer_path and not name.startswith(layer_path + "/"):
+                if layer_path and name != layer_path and not name.startswith(layer_path + "/"):
                     raise UnsafePath(f"tar layer {layer_path!r} holds {name!r}, outside its own path")
                 if member.isdir():
                     continue
@@ -222,7 +243,9 @@ def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) 
                 src = tar.extractfile(member)
                 assert src is not None  # regular members always have data
                 stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and type(exc).__name__ != "ZstdError":
+            raise
         raise InvalidManifest(f"tar layer is malformed: {exc}") from None
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
 

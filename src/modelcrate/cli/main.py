@@ -81,28 +81,33 @@ def init(directory: str, name: str | None, force: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
     \b
-    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.h5 *.keras
-    Weight config: config.json, generation_config.json, tokenizer*, ...
-    Code: *.py *.sh    Docs: README* LICENSE* *.md
-    Other files are listed as comments for you to decide.
+    Metadata comes from what the directory already says: a Kitfile, a modctl Modelfile, an
+    MLflow MLmodel, a Hugging Face card (README.md front matter) and config.json, and the
+    weights' own headers. What could not be mapped is reported.
+
+    \b
+    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.ckpt *.h5 *.keras
+    Weight config: config.json, tokenizer*, chat_template*, *.safetensors.index.json, MLmodel, ...
+    Code: *.py *.sh requirements.txt conda.yaml    Docs: README* LICENSE* *.md
+    Other files (and training state such as training_args.bin) are listed as comments.
 
     \b
     Example:
       modelcrate init ./my-model --name my-model
     """
-    path = api.init(directory, name=name, force=force)
-    click.echo(f"wrote {path}", err=True)
+    from .importing import report_written
+    report_written(api.init(directory, name=name, force=force))
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-t", "--tag", "ref", required=True, help="Reference to store it under, NAME[:TAG].")
+@click.option("-t", "--tag", "ref", help="Reference to store it under, NAME[:TAG] (default: name:version from the yaml).")
 @click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Files hashed and stored in parallel.")
 @json_option
-def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
+def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: int, as_json: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
@@ -170,7 +175,8 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
     click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
     labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
               "framework": "Framework", "format": "Format", "architecture": "Architecture",
-              "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
+              "paramSize": "Parameters", "precision": "Precision", "quantization": "Quantization",
+              "pipeline_tag": "Task", "created": "Created"}
     for key, label in labels.items():
         if meta.get(key):
             click.echo(f"{label + ':':<14}{meta[key]}")
@@ -260,6 +266,7 @@ def rm(refs: tuple[str, ...]) -> None:
 
 from . import transfer as _transfer  # noqa: E402,F401  (registers push, pull, copy, tags, catalog, login, logout)
 from . import signing as _signing  # noqa: E402,F401  (registers keygen, sign, verify, attest, discover)
+from . import importing as _importing  # noqa: E402,F401  (registers import, scan, convert)
 
 
 def main() -> None:
