@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import copy as _copy, pack as _pack, signatures as _signatures, unpack as _unpack
 from .content import referrers as _referrers
 from .importers import detect as _detect
 from .content.layout import LocalRepository, LocalStore, split_ref_name
-from .content.verify import read_all
 from .errors import ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
-from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
+from .format.mediatypes import ANN_REF_NAME
 from .format.model import ModelView, read_model
 from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
 from .settings import Settings
@@ -99,16 +97,16 @@ def resolve(ref: str, settings: Settings | None = None) -> tuple[Reference, Loca
 def inspect(ref: str, settings: Settings | None = None) -> ModelView:
     """The parsed model at ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes)."""
     _r, repo, desc = resolve(ref, settings)
-    with repo.fetch(desc) as stream:
-        return read_model(read_all(stream, desc, MAX_MANIFEST_BYTES))
+    return _unpack.fetch_model(repo, desc.digest)
 
 
 def unpack(ref: str, out_dir: str | os.PathLike[str], *, kinds: tuple[str, ...] = (),
-           include: tuple[str, ...] = (), force: bool = False, settings: Settings | None = None
-           ) -> _unpack.UnpackResult:
-    """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpack` for the safety rules)."""
+           include: tuple[str, ...] = (), force: bool = False, settings: Settings | None = None,
+           check: _unpack.Check | None = None) -> _unpack.UnpackResult:
+    """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpack` for the safety rules);
+    ``check`` sees the verified files before they are put in place (``importers.convert.Gate`` scans them)."""
     _r, repo, desc = resolve(ref, settings)
-    return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
+    return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force, check=check)
 
 
 def model_signature(ref: str, settings: Settings | None = None) -> _signatures.ModelSignature:

@@ -292,7 +292,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
                 settings: Settings | None = None, remote: RemoteSettings | None = None,
                 concurrency: int | None = None, progress: Progress | None = None, rounds: int = DEFAULT_ROUNDS,
                 verify: _signatures.Policy | _signatures.Verifier | None = None,
-                model_signature: str | os.PathLike[str] | None = None) -> TransferResult:
+                model_signature: str | os.PathLike[str] | None = None,
+                check: _unpack.Check | None = None) -> TransferResult:
     """Write the model's files straight into ``out_dir`` (nothing goes into the local store), with the
     safety rules of :func:`modelcrate.unpack.write_files`: every path checked, links refused, every byte
     verified, and nothing of a refused artifact left behind. ``verify`` refuses an unsigned model before
@@ -311,7 +312,7 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=concurrency), rounds)
+                                                            concurrency=concurrency, check=check), rounds)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)

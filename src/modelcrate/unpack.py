@@ -17,6 +17,7 @@ import os
 import tarfile
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ from ._internal.fsutil import FileSink
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
-from .format.model import ModelFile, ModelView, normalize_mode, read_model
+from . import foreign
+from .format.descriptor import Descriptor
+from .format.model import ModelFile, ModelView, normalize_mode
 
 MAX_PATH = 4096
 LAYER_READ_FORMATS = ("raw", "tar", "tar+gzip", "tar+zstd")
@@ -68,11 +71,17 @@ class UnpackResult:
 
 
 def fetch_model(target: Target, reference: str) -> ModelView:
-    """Resolve and read a model manifest (verified against its digest)."""
+    """Resolve and read a model manifest (verified against its digest): ours, legacy ModelPack, or a
+    KitOps ModelKit (whose config, the Kitfile, is fetched to name its layers)."""
     desc = target.resolve(reference)
     with target.fetch(desc) as stream:
         raw = read_all(stream, desc, MAX_MANIFEST_BYTES)
-    return read_model(raw)
+    return foreign.read_any(raw, lambda config: _small_blob(target, config))
+
+
+def _small_blob(target: Target, desc: Descriptor) -> bytes:
+    with target.fetch(desc) as stream:
+        return read_all(stream, desc, MAX_MANIFEST_BYTES)
 
 
 def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> list[ModelFile]:
@@ -87,17 +96,24 @@ def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...
     return out
 
 
+Check = Callable[[list[tuple[str, Path]]], None]
+
+
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
-           concurrency: int = 4) -> UnpackResult:
+           concurrency: int = 4, check: Check | None = None) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
-    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency)
+    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency,
+                       check=check)
 
 
 def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
-                concurrency: int = 4) -> UnpackResult:
+                concurrency: int = 4, check: Check | None = None) -> UnpackResult:
     """Verify and place ``files`` under ``out_dir``; all or nothing.
+
+    ``check`` sees every verified file, as ``(relative path, temporary path)``, before any is renamed into
+    place; raising refuses the artifact and leaves nothing behind (the unsafe-pickle gate uses it).
 
     Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at
     a time. The first failure stops the rest and is raised as it is; the result lists files in manifest
@@ -138,6 +154,8 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
                 with target.fetch(f.descriptor) as stream:
                     _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path) if f.path else "",
                                  slot, f.format)
+        if check is not None:
+            check(stage.staged())
         return stage.commit()
     finally:
         stage.abort()
@@ -228,6 +246,14 @@ def decompressed(reader: BinaryIO, fmt: str) -> BinaryIO:
     raise InvalidManifest(f"layer format {fmt!r} is not one modelcrate reads (raw, tar, tar+gzip, tar+zstd)")
 
 
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
+
+
 def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int, fmt: str = "tar") -> None:
     try:
         with tarfile.open(fileobj=decompressed(reader, fmt), mode="r|") as tar:
@@ -243,9 +269,7 @@ def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int, 
                 src = tar.extractfile(member)
                 assert src is not None  # regular members always have data
                 stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and type(exc).__name__ != "ZstdError":
-            raise
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) + _zstd_errors() as exc:
         raise InvalidManifest(f"tar layer is malformed: {exc}") from None
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
 
@@ -331,6 +355,9 @@ class _Stage:
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written
+
+    def staged(self) -> list[tuple[str, Path]]:
+        return [(t.rel, t.path) for slot in sorted(self.temps) for t in self.temps[slot]]
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()

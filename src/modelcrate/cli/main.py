@@ -202,9 +202,11 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
+@click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
+              help="Refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
 @json_option
 def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
-           signature_path: str | None, as_json: bool) -> None:
+           signature_path: str | None, deny_unsafe: bool, as_json: bool) -> None:
     """Write a model's files into DIRECTORY, verifying every byte.
 
     Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
@@ -221,7 +223,11 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
         signatures.check_model_signature_request(kinds, include)
         signatures.check_signature_path(signature_path, force=force)
         signature = api.model_signature(ref)
-    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force)
+    from ..importers.convert import Gate
+    from .importing import warn_unsafe
+    gate = Gate(deny=deny_unsafe)
+    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, check=gate)
+    warn_unsafe(gate.result)
     if signature is not None and signature_path:
         signatures.save_model_signature(signature, signature_path, force=force)
     if as_json:

@@ -267,10 +267,12 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
               help="Refuse the model, before a byte lands, unless it meets this signature policy (YAML).")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="With -o: also write the model's OpenSSF model-signing bundle to this file.")
+@click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
+              help="With -o: refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
 @_transfer_options
 @_remote_options
 def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], include: tuple[str, ...],
-         pub_key: str | None, policy_path: str | None, signature_path: str | None,
+         pub_key: str | None, policy_path: str | None, signature_path: str | None, deny_unsafe: bool,
          concurrency: int, quiet: bool, as_json: bool, plain_http: bool, insecure: bool, ca_file: str | None,
          timeout: float) -> None:
     """Pull a model into the local store, or with -o straight into a directory; print its digest.
@@ -286,18 +288,23 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
       modelcrate pull localhost:5000/team/bert@sha256:... -o ./bert
       modelcrate pull localhost:5000/team/bert:1.0 -o ./bert --key release.pub --model-signature ./bert.sig
     """
-    if not out_dir and (force or kinds or include or signature_path):
-        raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
+    if not out_dir and (force or kinds or include or signature_path or deny_unsafe):
+        raise UsageError("--force, --filter, --include, --model-signature and --deny-unsafe-pickle go with -o DIR")
+    from ..importers.convert import Gate
+    from .importing import warn_unsafe, warn_unsafe_stored
+    gate = Gate(deny=deny_unsafe)
     verify = _pull_verify(pub_key, policy_path)
     remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pulling")
     if out_dir:
         result = _run_with_bars(progress, lambda: transfer.pull_to_dir(
             ref, out_dir, force=force, kinds=kinds, include=include, remote=remote, concurrency=concurrency,
-            progress=progress, verify=verify, model_signature=signature_path))
+            progress=progress, verify=verify, model_signature=signature_path, check=gate))
+        warn_unsafe(gate.result)
     else:
         result = _run_with_bars(progress, lambda: transfer.pull(
             ref, remote=remote, concurrency=concurrency, progress=progress, verify=verify))
+        warn_unsafe_stored(ref, result.digest)
     _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
 
 

@@ -97,3 +97,19 @@ def spdx(value: Any) -> str | None:
         return None
     name = _SPDX.get(name.lower(), name)
     return name if _LICENSE.fullmatch(name) else None
+
+
+def valid_fields(meta: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Drop (and note) any field whose mapped value the metadata schema refuses, so one odd value in a
+    source file never stops the rest from being used."""
+    from ..format import metadata as _metadata, schemas
+
+    out = {}
+    for key, value in meta.items():
+        doc = {"schema": _metadata.SCHEMA_ID, "name": "x", "version": "0", key: value}
+        problems = schemas.errors(_metadata.SCHEMA_FILE, doc)
+        if problems:
+            notes.append(f"{key}: {str(problems[0])[:200]} (left out)")
+        else:
+            out[key] = value
+    return out

@@ -17,9 +17,9 @@ from typing import Any
 from .._internal.fsutil import atomic_write
 from ..errors import AlreadyExists, UsageError
 from ..facts import WeightFacts, facts_for, safetensors as _safetensors
-from ..format import metadata as _metadata, modelfile as _modelfile, schemas
+from ..format import modelfile as _modelfile
 from . import huggingface, kitops, mlflow, modctl
-from .common import Draft
+from .common import Draft, valid_fields
 
 FORMATS = ("kitops", "modctl", "mlflow", "huggingface")
 SOURCE_FILES = {"kitops": kitops.FILENAME, "modctl": modctl.FILENAME, "mlflow": mlflow.FILENAME,
@@ -149,7 +149,7 @@ def build(root: Path, name: str | None, formats: list[str]) -> tuple[str, list[s
     default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
     chosen = name or meta.pop("name", None) or default
     meta.pop("name", None)
-    return chosen, files, _valid_fields(meta, notes), kinds, notes, facts
+    return chosen, files, valid_fields(meta, notes), kinds, notes, facts
 
 
 def write(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
@@ -180,17 +180,3 @@ def _walk(root: Path) -> list[str]:
     from ..pack import _walk as walk_files  # the walk pack itself does, so init lists what pack sees
 
     return walk_files(root)
-
-
-def _valid_fields(meta: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """Drop (and note) any field whose mapped value the metadata schema refuses, so one odd value in a
-    model card never stops init."""
-    out = {}
-    for key, value in meta.items():
-        doc = {"schema": _metadata.SCHEMA_ID, "name": "x", "version": "0", key: value}
-        problems = schemas.errors(_metadata.SCHEMA_FILE, doc)
-        if problems:
-            notes.append(f"{key}: {str(problems[0])[:200]} (left out)")
-        else:
-            out[key] = value
-    return out

@@ -7,6 +7,7 @@ import tarfile
 from pathlib import Path
 
 from ..content.target import Target
+from ..content.verify import drain, verifying
 from ..errors import InvalidManifest
 from ..format import modelfile as _modelfile
 from ..format.model import ModelFile, ModelView
@@ -39,18 +40,24 @@ def scan_directory(directory: str | os.PathLike[str]) -> ScanResult:
                              if not any(part in _modelfile.SKIPPED_DIRS for part in f.split("/")[:-1])])
 
 
-def scan_model(target: Target, view: ModelView, name: str) -> ScanResult:
-    """Every layer of a model already in ``target`` (the local store: blobs were verified when stored).
-    Raw layers are scanned as files; tar layers member by member. Non-pickle files cost a header read."""
+def scan_model(target: Target, view: ModelView, name: str, *, verify: bool = False) -> ScanResult:
+    """Every layer of the model in ``target``: raw layers as files, tar layers member by member.
+
+    In the local store blobs were verified when stored, and a file that is not a pickle costs a header
+    read. With ``verify`` (a registry) every layer is read to its end so its digest is checked: a verdict
+    about bytes that were never checked would be worth nothing."""
     out: list[FileScan] = []
     for f in view.files:
-        with target.fetch(f.descriptor) as stream:
+        with target.fetch(f.descriptor) as raw:
+            stream = verifying(raw, f.descriptor) if verify else raw
             if f.format == "raw":
                 found = scan_stream(f.path, stream)
                 out.extend(FileScan(s.path, s.format, s.status, s.globals, s.unsafe, s.protocol, s.error,
                                     f.descriptor.digest if s.path == f.path else None) for s in found)
             else:
                 out.extend(_tar_layer(f, stream))
+            if verify:
+                drain(stream)
     return ScanResult(name, tuple(out))
 
 
