@@ -155,15 +155,15 @@ def _pickle(path: str, stream: BinaryIO, fmt: str, *, strict: bool) -> FileScan:
 
 def _npy(path: str, stream: BinaryIO, fmt: str = "numpy") -> FileScan:
     """A ``.npy`` header; with an object dtype the rest of the file is a pickle."""
-    head = stream.read(10)
-    major = head[6] if len(head) > 6 else 0
-    width = 2 if major == 1 else 4
-    if len(head) < 8 + width:
+    head = stream.read(8)
+    width = 2 if head[6:7] == b"\x01" else 4
+    size = stream.read(width)
+    if len(head) < 8 or len(size) < width:
         return FileScan(path, fmt, ERROR, error="truncated numpy header")
-    length = int.from_bytes(head[8 : 8 + width], "little")
+    length = int.from_bytes(size, "little")
     if length > MAX_NPY_HEADER:
         return FileScan(path, fmt, ERROR, error=f"numpy header claims {length} bytes")
-    text = head[8 + width :] + stream.read(length - (len(head) - 8 - width))
+    text = stream.read(length)
     try:
         header = ast.literal_eval(text.decode("latin-1").strip())  # a Python literal: evaluates no code
         descr = header["descr"]
@@ -171,8 +171,7 @@ def _npy(path: str, stream: BinaryIO, fmt: str = "numpy") -> FileScan:
         return FileScan(path, fmt, ERROR, error="malformed numpy header")
     if "O" not in repr(descr):
         return FileScan(path, fmt, NOT_PICKLE)
-    scanned = _pickle(path, stream, "numpy-object", strict=True)
-    return scanned
+    return _pickle(path, stream, "numpy-object", strict=True)
 
 
 def _zip(path: str, stream: BinaryIO) -> list[FileScan]:
