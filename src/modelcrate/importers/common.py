@@ -93,7 +93,7 @@ def strings(value: Any) -> list[str]:
 def spdx(value: Any) -> str | None:
     """A license id in SPDX spelling, or None when it is not one metadata can carry."""
     name = text(value, 256)
-    if not name:
+    if not name or name.lower() in ("other", "unknown", "none"):
         return None
     name = _SPDX.get(name.lower(), name)
     return name if _LICENSE.fullmatch(name) else None
