@@ -30,6 +30,14 @@ _PREFIX = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4
            pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}
 
 
+def can_seek(f: object) -> bool:
+    """Whether ``f`` seeks; streams inside a streamed tar raise instead of answering."""
+    try:
+        return bool(f.seekable())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 class PickleError(Exception):
     """The bytes stop being a well-formed pickle (truncated, unknown opcode, stack underflow)."""
 
@@ -74,8 +82,7 @@ class Source:
         return data
 
     def skip(self, n: int, what: str) -> None:
-        seek = getattr(self.f, "seekable", lambda: False)()
-        if seek and n > _CHUNK:
+        if n > _CHUNK and can_seek(self.f):
             here = self.f.tell()
             end = self.f.seek(0, 2)
             if end - here < n:

@@ -82,7 +82,7 @@ class _Replay(io.RawIOBase):
 def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
     """The first ``n`` bytes and a stream that still starts with them. Decompressing streams are
     replayed, not rewound: rewinding them would seek the stream beneath, which may not seek."""
-    if getattr(stream, "seekable", lambda: False)() and not isinstance(stream, _DECOMPRESSING):
+    if pickles.can_seek(stream) and not isinstance(stream, _DECOMPRESSING):
         pos = stream.tell()
         data = stream.read(n)
         stream.seek(pos)
@@ -93,7 +93,7 @@ def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
 
 def readable(stream: BinaryIO) -> BinaryIO:
     """A seekable view of ``stream``: itself when it can seek, else a spool (memory, then a temp file)."""
-    if getattr(stream, "seekable", lambda: False)():
+    if pickles.can_seek(stream):
         return stream
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
     while chunk := stream.read(1 << 20):
