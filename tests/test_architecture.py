@@ -56,3 +56,19 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 def test_content_does_not_reach_up(path: Path) -> None:
     imports = _imports(path)
     assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
+
+
+_PURE_READERS = ([*_files("facts")] + [PKG / "scan" / n for n in ("result.py", "allowlist.py", "pickles.py")]
+                 + [PKG / "importers" / n for n in ("common.py", "huggingface.py", "mlflow.py", "kitops.py",
+                                                     "modctl.py")] + [PKG / "foreign.py"])
+
+
+@pytest.mark.parametrize("path", _PURE_READERS, ids=lambda p: str(p.relative_to(PKG)))
+def test_readers_of_untrusted_formats_are_pure(path: Path) -> None:
+    """Header facts, the pickle walker, the scan result and the importers' mappings read bytes they are
+    given: no stores, no transport, no operations, no CLI, and never pickle or marshal."""
+    imports = _imports(path)
+    forbidden = {"socket", "http", "urllib", "subprocess", "pickle", "marshal", "shelve", "modelcrate.content",
+                 "modelcrate.cli", "modelcrate.copy", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack",
+                 "modelcrate.transfer", "modelcrate.signatures"}
+    assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}

@@ -247,3 +247,9 @@ def test_mlflow_created_and_signature_parsing() -> None:
                             "signature: {inputs: '[broken'}\n")
     assert "created" not in d.metadata and d.kinds["data"] == "weight"
     assert d.notes == ["MLmodel: signature inputs is not valid JSON"]
+
+
+@pytest.mark.parametrize("cmd", ["import", "scan", "convert"])
+def test_new_commands_have_help_with_an_example(run_cli, cmd: str) -> None:
+    r = run_cli(cmd, "--help")
+    assert r.returncode == 0 and "Example:" in r.stdout and f"modelcrate {cmd}" in r.stdout
