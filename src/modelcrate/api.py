@@ -104,7 +104,7 @@ def unpack(ref: str, out_dir: str | os.PathLike[str], *, kinds: tuple[str, ...] 
            include: tuple[str, ...] = (), force: bool = False, settings: Settings | None = None,
            check: _unpack.Check | None = None) -> _unpack.UnpackResult:
     """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpack` for the safety rules);
-    ``check`` sees the verified files before they are put in place (``importers.convert.Gate`` scans them)."""
+    ``check`` sees the verified files before they are put in place (``scan.UnpackGate`` scans them)."""
     _r, repo, desc = resolve(ref, settings)
     return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force, check=check)
 

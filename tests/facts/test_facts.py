@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,18 @@ def st_bytes(tensors: dict[str, tuple[str, list[int], int]], *, lie: int | None 
         offset += size
     raw = json.dumps(header).encode()
     return struct.pack("<Q", lie if lie is not None else len(raw)) + raw + b"\0" * offset
+
+
+def refused_cheaply(read: Callable[[], object], name: str, match: str) -> None:
+    """``read`` raises one InvalidWeights naming the file, having allocated under a megabyte."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidWeights, match=match) as err:
+            read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value).startswith(f"{name}: ") and peak < 1024 * 1024
 
 
 def test_safetensors_header_gives_counts_dtypes_and_metadata() -> None:
@@ -49,15 +62,7 @@ def test_param_size_is_modelpack_style() -> None:
     (b"\x01\x02", "truncated safetensors length prefix"),
 ])
 def test_lying_or_truncated_safetensors_headers(data: bytes, match: str) -> None:
-    tracemalloc.start()
-    try:
-        with pytest.raises(InvalidWeights, match=match) as err:
-            safetensors.read(io.BytesIO(data), "bad.safetensors")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert str(err.value).startswith("bad.safetensors: ")
-    assert peak < 1024 * 1024
+    refused_cheaply(lambda: safetensors.read(io.BytesIO(data), "bad.safetensors"), "bad.safetensors", match)
 
 
 def test_safetensors_offsets_outside_the_file_are_refused() -> None:
@@ -118,14 +123,7 @@ def test_gguf_written_by_hand() -> None:
     (b"GGUF" + struct.pack("<I", 1), "version 1 is not supported"),
 ])
 def test_hostile_gguf_headers(data: bytes, match: str) -> None:
-    tracemalloc.start()
-    try:
-        with pytest.raises(InvalidWeights, match=match) as err:
-            gguf.read(io.BytesIO(data), "bad.gguf")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert str(err.value).startswith("bad.gguf: ") and peak < 1024 * 1024
+    refused_cheaply(lambda: gguf.read(io.BytesIO(data), "bad.gguf"), "bad.gguf", match)
 
 
 def test_gguf_agrees_with_the_gguf_package(tmp_path: Path) -> None:

@@ -195,7 +195,9 @@ def test_modelkit_through_a_registry(registry: RegistryProcess, store: LocalStor
     assert r.returncode == 6 and "deny_unsafe_pickle" in r.stderr and "nothing was written" in r.stderr
     assert not refused.exists() or tree(refused) == {}
 
-    r = run_cli("inspect", "kit:v1", "--json")
+    r = run_cli("pull", ref)  # into the local store: scanned there, after the copy
+    assert r.returncode == 0 and "src/helper.pkl is a pickle that imports posix.system" in r.stderr
+    r = run_cli("inspect", ref, "--json")
     assert json.loads(r.stdout)["metadata"]["name"] == "sentiment-kit"
 
     env = {"MODELCRATE_KEY_PASSWORD": "pw"}

@@ -253,3 +253,12 @@ def test_mlflow_created_and_signature_parsing() -> None:
 def test_new_commands_have_help_with_an_example(run_cli, cmd: str) -> None:
     r = run_cli(cmd, "--help")
     assert r.returncode == 0 and "Example:" in r.stdout and f"modelcrate {cmd}" in r.stdout
+
+
+def test_init_with_a_lying_weight_header_names_the_file(run_cli, tmp_path: Path) -> None:
+    root = tmp_path / "lying"
+    root.mkdir()
+    (root / "model.safetensors").write_bytes(struct.pack("<Q", 2**60) + b"{}")
+    r = run_cli("init", str(root))
+    assert r.returncode == 1 and r.stderr.startswith("modelcrate: error: model.safetensors: safetensors header claims")
+    assert len(r.stderr.strip().splitlines()) == 1 and not (root / "modelcrate.yaml").exists()

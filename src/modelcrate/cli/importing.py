@@ -16,6 +16,7 @@ from .. import __version__, scan as _scan, signatures, transfer
 from ..errors import PolicyViolation, UsageError
 from ..format.reference import Reference
 from ..importers import convert as _convert, detect
+from ..scan.result import summary
 from ..settings import Settings
 from .main import cli, emit_json, json_option
 from .render import table
@@ -78,7 +79,7 @@ def _render_scan(result: _scan.ScanResult) -> None:
             for f in result.files if f.status != _scan.NOT_PICKLE]
     if rows:
         click.echo(table(["PATH", "FORMAT", "STATUS", "IMPORTS"], rows))
-    s = _scan.predicate(result, scanner_version=__version__, scanned_at="")["summary"]
+    s = summary(result)
     click.echo(f"{result.target}: {result.verdict} ({s['files']} files, {s['pickles']} pickle-based, "
                f"{s['unsafe']} unsafe, {s['errors']} unreadable)", err=True)
 
@@ -131,7 +132,7 @@ def _scan_ref(ref: str, attest: bool, key_path: str | None, local: bool) -> tupl
     r = Reference.parse(ref).or_latest()
     with transfer.open_target(r, settings=Settings.from_env(), push=attest, local=local) as t:
         desc = transfer.resolve_checked(t, r)
-        result = _convert.scan_reference(t, desc, r.name, verify=not local and r.registry is not None)
+        result = _scan.scan_reference(t, desc, r.name, verify=not local and r.registry is not None)
         if signer is None:
             return result, None
         now = datetime.now(UTC)
@@ -180,4 +181,4 @@ def warn_unsafe_stored(ref: str, digest: str) -> None:
     """After a pull into the local store: scan the stored model (header reads for non-pickles) and warn."""
     r = Reference.parse(ref)
     with transfer.open_target(r, settings=Settings.from_env(), local=True) as t:
-        warn_unsafe(_convert.scan_reference(t, t.resolve(digest), r.name, verify=False))
+        warn_unsafe(_scan.scan_reference(t, t.resolve(digest), r.name, verify=False))

@@ -223,9 +223,9 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
         signatures.check_model_signature_request(kinds, include)
         signatures.check_signature_path(signature_path, force=force)
         signature = api.model_signature(ref)
-    from ..importers.convert import Gate
+    from ..scan import UnpackGate
     from .importing import warn_unsafe
-    gate = Gate(deny=deny_unsafe)
+    gate = UnpackGate(deny=deny_unsafe)
     result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, check=gate)
     warn_unsafe(gate.result)
     if signature is not None and signature_path:

@@ -290,9 +290,9 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     """
     if not out_dir and (force or kinds or include or signature_path or deny_unsafe):
         raise UsageError("--force, --filter, --include, --model-signature and --deny-unsafe-pickle go with -o DIR")
-    from ..importers.convert import Gate
+    from ..scan import UnpackGate
     from .importing import warn_unsafe, warn_unsafe_stored
-    gate = Gate(deny=deny_unsafe)
+    gate = UnpackGate(deny=deny_unsafe)
     verify = _pull_verify(pub_key, policy_path)
     remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pulling")

@@ -71,14 +71,15 @@ def read_exact(f: BinaryIO, n: int, name: str, what: str) -> bytes:
 
 
 def facts_for(f: BinaryIO, name: str) -> WeightFacts | None:
-    """Facts from whichever header ``f`` starts with (safetensors, GGUF, ONNX); None for other files."""
+    """Facts from whichever header ``f`` holds (safetensors, GGUF, ONNX); None for other files."""
     from . import gguf, onnx, safetensors
 
     head = f.read(16)
     f.seek(0)
-    if head[:4] == gguf.MAGIC:
+    # by content, or by name: a file named for a format that does not hold up is an error, not "no facts"
+    if head[:4] == gguf.MAGIC or name.endswith(".gguf"):
         return gguf.read(f, name)
-    if safetensors.looks_like(head):
+    if safetensors.looks_like(head) or name.endswith(".safetensors"):
         return safetensors.read(f, name)
     if name.endswith(".onnx"):
         return onnx.read(f, name)

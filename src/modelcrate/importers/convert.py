@@ -1,5 +1,5 @@
-"""Operations over other tools' artifacts: scan a model by reference, gate unpacking on the scan, and
-convert a KitOps ModelKit or foreign ModelPack artifact into a modelcrate model without changing a file."""
+"""Convert a KitOps ModelKit or another tool's ModelPack artifact into a modelcrate model without changing
+a file."""
 
 from __future__ import annotations
 
@@ -10,39 +10,12 @@ from typing import Any
 
 import yaml
 
-from .. import api, foreign, scan as _scan, transfer
-from ..content.target import Target
-from ..errors import PolicyViolation, UsageError
+from .. import api, foreign, transfer
+from ..errors import UsageError
 from ..format import modelfile as _modelfile
-from ..format.descriptor import Descriptor
 from ..format.reference import Reference
 from ..settings import Settings
 from ..unpack import fetch_model, write_files
-
-
-def scan_reference(target: Target, desc: Descriptor, name: str, *, verify: bool) -> _scan.ScanResult:
-    """Scan the model ``desc`` names in ``target`` (see :func:`modelcrate.scan.scan_model`)."""
-    return _scan.scan_model(target, fetch_model(target, desc.digest), name, verify=verify)
-
-
-@dataclass
-class Gate:
-    """The ``check`` unpack and pull -o run on verified files before renaming them into place: scans them,
-    keeps the result for warnings, and with ``deny`` refuses unsafe pickles (nothing is left behind)."""
-
-    deny: bool = False
-    result: _scan.ScanResult | None = None
-
-    def __call__(self, staged: list[tuple[str, Path]]) -> None:
-        found: list[_scan.FileScan] = []
-        for rel, temp in staged:
-            with open(temp, "rb") as f:
-                found.extend(_scan.scan_stream(rel, f))
-        self.result = _scan.ScanResult("unpacked files", tuple(found))
-        reasons = _scan.policy_gate(self.result, deny_unsafe_pickle=self.deny)
-        if reasons:
-            raise PolicyViolation("refused by deny_unsafe_pickle: " + "; ".join(reasons)[:600],
-                                  hint="nothing was written; inspect it with `modelcrate scan`")
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,37 @@
-"""Scan a directory, a list of unpacked files, or a model in a Target for unsafe pickles."""
+"""Scan a directory, a list of unpacked files, or a model in a Target for unsafe pickles; and the gate
+unpack and pull -o run on verified files before they are put in place."""
 
 from __future__ import annotations
 
 import os
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..content.target import Target
 from ..content.verify import drain, verifying
-from ..errors import InvalidManifest
+from ..errors import InvalidManifest, PolicyViolation
+from ..format.descriptor import Descriptor
 from ..format import modelfile as _modelfile
 from ..format.model import ModelFile, ModelView
-from ..unpack import decompressed, safe_relpath
-from .result import ERROR, FileScan, ScanResult
+from ..unpack import decompressed, fetch_model, safe_relpath
+from .result import ERROR, FileScan, ScanResult, policy_gate
 from .sniff import scan_stream
 
 
 def scan_files(root: Path, relpaths: list[str]) -> ScanResult:
-    """Scan the named files under ``root`` (as unpack or pull -o wrote them)."""
+    """Scan the named regular files under ``root`` (symlinks are not followed)."""
+    paths = [(rel, root / rel) for rel in sorted(relpaths)]
+    return _scan_paths(str(root), [(rel, p) for rel, p in paths if p.is_file() and not p.is_symlink()])
+
+
+def _scan_paths(target: str, paths: list[tuple[str, Path]]) -> ScanResult:
+    """Scan each ``(name to report, file)``."""
     out: list[FileScan] = []
-    for rel in sorted(relpaths):
-        path = root / rel
-        if path.is_symlink() or not path.is_file():
-            continue
+    for rel, path in paths:
         with open(path, "rb") as f:
             out.extend(scan_stream(rel, f))
-    return ScanResult(str(root), tuple(out))
+    return ScanResult(target, tuple(out))
 
 
 def scan_directory(directory: str | os.PathLike[str]) -> ScanResult:
@@ -74,3 +80,24 @@ def _tar_layer(f: ModelFile, stream: object) -> list[FileScan]:
     except (tarfile.TarError, OSError, EOFError) as exc:
         out.append(FileScan(f.path or f.descriptor.digest, "tar", ERROR, error=f"unreadable tar layer: {exc}"))
     return out
+
+
+def scan_reference(target: Target, desc: Descriptor, name: str, *, verify: bool) -> ScanResult:
+    """Scan the model ``desc`` names in ``target`` (see :func:`modelcrate.scan.scan_model`)."""
+    return scan_model(target, fetch_model(target, desc.digest), name, verify=verify)
+
+
+@dataclass
+class UnpackGate:
+    """The ``check`` unpack and pull -o run on verified files before renaming them into place: scans them,
+    keeps the result for warnings, and with ``deny`` refuses unsafe pickles (nothing is left behind)."""
+
+    deny: bool = False
+    result: ScanResult | None = None
+
+    def __call__(self, staged: list[tuple[str, Path]]) -> None:
+        self.result = _scan_paths("unpacked files", staged)
+        reasons = policy_gate(self.result, deny_unsafe_pickle=self.deny)
+        if reasons:
+            raise PolicyViolation("refused by deny_unsafe_pickle: " + "; ".join(reasons)[:600],
+                                  hint="nothing was written; inspect it with `modelcrate scan`")
