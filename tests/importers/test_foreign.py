@@ -224,3 +224,18 @@ def test_unpack_warns_and_refuses(store: LocalStore, run_cli, tmp_path: Path) ->
     (tmp_path / "a" / "src" / "helper.pkl").unlink()
     r = run_cli("scan", str(tmp_path / "a"))
     assert r.returncode == 0 and "clean" in r.stderr
+
+
+def test_import_an_artifact_into_a_directory(kit, run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "sentiment"
+    r = run_cli("import", "kit:v1", str(out))
+    assert r.returncode == 0 and "from kitops artifact kit:v1" in r.stderr, r.stderr
+    files = {p: data for p, data in tree(out).items() if p != "modelcrate.yaml"}
+    assert files == FILES
+    again = run_cli("import", "kit:v1", str(out))
+    assert again.returncode == 1 and "exists" in again.stderr
+    r = run_cli("pack", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["reference"] == "sentiment-kit:1.2.0"
+    r = run_cli("import", "no-such-thing:1")
+    assert r.returncode == 2 and "neither a path" in r.stderr

@@ -39,7 +39,7 @@ def report_written(written: detect.Written) -> None:
 
 
 @cli.command(name="import")
-@click.argument("source", type=click.Path(exists=True))
+@click.argument("source")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--from", "source_format", type=click.Choice(sorted(_FORMAT_NAMES)),
               help="Read only this source format (default: the one SOURCE names, else all found).")
@@ -49,17 +49,28 @@ def import_(source: str, directory: str | None, source_format: str | None, name:
     """Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model.
 
     SOURCE is a model directory or its descriptor file: README.md / config.json (Hugging Face),
-    MLmodel (MLflow), Kitfile (KitOps) or Modelfile (modctl). The yaml is written beside it (DIRECTORY,
-    if given, must be that directory). Fields that cannot be mapped are reported; nothing is
-    overwritten without --force.
+    MLmodel (MLflow), Kitfile (KitOps) or Modelfile (modctl); the yaml is written beside it (DIRECTORY,
+    if given, must be that directory). SOURCE may also be a KitOps ModelKit or another tool's ModelPack
+    artifact (a reference): its files are then written into DIRECTORY, with unpack's checks, and the yaml
+    made from its Kitfile or config. Fields that cannot be mapped are reported; nothing is overwritten
+    without --force.
 
     \b
     Example:
       modelcrate import ./bert-base-uncased
       modelcrate import ./mlruns/0/abc/artifacts/model/MLmodel
       modelcrate import ./kit/Kitfile --force
+      modelcrate import localhost:5000/kit/sentiment:v1 ./sentiment
     """
     path = Path(source)
+    if not path.exists():
+        if not directory:
+            raise UsageError(f"{source} is neither a path nor, without DIRECTORY, an artifact to import",
+                             hint="import REF DIRECTORY writes an artifact's files and yaml into DIRECTORY")
+        made = _convert.materialize(source, directory, force=force)
+        click.echo(f"wrote {made.modelfile} and {len(made.files)} files from {made.source_kind} artifact {source}",
+                   err=True)
+        return
     root = path.parent if path.is_file() else path
     if directory and Path(directory).resolve() != root.resolve():
         raise UsageError(f"the model's files are in {root}; modelcrate.yaml must be written there",

@@ -1,8 +1,9 @@
-"""Convert a KitOps ModelKit or another tool's ModelPack artifact into a modelcrate model without changing
-a file."""
+"""Turn a KitOps ModelKit or another tool's ModelPack artifact into a model directory (``import REF DIR``)
+or a modelcrate model (``convert``) without changing a file."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,21 @@ from typing import Any
 import yaml
 
 from .. import api, foreign, transfer
-from ..errors import UsageError
+from .._internal.fsutil import atomic_write
+from ..errors import AlreadyExists, UsageError
 from ..format import modelfile as _modelfile
 from ..format.reference import Reference
 from ..settings import Settings
 from ..unpack import fetch_model, write_files
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A foreign artifact written out as a model directory with its modelcrate.yaml."""
+
+    modelfile: Path
+    source_kind: str
+    files: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -26,30 +37,39 @@ class Converted:
     files: list[tuple[str, int]] = field(default_factory=list)
 
 
-def convert(ref: str, dst: str, *, local: bool = False, settings: Settings | None = None) -> Converted:
-    """Re-package the artifact at ``ref`` as a modelcrate model stored locally under ``dst``.
-
-    The source's files are written, with unpack's checks and digest verification, into a temporary
-    directory, described by a modelcrate.yaml made from the source's metadata, and packed from there, so
-    every file keeps its bytes."""
+def materialize(ref: str, out_dir: str | os.PathLike[str], *, force: bool = False, local: bool = False,
+                settings: Settings | None = None) -> Materialized:
+    """Write the files of the KitOps or ModelPack artifact at ``ref`` into ``out_dir`` (unpack's checks,
+    every byte verified) and a modelcrate.yaml made from its metadata (the Kitfile or ModelPack config),
+    ready for ``pack``. Nothing is overwritten without ``force``."""
     s = settings or Settings.from_env()
     r = Reference.parse(ref).or_latest()
+    root = Path(out_dir)
+    dest = root / _modelfile.FILENAME
+    if dest.exists() and not force:
+        raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
+    with transfer.open_target(r, settings=s, local=local) as t:
+        view = fetch_model(t, transfer.resolve_checked(t, r).digest)
+        source_kind = foreign.kind(view.manifest)
+        if source_kind == "modelcrate":
+            raise UsageError(f"{ref} is already a modelcrate model",
+                             hint="use `modelcrate copy`, `modelcrate tag` or `modelcrate unpack`")
+        written = write_files(t, list(view.files), root, force=force)
+    atomic_write(dest, _yaml(view.metadata, r, _kinds(view, written.files)).encode("utf-8"))
+    return Materialized(dest, source_kind, written.files)
+
+
+def convert(ref: str, dst: str, *, local: bool = False, settings: Settings | None = None) -> Converted:
+    """Re-package the artifact at ``ref`` as a modelcrate model stored locally under ``dst``: its files are
+    materialized in a temporary directory and packed from there, so every file keeps its bytes."""
+    s = settings or Settings.from_env()
     d = Reference.parse(dst).or_latest()
     if d.digest:
         raise UsageError(f"{dst}: the destination takes a name and tag, not a digest")
-    with transfer.open_target(r, settings=s, local=local) as t:
-        desc = transfer.resolve_checked(t, r)
-        view = fetch_model(t, desc.digest)
-        source_kind = foreign.kind(view.manifest)
-        if source_kind == "modelcrate":
-            raise UsageError(f"{ref} is already a modelcrate model", hint="use `modelcrate copy` or `modelcrate tag`")
-        with tempfile.TemporaryDirectory(prefix="modelcrate-convert-") as tmp:
-            root = Path(tmp)
-            written = write_files(t, list(view.files), root)
-            kinds = _kinds(view, written.files)
-            (root / _modelfile.FILENAME).write_text(_yaml(view.metadata, d, kinds), encoding="utf-8")
-            packed = api.pack(root, str(d), settings=s)
-    return Converted(packed.reference, packed.descriptor.digest, source_kind, written.files)
+    with tempfile.TemporaryDirectory(prefix="modelcrate-convert-") as tmp:
+        made = materialize(ref, tmp, local=local, settings=s)
+        packed = api.pack(tmp, str(d), settings=s)
+    return Converted(packed.reference, packed.descriptor.digest, made.source_kind, made.files)
 
 
 def _kinds(view: Any, files: list[tuple[str, int]]) -> dict[str, str]:
@@ -65,9 +85,9 @@ def _kinds(view: Any, files: list[tuple[str, int]]) -> dict[str, str]:
     return out
 
 
-def _yaml(metadata: dict[str, Any] | None, dst: Reference, kinds: dict[str, str]) -> str:
+def _yaml(metadata: dict[str, Any] | None, source: Reference, kinds: dict[str, str]) -> str:
     meta = {k: v for k, v in (metadata or {}).items() if k != "schema"}
-    meta.setdefault("name", dst.repository.rsplit("/", 1)[-1])
-    meta.setdefault("version", dst.tag or "0.1.0")
+    meta.setdefault("name", source.repository.rsplit("/", 1)[-1])
+    meta.setdefault("version", source.tag or "0.1.0")
     files = [{"path": p, "kind": k} for p, k in sorted(kinds.items())]
     return yaml.safe_dump({**meta, "files": files}, sort_keys=False, allow_unicode=True)
