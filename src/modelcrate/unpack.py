@@ -242,7 +242,8 @@ def decompressed(reader: BinaryIO, fmt: str) -> BinaryIO:
             import zstandard
         except ImportError:
             raise InvalidManifest("this layer is zstd-compressed: install modelcrate[zstd] to read it") from None
-        return zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)  # type: ignore[no-any-return]
+        stream: BinaryIO = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        return stream
     raise InvalidManifest(f"layer format {fmt!r} is not one modelcrate reads (raw, tar, tar+gzip, tar+zstd)")
 
 

@@ -59,7 +59,8 @@ def test_init_on_a_hugging_face_directory(hf_dir: Path, home: Path) -> None:
     assert meta["tags"] == ["text-classification", "sentiment"] and meta["framework"] == "transformers"
     assert meta["lineage"]["base_model"] == "distilbert/distilbert-base-uncased"
     assert meta["lineage"]["base_model_relation"] == "finetune"
-    assert meta["lineage"]["datasets"] == [{"name": "stanfordnlp/imdb", "uri": "https://huggingface.co/datasets/stanfordnlp/imdb"}]
+    assert meta["lineage"]["datasets"] == [{"name": "stanfordnlp/imdb",
+                                            "uri": "https://huggingface.co/datasets/stanfordnlp/imdb"}]
     assert meta["capabilities"] == {"languages": ["en", "fr"]}
     assert meta["architecture"] == "DistilBertForSequenceClassification" and meta["family"] == "distilbert"
     assert meta["precision"] == "float32"  # config.json says so; the header agrees
@@ -149,7 +150,8 @@ def test_mlflow_directory(tmp_path: Path) -> None:
     assert meta["created"] == "2024-05-01T12:30:45Z"
     ml = meta["extra"]["mlflow"]
     assert ml["model_id"] == "m-0123456789abcdef0123456789abcdef" and ml["flavors"] == ["python_function", "sklearn"]
-    assert ml["framework_versions"] == {"python_version": "3.11.7", "sklearn_version": "1.5.1"} and ml["mlflow_version"] == "2.16.0"
+    assert ml["framework_versions"] == {"python_version": "3.11.7", "sklearn_version": "1.5.1"}
+    assert ml["mlflow_version"] == "2.16.0"
     assert ml["signature"]["outputs"] == [{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]
     assert dict(files) == {"MLmodel": "weight.config", "conda.yaml": "code", "input_example.json": "doc",
                            "model.pkl": "weight", "python_env.yaml": "code", "requirements.txt": "code"}

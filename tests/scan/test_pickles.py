@@ -40,7 +40,9 @@ def test_non_seekable_streams_give_the_same_verdict(sample: Sample) -> None:
 
     seekable = scan_stream(sample.name, io.BytesIO(sample.data))
     piped = scan_stream(sample.name, io.BufferedReader(Pipe(sample.data)))  # type: ignore[arg-type]
+    raw = scan_stream(sample.name, Pipe(sample.data))  # type: ignore[arg-type]  # short reads reach the sniffer
     assert [(f.path, f.status, f.unsafe) for f in piped] == [(f.path, f.status, f.unsafe) for f in seekable]
+    assert [(f.path, f.status, f.unsafe) for f in raw] == [(f.path, f.status, f.unsafe) for f in seekable]
 
 
 def test_globals_are_named_with_protocol() -> None:
@@ -79,7 +81,8 @@ def test_a_huge_bytes_length_is_skipped_not_allocated() -> None:
 def test_malformed_pickles_are_errors_and_refused(data: bytes, message: str) -> None:
     [found] = scan_stream("bad.pkl", io.BytesIO(data))
     assert found.status == ERROR and message in (found.error or "")
-    assert policy_gate(ScanResult("t", (found,))) and "could not be checked" in policy_gate(ScanResult("t", (found,)))[0]
+    reasons = policy_gate(ScanResult("t", (found,)))
+    assert len(reasons) == 1 and "could not be checked" in reasons[0]
 
 
 def test_stack_global_on_an_empty_stack_is_refused() -> None:

@@ -101,7 +101,8 @@ def init(directory: str, name: str | None, force: bool) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-t", "--tag", "ref", help="Reference to store it under, NAME[:TAG] (default: name:version from the yaml).")
+@click.option("-t", "--tag", "ref",
+              help="Reference to store it under, NAME[:TAG] (default: name:version from the yaml).")
 @click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,

@@ -65,7 +65,8 @@ def entries(doc: Any) -> list[tuple[str, str]]:
         return []
     model = doc.get("model") if isinstance(doc.get("model"), dict) else {}
     out = [("model", str(model.get("path")))] if model.get("path") else []
-    out += [("modelpart", str(p.get("path"))) for p in model.get("parts") or [] if isinstance(p, dict) and p.get("path")]
+    out += [("modelpart", str(p.get("path"))) for p in model.get("parts") or []
+            if isinstance(p, dict) and p.get("path")]
     for section, layer in (("code", "code"), ("datasets", "dataset"), ("docs", "docs"), ("prompts", "prompts")):
         out += [(layer, str(e.get("path"))) for e in doc.get(section) or [] if isinstance(e, dict) and e.get("path")]
     return out

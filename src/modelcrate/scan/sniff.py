@@ -87,7 +87,12 @@ def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
         data = stream.read(n)
         stream.seek(pos)
         return data, stream
-    data = stream.read(n)
+    data = b""
+    while len(data) < n:  # a raw stream (a registry response) may return fewer bytes than asked
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
     return data, io.BufferedReader(_Replay(data, stream))  # type: ignore[return-value]
 
 
