@@ -221,6 +221,11 @@ def test_unpack_warns_and_refuses(store: LocalStore, run_cli, tmp_path: Path) ->
     assert r.returncode == 6 and "src/helper.pkl" in r.stdout and "unsafe" in r.stderr
     r = run_cli("scan", str(tmp_path / "a"), "--json")
     assert r.returncode == 6 and json.loads(r.stdout)["summary"]["unsafe"] == 1
+    r = run_cli("scan", str(tmp_path / "a" / "src" / "helper.pkl"))
+    assert r.returncode == 6 and "posix.system" in r.stdout
+    r = run_cli("scan", str(tmp_path / "a" / "src" / "helper.pkl"), "--attest", "--key",
+                str(tmp_path / "a" / "README.md"))
+    assert r.returncode == 2 and "needs a model reference" in r.stderr
     (tmp_path / "a" / "src" / "helper.pkl").unlink()
     r = run_cli("scan", str(tmp_path / "a"))
     assert r.returncode == 0 and "clean" in r.stderr

@@ -96,7 +96,7 @@ def _render_scan(result: _scan.ScanResult) -> None:
 
 
 @cli.command(name="scan")
-@click.argument("target")
+@click.argument("target", metavar="REF|DIR|FILE")
 @click.option("--attest", is_flag=True, help="Attach the result to the model as a signed attestation.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
               help="With --attest: the private key to sign with (PEM).")
@@ -113,15 +113,17 @@ def scan_(target: str, attest: bool, key_path: str | None, local: bool, as_json:
     \b
     Example:
       modelcrate scan ./my-model
+      modelcrate scan ./checkpoints/last.ckpt
       modelcrate scan my-model:1.0.0 --json
       modelcrate scan localhost:5000/team/bert:1.0 --attest --key modelcrate.key
     """
     if key_path and not attest:
         raise UsageError("--key goes with --attest")
-    if Path(target).is_dir():
+    path = Path(target)
+    if path.is_dir() or path.is_file():
         if attest:
-            raise UsageError("--attest needs a model reference: a directory has no digest to attest")
-        result = _scan.scan_directory(target)
+            raise UsageError("--attest needs a model reference: a path has no manifest digest to attest")
+        result = _scan.scan_directory(path) if path.is_dir() else _scan.scan_files(path.parent, [path.name])
         stored = None
     else:
         result, stored = _scan_ref(target, attest, key_path, local)
