@@ -35,7 +35,7 @@ def report_written(written: detect.Written) -> None:
         click.echo("  from weight headers: " + ", ".join(f"{k}={v}" for k, v in sorted(written.facts.items())),
                    err=True)
     for note in written.notes:
-        click.echo(f"  not mapped: {note}", err=True)
+        click.echo(f"  note: {note}", err=True)
 
 
 @cli.command(name="import")

@@ -28,7 +28,8 @@ SOURCE_FILES = {"kitops": kitops.FILENAME, "modctl": modctl.FILENAME, "mlflow": 
 
 @dataclass(frozen=True)
 class Written:
-    """What ``init`` or ``import`` wrote: the file, the sources it read and what it could not map."""
+    """What ``init`` or ``import`` wrote: the file, the sources it read, what it could not map, and the
+    fields filled from weight headers."""
 
     path: Path
     sources: tuple[str, ...]
@@ -140,9 +141,12 @@ def build(root: Path, name: str | None, formats: list[str]) -> tuple[str, list[s
     found, fact_notes = weight_facts(root, [rel for rel, k in kinds.items() if k in ("weight", "weight.config")
                                             and (k == "weight" or rel.endswith(".safetensors.index.json"))])
     notes += fact_notes
-    facts = found.metadata() if found else {}
-    for key, value in facts.items():
-        meta.setdefault(key, value)
+    facts = {}
+    for key, value in (found.metadata() if found else {}).items():
+        if key not in meta:
+            meta[key] = facts[key] = value
+        elif str(meta[key]).lower() != value.lower():
+            notes.append(f"{key}: the sources say {meta[key]!r}, the weight headers {value!r}; kept {meta[key]!r}")
     for rel, kind in kinds.items():
         if kind == "weight" and rel.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl")):
             notes.append(f"{rel} may be a pickle (code runs when it is loaded): check it with `modelcrate scan`")
@@ -170,7 +174,7 @@ def write(directory: str | os.PathLike[str], *, name: str | None = None, force: 
                              f"(looked for {', '.join(SOURCE_FILES[f] for f in missing)})")
     use = formats if formats is not None else found
     chosen, files, meta, kinds, notes, facts = build(root, name, use)
-    text = _modelfile.scaffold(chosen, files, meta, kinds, tuple(f"not mapped: {n}" for n in notes))
+    text = _modelfile.scaffold(chosen, files, meta, kinds, tuple(f"note: {n}" for n in notes))
     _modelfile.parse(text, _modelfile.FILENAME)  # what we write must be what pack accepts
     atomic_write(dest, text.encode("utf-8"))
     return Written(dest, tuple(use), tuple(notes), facts)
