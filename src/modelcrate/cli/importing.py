@@ -20,6 +20,8 @@ from ..scan.result import summary
 from ..settings import Settings
 from .main import cli, emit_json, json_option
 from .render import table
+from .signing import _signer_options, _subject, _target_options, load_signer
+from .transfer import remote_settings
 
 _FORMAT_NAMES = {"hf": "huggingface", "huggingface": "huggingface", "mlflow": "mlflow", "kitops": "kitops",
                  "kitfile": "kitops", "modctl": "modctl", "modelfile": "modctl"}
@@ -44,8 +46,10 @@ def report_written(written: detect.Written) -> None:
 @click.option("--from", "source_format", type=click.Choice(sorted(_FORMAT_NAMES)),
               help="Read only this source format (default: the one SOURCE names, else all found).")
 @click.option("--name", help="Model name to write (default: the source's, else the directory's name).")
-@click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
-def import_(source: str, directory: str | None, source_format: str | None, name: str | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml (and, for REF, files).")
+@_target_options
+def import_(source: str, directory: str | None, source_format: str | None, name: str | None, force: bool,
+            local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None, timeout: float) -> None:
     """Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model.
 
     SOURCE is a model directory or its descriptor file: README.md / config.json (Hugging Face),
@@ -67,7 +71,8 @@ def import_(source: str, directory: str | None, source_format: str | None, name:
         if not directory:
             raise UsageError(f"{source} is neither a path nor, without DIRECTORY, an artifact to import",
                              hint="import REF DIRECTORY writes an artifact's files and yaml into DIRECTORY")
-        made = _convert.materialize(source, directory, force=force)
+        made = _convert.materialize(source, directory, force=force, local=local,
+                                    remote=remote_settings(plain_http, insecure, registry_ca_file, timeout))
         click.echo(f"wrote {made.modelfile} and {len(made.files)} files from {made.source_kind} artifact {source}",
                    err=True)
         return
@@ -98,17 +103,19 @@ def _render_scan(result: _scan.ScanResult) -> None:
 @cli.command(name="scan")
 @click.argument("target", metavar="REF|DIR|FILE")
 @click.option("--attest", is_flag=True, help="Attach the result to the model as a signed attestation.")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
-              help="With --attest: the private key to sign with (PEM).")
-@click.option("--local", is_flag=True, help="REF names the local store even if it looks like a registry.")
+@_signer_options
+@_target_options
 @json_option
-def scan_(target: str, attest: bool, key_path: str | None, local: bool, as_json: bool) -> None:
-    """Find files that run code when loaded (pickles) in a directory or a model.
+def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None, chain_path: str | None,
+          keyless: bool, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
+          timeout: float, as_json: bool) -> None:
+    """Find files that run code when loaded (pickles) in a directory, a file or a model.
 
     Files are recognised by content (.pt/.bin/.pkl/.joblib/.ckpt pickles, zip-wrapped PyTorch archives
     and their data.pkl, numpy object arrays, compressed pickles); each pickle's opcodes are walked, never
     unpickled, and the globals it imports are checked against an allow-list of tensor and array rebuilds.
-    Exit 6 when a file is unsafe or could not be checked, 0 otherwise.
+    A model in a registry is read in full, so the verdict is about verified bytes. Exit 6 when a file is
+    unsafe or could not be checked, 0 otherwise.
 
     \b
     Example:
@@ -117,16 +124,27 @@ def scan_(target: str, attest: bool, key_path: str | None, local: bool, as_json:
       modelcrate scan my-model:1.0.0 --json
       modelcrate scan localhost:5000/team/bert:1.0 --attest --key modelcrate.key
     """
-    if key_path and not attest:
-        raise UsageError("--key goes with --attest")
+    signing_flags = key_path or cert_path or chain_path or keyless
+    if signing_flags and not attest:
+        raise UsageError("--key, --cert, --cert-chain and --keyless go with --attest")
     path = Path(target)
+    stored = None
     if path.is_dir() or path.is_file():
         if attest:
             raise UsageError("--attest needs a model reference: a path has no manifest digest to attest")
         result = _scan.scan_directory(path) if path.is_dir() else _scan.scan_files(path.parent, [path.name])
-        stored = None
     else:
-        result, stored = _scan_ref(target, attest, key_path, local)
+        signer = load_signer(key_path, cert_path, chain_path, keyless) if attest else None
+        in_registry = not local and Reference.parse(target).registry is not None
+        with _subject(target, local=local, push=attest, plain_http=plain_http, insecure=insecure,
+                      registry_ca_file=registry_ca_file, timeout=timeout) as (name, t, desc):
+            result = _scan.scan_reference(t, desc, name, verify=in_registry)
+            if signer is not None:
+                now = datetime.now(UTC)
+                body = _scan.predicate(result, scanner_version=__version__,
+                                       scanned_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                attestation = signatures.attest(t, desc, name, signer, _scan.PREDICATE_TYPE, body, created=now)
+                stored = {"digest": attestation.descriptor.digest, "predicateType": _scan.PREDICATE_TYPE}
     if as_json:
         emit_json({**result.to_dict(), **({"attestation": stored} if stored else {})})
     else:
@@ -138,28 +156,13 @@ def scan_(target: str, attest: bool, key_path: str | None, local: bool, as_json:
                               + "; ".join(_scan.policy_gate(result))[:400])
 
 
-def _scan_ref(ref: str, attest: bool, key_path: str | None, local: bool) -> tuple[_scan.ScanResult, dict | None]:
-    from .signing import load_signer
-
-    signer = load_signer(key_path, None, None, False) if attest else None
-    r = Reference.parse(ref).or_latest()
-    with transfer.open_target(r, settings=Settings.from_env(), push=attest, local=local) as t:
-        desc = transfer.resolve_checked(t, r)
-        result = _scan.scan_reference(t, desc, r.name, verify=not local and r.registry is not None)
-        if signer is None:
-            return result, None
-        now = datetime.now(UTC)
-        body = _scan.predicate(result, scanner_version=__version__, scanned_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        stored = signatures.attest(t, desc, r.name, signer, _scan.PREDICATE_TYPE, body, created=now)
-        return result, {"digest": stored.descriptor.digest, "predicateType": _scan.PREDICATE_TYPE}
-
-
 @cli.command(name="convert")
 @click.argument("ref")
 @click.argument("dst")
-@click.option("--local", is_flag=True, help="REF names the local store even if it looks like a registry.")
+@_target_options
 @json_option
-def convert_(ref: str, dst: str, local: bool, as_json: bool) -> None:
+def convert_(ref: str, dst: str, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
+             timeout: float, as_json: bool) -> None:
     """Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate model.
 
     Every file keeps its bytes (checked against the source's digests as it is read); tar layers become
@@ -170,7 +173,8 @@ def convert_(ref: str, dst: str, local: bool, as_json: bool) -> None:
     Example:
       modelcrate convert localhost:5000/kit/sentiment:v1 sentiment:1.0.0
     """
-    converted = _convert.convert(ref, dst, local=local)
+    converted = _convert.convert(ref, dst, local=local,
+                                 remote=remote_settings(plain_http, insecure, registry_ca_file, timeout))
     if as_json:
         emit_json({"reference": converted.reference, "digest": converted.digest, "source": ref,
                    "sourceKind": converted.source_kind, "files": len(converted.files)})

@@ -14,6 +14,7 @@ import yaml
 from .. import api, foreign, transfer
 from .._internal.fsutil import atomic_write
 from ..errors import AlreadyExists, UsageError
+from ..content.remote.registry import RemoteSettings
 from ..format import modelfile as _modelfile
 from ..format.reference import Reference
 from ..settings import Settings
@@ -38,7 +39,7 @@ class Converted:
 
 
 def materialize(ref: str, out_dir: str | os.PathLike[str], *, force: bool = False, local: bool = False,
-                settings: Settings | None = None) -> Materialized:
+                settings: Settings | None = None, remote: RemoteSettings | None = None) -> Materialized:
     """Write the files of the KitOps or ModelPack artifact at ``ref`` into ``out_dir`` (unpack's checks,
     every byte verified) and a modelcrate.yaml made from its metadata (the Kitfile or ModelPack config),
     ready for ``pack``. Nothing is overwritten without ``force``."""
@@ -48,7 +49,7 @@ def materialize(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     dest = root / _modelfile.FILENAME
     if dest.exists() and not force:
         raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
-    with transfer.open_target(r, settings=s, local=local) as t:
+    with transfer.open_target(r, settings=s, remote=remote, local=local) as t:
         view = fetch_model(t, transfer.resolve_checked(t, r).digest)
         source_kind = foreign.kind(view.manifest)
         if source_kind == "modelcrate":
@@ -59,7 +60,8 @@ def materialize(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     return Materialized(dest, source_kind, written.files)
 
 
-def convert(ref: str, dst: str, *, local: bool = False, settings: Settings | None = None) -> Converted:
+def convert(ref: str, dst: str, *, local: bool = False, settings: Settings | None = None,
+            remote: RemoteSettings | None = None) -> Converted:
     """Re-package the artifact at ``ref`` as a modelcrate model stored locally under ``dst``: its files are
     materialized in a temporary directory and packed from there, so every file keeps its bytes."""
     s = settings or Settings.from_env()
@@ -67,7 +69,7 @@ def convert(ref: str, dst: str, *, local: bool = False, settings: Settings | Non
     if d.digest:
         raise UsageError(f"{dst}: the destination takes a name and tag, not a digest")
     with tempfile.TemporaryDirectory(prefix="modelcrate-convert-") as tmp:
-        made = materialize(ref, tmp, local=local, settings=s)
+        made = materialize(ref, tmp, local=local, settings=s, remote=remote)
         packed = api.pack(tmp, str(d), settings=s)
     return Converted(packed.reference, packed.descriptor.digest, made.source_kind, made.files)
 
