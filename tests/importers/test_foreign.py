@@ -64,7 +64,7 @@ def put_modelkit(target, layers: list[tuple[str, str | None, list[tuple[str, byt
         media = f"application/vnd.kitops.modelkit.{layer_type}.v1.tar" + (f"+{comp}" if comp else "")
         real = Descriptor.of(media, blob)
         target.push(real, io.BytesIO(blob))
-        path = _PATHS[layer_type]
+        path = _PATHS.get(layer_type, "x")
         descs.append(Descriptor(media, real.digest, real.size, {ANN_FILEPATH: path} if annotate else None))
     manifest = build_manifest(config_desc, descs)
     desc = Descriptor.of(OCI_MANIFEST, manifest)
@@ -244,3 +244,41 @@ def test_import_an_artifact_into_a_directory(kit, run_cli, tmp_path: Path) -> No
     assert json.loads(r.stdout)["reference"] == "sentiment-kit:1.2.0"
     r = run_cli("import", "no-such-thing:1")
     assert r.returncode == 2 and "neither a path" in r.stderr
+
+
+def test_hostile_modelkit_manifests(store: LocalStore, settings, tmp_path: Path, monkeypatch) -> None:
+    repo = store.repository("odd")
+    put_modelkit(repo, [("weights", None, [("w.bin", b"x")])], tag="badtype")
+    with pytest.raises(Exception, match="not a ModelKit layer type"):
+        api.inspect("odd:badtype", settings)
+    config = b"{not json"
+    config_desc = Descriptor.of(KITOPS_CONFIG, config)
+    repo.push(config_desc, io.BytesIO(config))
+    manifest = build_manifest(config_desc, [])
+    desc = Descriptor.of(OCI_MANIFEST, manifest)
+    repo.push(desc, io.BytesIO(manifest))
+    repo.tag(desc, "badconfig")
+    with pytest.raises(Exception, match="ModelKit config is not valid JSON"):
+        api.inspect("odd:badconfig", settings)
+    # a Kitfile naming a path outside the directory: the layer's members are still confined
+    put_modelkit(repo, [("code", None, [("src/a.py", b"x")])], tag="escape",
+                 kitfile={**KITFILE, "model": {}, "code": [{"path": "../../etc"}]})
+    with pytest.raises(UnsafePath, match="contains '..'"):
+        api.unpack("odd:escape", tmp_path / "out", settings=settings)
+    assert not (tmp_path / "out").exists()
+
+
+def test_zstd_layers_without_zstandard_fail_clearly(kit, settings, tmp_path: Path, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_zstd(name: str, *args: object, **kwargs: object) -> object:
+        if name == "zstandard":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_zstd)
+    with pytest.raises(Exception, match=re.escape("install modelcrate[zstd]")):
+        api.unpack("kit:v1", tmp_path / "out", settings=settings)
+    assert not (tmp_path / "out").exists() or tree(tmp_path / "out") == {}
