@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import pickletools
+import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -21,7 +22,6 @@ MAX_NESTING = 4
 MAX_LINE = 64 * 1024
 _CHUNK = 1 << 20
 
-_MARK = object()
 _UNKNOWN = object()
 
 _STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"}
@@ -64,14 +64,13 @@ class Source:
         self.offset = 0
 
     def read(self, n: int) -> bytes:
-        parts, want = [], n
-        while want > 0:
-            chunk = self.f.read(min(want, _CHUNK))
-            if not chunk:
-                break
-            parts.append(chunk)
-            want -= len(chunk)
-        data = b"".join(parts)
+        data = self.f.read(n if n <= _CHUNK else _CHUNK)
+        if len(data) < n and data:  # a short read, or more than one chunk wanted
+            parts, want = [data], n - len(data)
+            while want > 0 and (chunk := self.f.read(min(want, _CHUNK))):
+                parts.append(chunk)
+                want -= len(chunk)
+            data = b"".join(parts)
         self.offset += len(data)
         return data
 
@@ -107,54 +106,100 @@ class Source:
         raise PickleError(f"{what} longer than {MAX_LINE} bytes at offset {self.offset}")
 
 
+# What each opcode does to the walk, worked out once from pickletools' table.
+_PLAIN, _MARK_OP, _STRING, _BYTES_OP, _GLOBAL, _STACK_GLOBAL, _EXT, _PROTO, _PUT, _MEMOIZE, _GET, _DUP, _STOP = \
+    range(13)
+_FIXED = {"uint1": struct.Struct("<B"), "uint2": struct.Struct("<H"), "int4": struct.Struct("<i"),
+          "uint4": struct.Struct("<I"), "uint8": struct.Struct("<Q"), "float8": struct.Struct(">d")}
+
+
+@dataclass(frozen=True)
+class _Op:
+    info: pickletools.OpcodeInfo
+    kind: int
+    marked: bool  # pops a MARK frame first
+    pops: int  # stack items popped (below the frame, for marked opcodes)
+    pushes: int
+    fixed: struct.Struct | None  # fast reader for fixed-width arguments
+
+
+def _classify(op: pickletools.OpcodeInfo) -> _Op:
+    name, before = op.name, op.stack_before
+    kind = (_MARK_OP if name == "MARK" else _STRING if name in _STRINGS else _BYTES_OP if name in _BYTES
+            else _GLOBAL if name in ("GLOBAL", "INST") else _STACK_GLOBAL if name == "STACK_GLOBAL"
+            else _EXT if name.startswith("EXT") else _PROTO if name == "PROTO"
+            else _PUT if name in ("PUT", "BINPUT", "LONG_BINPUT") else _MEMOIZE if name == "MEMOIZE"
+            else _GET if name in ("GET", "BINGET", "LONG_BINGET") else _DUP if name == "DUP"
+            else _STOP if name == "STOP" else _PLAIN)
+    marked = pickletools.markobject in before
+    pops = before.index(pickletools.markobject) if marked else len(before)
+    fixed = _FIXED.get(op.arg.name) if op.arg is not None and op.arg.n > 0 else None
+    return _Op(op, kind, marked, pops, 0 if kind == _MARK_OP else len(op.stack_after), fixed)
+
+
+_OPS: list[_Op | None] = [None] * 256
+for _info in pickletools.opcodes:
+    _OPS[ord(_info.code)] = _classify(_info)
+
+
 def walk(src: Source, result: Walk | None = None, *, depth: int = 0, first: bytes = b"") -> Walk:
     """Walk one pickle from ``src`` up to its STOP; raise :class:`PickleError` if it is malformed (the
-    globals seen so far stay in ``result``). ``first`` is an opcode byte the caller already read."""
+    globals seen so far stay in ``result``). ``first`` is an opcode byte the caller already read (and
+    counted in ``src.offset``).
+
+    The stack is one list; ``marks`` holds where each MARK frame starts, as the unpickler's own metastack
+    does, so an opcode can never pop below the frame it runs in."""
     out = result if result is not None else Walk()
     stack: list[object] = []
+    marks: list[int] = []
     memo: dict[int, object] = {}
     pending = first
+    read_byte = src.f.read  # the hot loop: one call per opcode
     while True:
-        code = pending or src.read(1)
-        pending = b""
+        if pending:
+            code, pending = pending, b""
+        else:
+            code = read_byte(1)
+            src.offset += len(code)
         if not code:
             raise PickleError(f"truncated pickle (no STOP) at offset {src.offset}")
-        op = pickletools.code2op.get(code.decode("latin-1"))
+        op = _OPS[code[0]]
         if op is None:
             raise PickleError(f"unknown opcode 0x{code[0]:02x} at offset {src.offset - 1}")
         out.opcodes += 1
         arg = _argument(src, op)
-        if op.name == "STOP":
-            _pop(stack, 1, op.name, src)
+        if op.kind == _STOP:
+            _pop(stack, marks, 1, op, src)
             return out
-        _step(op, arg, stack, memo, out, src, depth)
+        _step(op, arg, stack, marks, memo, out, src, depth)
 
 
-def _argument(src: Source, op: pickletools.OpcodeInfo) -> object:
-    a = op.arg
+def _argument(src: Source, op: _Op) -> object:
+    a = op.info.arg
     if a is None:
         return None
+    if op.fixed is not None:
+        return op.fixed.unpack(src.exact(op.fixed.size, op.info.name))[0]
+    name = op.info.name
     if a.n == pickletools.UP_TO_NEWLINE:
-        raw = src.line(op.name)
-        if op.name in ("GLOBAL", "INST"):
-            raw += src.line(op.name)
-        return _decode(a, raw, op.name)
+        raw = src.line(name)
+        if op.kind == _GLOBAL:
+            raw += src.line(name)
+        return _decode(a, raw, name)
     if a.n > 0:
-        return _decode(a, src.exact(a.n, op.name), op.name)
+        return _decode(a, src.exact(a.n, name), name)
     width = _PREFIX[a.n]
-    length = int.from_bytes(src.exact(width, op.name), "little", signed=(a.n == pickletools.TAKEN_FROM_ARGUMENT4))
+    length = int.from_bytes(src.exact(width, name), "little", signed=(a.n == pickletools.TAKEN_FROM_ARGUMENT4))
     if length < 0:
-        raise PickleError(f"{op.name} with negative length at offset {src.offset}")
-    keep = MAX_KEPT_STRING if op.name in _STRINGS else MAX_NESTED_BYTES if op.name in _BYTES else 1 << 16
+        raise PickleError(f"{name} with negative length at offset {src.offset}")
+    keep = MAX_KEPT_STRING if op.kind == _STRING else MAX_NESTED_BYTES if op.kind == _BYTES_OP else 1 << 16
     if length > keep:
-        src.skip(length, op.name)
+        src.skip(length, name)
         return _UNKNOWN
-    payload = src.exact(length, op.name)
-    if op.name in ("LONG1", "LONG4"):
-        return None
-    if op.name in _STRINGS:
-        return payload.decode("utf-8", "surrogatepass") if "UNICODE" in op.name else payload.decode("latin-1")
-    return payload
+    payload = src.exact(length, name)
+    if op.kind == _STRING:
+        return payload.decode("utf-8", "surrogatepass") if "UNICODE" in name else payload.decode("latin-1")
+    return payload if op.kind == _BYTES_OP else None
 
 
 def _decode(a: pickletools.ArgumentDescriptor, raw: bytes, name: str) -> object:
@@ -164,73 +209,61 @@ def _decode(a: pickletools.ArgumentDescriptor, raw: bytes, name: str) -> object:
         raise PickleError(f"malformed {name} argument: {exc}") from None
 
 
-def _pop(stack: list[object], n: int, name: str, src: Source) -> list[object]:
-    if len(stack) < n:
-        raise PickleError(f"{name} on a stack too short at offset {src.offset}")
-    taken = stack[len(stack) - n:]
-    del stack[len(stack) - n:]
-    return taken
+def _pop(stack: list[object], marks: list[int], n: int, op: _Op, src: Source) -> None:
+    if len(stack) - n < (marks[-1] if marks else 0):
+        raise PickleError(f"{op.info.name} on a stack too short at offset {src.offset}")
+    if n:
+        del stack[len(stack) - n:]
 
 
-def _pop_mark(stack: list[object], name: str, src: Source) -> None:
-    for i in range(len(stack) - 1, -1, -1):
-        if stack[i] is _MARK:
-            del stack[i:]
-            return
-    raise PickleError(f"{name} without a MARK at offset {src.offset}")
-
-
-def _step(op: pickletools.OpcodeInfo, arg: object, stack: list[object], memo: dict[int, object], out: Walk,
+def _step(op: _Op, arg: object, stack: list[object], marks: list[int], memo: dict[int, object], out: Walk,
           src: Source, depth: int) -> None:
-    name = op.name
-    if name == "PROTO":
+    kind = op.kind
+    if kind == _PROTO:
         out.protocol = max(out.protocol, int(arg))  # type: ignore[call-overload]
         return
-    if name in ("GLOBAL", "INST"):
+    if kind in (_PUT, _MEMOIZE, _DUP):
+        if len(stack) <= (marks[-1] if marks else 0):
+            raise PickleError(f"{op.info.name} on an empty stack at offset {src.offset}")
+        if kind == _DUP:
+            stack.append(stack[-1])
+        else:
+            memo[len(memo) if kind == _MEMOIZE else int(arg)] = stack[-1]  # type: ignore[call-overload]
+        return
+    if kind == _GET:
+        if arg not in memo:
+            raise PickleError(f"{op.info.name} {arg} of a memo entry never stored, at offset {src.offset}")
+        stack.append(memo[arg])  # type: ignore[index]
+        return
+    if kind == _MARK_OP:
+        marks.append(len(stack))
+        return
+    if kind == _GLOBAL:
         module, _, attr = str(arg).partition(" ")
         out.add(f"{module}.{attr}")
-    elif name == "STACK_GLOBAL":
-        attr, module = (stack[-1] if stack else None), (stack[-2] if len(stack) > 1 else None)
+    elif kind == _STACK_GLOBAL:
+        attr = stack[-1] if len(stack) > 0 else None
+        module = stack[-2] if len(stack) > 1 else None
         if isinstance(attr, str) and isinstance(module, str):
             out.add(f"{module}.{attr}")
         else:
             out.unresolved.append(f"STACK_GLOBAL at offset {src.offset - 1} with computed operands")
-    elif name.startswith("EXT"):
-        out.unresolved.append(f"{name} {arg} (copyreg extension registry) at offset {src.offset - 1}")
-    elif name in _BYTES and isinstance(arg, bytes) and depth < MAX_NESTING and _starts_pickle(arg):
-        nested = Source(io.BytesIO(arg))
+    elif kind == _EXT:
+        out.unresolved.append(f"{op.info.name} {arg} (copyreg extension registry) at offset {src.offset - 1}")
+    elif kind == _BYTES_OP and isinstance(arg, bytes) and depth < MAX_NESTING and _starts_pickle(arg):
         try:
-            walk(nested, out, depth=depth + 1)
+            walk(Source(io.BytesIO(arg)), out, depth=depth + 1)
         except PickleError:
             pass  # bytes that only look like a pickle prefix; whatever they named is already recorded
-    # the stack effect, from pickletools' own table
-    before, after = op.stack_before, op.stack_after
-    if name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
-        if not stack:
-            raise PickleError(f"{name} on an empty stack at offset {src.offset}")
-        memo[len(memo) if name == "MEMOIZE" else int(arg)] = stack[-1]  # type: ignore[call-overload]
-        return
-    if name in ("GET", "BINGET", "LONG_BINGET"):
-        key = int(arg)  # type: ignore[call-overload]
-        if key not in memo:
-            raise PickleError(f"{name} {key} of a memo entry never stored, at offset {src.offset}")
-        stack.append(memo[key])
-        return
-    if name == "DUP":
-        stack.append(_pop(stack, 1, name, src)[0])
-        stack.append(stack[-1])
-        return
-    if pickletools.markobject in before:
-        _pop_mark(stack, name, src)
-        _pop(stack, before.index(pickletools.markobject), name, src)
-    else:
-        _pop(stack, len(before), name, src)
-    if name == "MARK":
-        stack.append(_MARK)
-    elif name in _STRINGS:
+    if op.marked:
+        if not marks:
+            raise PickleError(f"{op.info.name} without a MARK at offset {src.offset}")
+        del stack[marks.pop():]
+    _pop(stack, marks, op.pops, op, src)
+    if kind == _STRING:
         stack.append(arg if isinstance(arg, str) else _UNKNOWN)
-    else:
-        stack.extend(_UNKNOWN for _ in after)
+    elif op.pushes:
+        stack.extend([_UNKNOWN] * op.pushes)
 
 
 def _starts_pickle(data: bytes) -> bool:
