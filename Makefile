@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo test bench-pack bench-transfer clean
+.PHONY: venv demo test bench-pack bench-transfer bench-scan clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-pack: venv
 
 bench-transfer: venv
 	$(BIN)/python benchmarks/transfer.py
+
+bench-scan: venv
+	$(BIN)/python benchmarks/scan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
