@@ -236,7 +236,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
                 kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), config: Config | None = None,
                 remote: RemoteSettings | None = None, concurrency: int | None = None,
                 progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None,
-                model_signature: str | os.PathLike[str] | None = None) -> TransferResult:
+                model_signature: str | os.PathLike[str] | None = None,
+                check: _unpack.Check | None = None) -> TransferResult:
     """Write the model's files straight into ``out_dir`` (nothing goes into the local store), with the
     safety rules of :func:`modelcrate.unpacking.write_files`: every path checked, links refused, every byte
     verified, and nothing of a refused artifact left behind. ``verify`` refuses an unsigned model before
@@ -254,7 +255,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, run.progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=run.concurrency), run.rounds, config)
+                                                            concurrency=run.concurrency, check=check),
+                                   run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
