@@ -238,7 +238,9 @@ def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | N
     directory (as ``pull -o``: every path checked, nothing of a refused model left behind).
 
     ``key`` (a public key PEM file, or a verifier) or ``policy`` (a policy file, or a loaded policy) refuses
-    the model before a byte lands unless the registry holds signatures that satisfy it. ``force``,
+    the model before a byte lands unless the registry holds signatures that satisfy it; a policy with
+    ``formats: {deny_unsafe_pickle: true}`` also refuses unsafe pickles, before the files are placed
+    (``dest``) or the model is tagged (the local store). ``force``,
     ``kinds``, ``include``, ``model_signature`` and ``check`` (as :func:`unpack`'s) go with ``dest``."""
     from . import transfer
 
@@ -249,12 +251,36 @@ def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | N
     cfg = _config(config)
     verify = _verifier(key, policy, what="pull")
     concurrency = concurrency or cfg.concurrency
+    deny = getattr(verify, "deny_unsafe_pickle", False)  # the policy's formats rule
     if dest is None:
+        from .scan import deny_stored
+
         return transfer.pull(ref, config=cfg, concurrency=concurrency, progress=progress,
-                             verify=verify)
+                             verify=verify, check=deny_stored if deny else None)
+    if deny:
+        check = _denying(check)
     return transfer.pull_to_dir(ref, dest, force=force, kinds=kinds, include=include, config=cfg,
                                 concurrency=concurrency, progress=progress, verify=verify,
                                 model_signature=model_signature, check=check)
+
+
+def _denying(check: Check | None) -> Check:
+    """``check`` made to refuse unsafe pickles: a scan gate is switched to deny, anything else runs after
+    a denying gate."""
+    from .scan import UnpackGate
+
+    if isinstance(check, UnpackGate):
+        check.deny = True
+        return check
+    gate = UnpackGate(deny=True)
+    if check is None:
+        return gate
+
+    def both(staged: Any) -> None:
+        gate(staged)
+        check(staged)
+
+    return both
 
 
 def copy(src: str, dst: str, *, config: Config | None = None,

@@ -203,20 +203,25 @@ Verification = _signatures.Policy | _signatures.Verifier
 
 
 def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, concurrency: int | None = None,
-         progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None
-         ) -> TransferResult:
+         progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None,
+         check: Callable[[Target, Descriptor, str], None] | None = None) -> TransferResult:
     """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store under the same name.
 
     With a digest the digest wins and every byte is checked against it; with ``TAG@DIGEST`` the tag must
     not name another manifest. Pulled by digest alone, the manifest is kept untagged (safe from GC).
     With ``verify`` (a key verifier or a policy) the model is refused before any blob is fetched unless
-    the registry holds signatures that satisfy it."""
+    the registry holds signatures that satisfy it. ``check`` sees the copied model (store, manifest,
+    name) before it is tagged; raising refuses it, and its untagged blobs go with the next GC."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
     with Targets(config, remote=_registry(config, remote)) as targets:
         src, root = _pull_source(targets, r, verify)
         dst = targets.open(r, write=True, local=True)
-        result, tally, used = _copy(src, root, dst, r.tag, run)
+        result, tally, used = _copy(src, root, dst, None if check is not None else r.tag, run)
+        if check is not None:
+            check(dst, root, r.name)
+            if r.tag:
+                dst.tag(root, r.tag)
         if not r.tag:
             dst.keep(root)  # type: ignore[attr-defined]
         return _result(str(r), root, result, tally, used, targets)

@@ -8,8 +8,9 @@ the ``formats: {deny_unsafe_pickle: true}`` rule; :func:`predicate` the signed a
 from __future__ import annotations
 
 from .result import ERROR, NOT_PICKLE, PREDICATE_TYPE, SAFE_PICKLE, UNSAFE, FileScan, ScanResult, policy_gate, predicate
-from .scanner import UnpackGate, scan_directory, scan_files, scan_model, scan_reference
+from .scanner import UnpackGate, deny_stored, refuse_unsafe, scan_directory, scan_files, scan_model, scan_reference
 from .sniff import scan_stream
 
 __all__ = ["ERROR", "NOT_PICKLE", "PREDICATE_TYPE", "SAFE_PICKLE", "UNSAFE", "FileScan", "ScanResult", "UnpackGate",
-           "policy_gate", "predicate", "scan_directory", "scan_files", "scan_model", "scan_reference", "scan_stream"]
+           "deny_stored", "policy_gate", "predicate", "refuse_unsafe", "scan_directory", "scan_files", "scan_model",
+           "scan_reference", "scan_stream"]

@@ -100,7 +100,20 @@ class UnpackGate:
 
     def __call__(self, staged: Staged) -> None:
         self.result = _scan_opened("unpacked files", staged)
-        reasons = policy_gate(self.result, deny_unsafe_pickle=self.deny)
-        if reasons:
-            raise PolicyViolation("refused by deny_unsafe_pickle: " + "; ".join(reasons)[:600],
-                                  hint="nothing was written; inspect it with `modelcrate scan`")
+        if self.deny:
+            refuse_unsafe(self.result, "nothing was written")
+
+
+def refuse_unsafe(result: ScanResult, outcome: str) -> None:
+    """Raise :class:`PolicyViolation` when ``deny_unsafe_pickle`` refuses ``result``; ``outcome`` says
+    what became of the model (for the hint)."""
+    reasons = policy_gate(result)
+    if reasons:
+        raise PolicyViolation("refused by deny_unsafe_pickle: " + "; ".join(reasons)[:600],
+                              hint=f"{outcome}; inspect it with `modelcrate scan`")
+
+
+def deny_stored(target: Target, desc: Descriptor, name: str) -> None:
+    """The check a pull into the local store runs before tagging: refuse unsafe pickles in the copied
+    model (its blobs were verified as they were stored)."""
+    refuse_unsafe(scan_reference(target, desc, name, verify=False), "the model was not tagged")
