@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo test fuzz bench-pack bench-transfer bench-startup clean
+.PHONY: venv demo test fuzz bench-pack bench-transfer bench-startup bench-scan clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-transfer: venv
 
 bench-startup: venv
 	$(BIN)/python benchmarks/startup.py
+
+bench-scan: venv
+	$(BIN)/python benchmarks/scan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("governance", "Approve a model for a stage: a signed record bound to its digest and the stage."),
     "reject": ("governance", "Reject a model for a stage: a signed record that blocks promotion."),
     "policy": ("governance", "Check a model against the rules of a policy file, rule by rule."),
+    "import": ("importing", "Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model."),
+    "scan": ("importing", "Find files that run code when loaded (pickles) in a directory, a file or a model."),
+    "convert": ("importing", "Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate "
+                             "model."),
 }
 
 

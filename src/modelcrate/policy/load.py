@@ -56,7 +56,7 @@ def pull_policy(policy: PolicyFile) -> _sig.Policy:
         raise InvalidPolicy(f"{policy.source}: has no signers section, which verifying or pulling by policy "
                             "needs (stages are checked when promoting)")
     return _sig.Policy(_sig.AnyOf(tuple(s.verifier for s in policy.signers)), policy.require_signature,
-                       policy.require_attestations, policy.source)
+                       policy.require_attestations, policy.source, policy.deny_unsafe_pickle)
 
 
 class _Builder:
@@ -81,7 +81,8 @@ class _Builder:
         names = tuple(raw_stages) if raw_stages else DEFAULT_STAGES
         stages = {name: self.stage(name, (raw_stages or {}).get(name, {}), names) for name in names}
         return PolicyFile(self.doc.source, f"sha256:{hexdigest}", stages, signers, signature, attestations,
-                          has_stages=raw_stages is not None)
+                          has_stages=raw_stages is not None,
+                          deny_unsafe_pickle=bool(data.get("formats", {}).get("deny_unsafe_pickle", False)))
 
     def stage(self, name: str, raw: Mapping[str, Any], names: tuple[str, ...]) -> StageRules:
         at = ["stages", name]
@@ -105,7 +106,8 @@ class _Builder:
             self.approvals([*at, "approvals"], raw["approvals"]) if "approvals" in raw else None,
             self.signers([*at, "promoters"], raw.get("promoters", [])),
             tuple(dict.fromkeys(x.casefold() for x in raw.get("licenses", []))),
-            bool(raw.get("allow_deprecated", False)))
+            bool(raw.get("allow_deprecated", False)),
+            bool(raw.get("formats", {}).get("deny_unsafe_pickle", False)))
 
     def approvals(self, at: list[str | int], raw: Mapping[str, Any]) -> ApprovalRule:
         approvers = [self.signer([*at, "keys", i], {"key": k}, named=True) for i, k in enumerate(raw.get("keys", []))]

@@ -59,6 +59,7 @@ class StageRules:
     promoters: tuple[SignerSpec, ...] = ()
     licenses: tuple[str, ...] = ()
     allow_deprecated: bool = False
+    deny_unsafe_pickle: bool = False
 
     def signers(self) -> tuple[SignerSpec, ...]:
         """Every signer the stage names, once: whoever they are, their signatures are evidence."""
@@ -84,6 +85,7 @@ class PolicyFile:
     require_signature: bool = True
     require_attestations: tuple[str, ...] = ()
     has_stages: bool = False
+    deny_unsafe_pickle: bool = False  # the pull policy's formats rule
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
