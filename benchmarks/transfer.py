@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from _measure import Run, best, run  # noqa: E402
+from _measure import Run, best, median, run  # noqa: E402
 from pack import make_model  # noqa: E402
 
 from tests.support.registry import RegistryProcess  # noqa: E402
@@ -72,13 +72,6 @@ from oras.client import OrasClient
 host, target, out = sys.argv[1:4]
 OrasClient(hostname=host, insecure=True).pull(target=target, outdir=out)
 """
-
-
-def median(runs: list[Run]) -> float:
-    """Median seconds: on a shared 2-core machine a single lucky or unlucky run says little."""
-    ordered = sorted(r.seconds for r in runs)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def sha256_file(path: Path) -> str:

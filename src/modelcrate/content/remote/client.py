@@ -10,6 +10,7 @@ Credentials never follow a redirect to another host (blob storage elsewhere gets
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,14 +20,17 @@ from ...errors import AuthError, RegistryError, RegistryNotFound
 from . import listing
 from .auth import Authenticator, Reply, Request
 from .http import HttpClient, Response, error_detail, shown_url, tls_context
+from .locations import BlobLocations
 from .referrers_api import ReferrersCapability
 from .settings import RemoteSettings, scheme_for, split_host
 from .upload import BufferPool
 
 if TYPE_CHECKING:
     from .repository import RegistryTarget
+    from .upload import Uploader
 
 _MAX_REDIRECTS = 5
+_MAX_IDLE = 32
 _ERROR_BODY = 64 * 1024
 
 
@@ -54,8 +58,10 @@ class RegistryClient:
         self.scheme = scheme_for(self.registry, self.settings)
         self._context = (tls_context(ca_file=self.settings.ca_file, insecure=self.settings.insecure)
                          if self.scheme == "https" else None)
+        # Idle keep-alive connections kept per registry: as many as small-blob transfers run at once, so
+        # a 500-file push opens each connection once, not once per blob.
         self.http = HttpClient(self.scheme, host, port, timeout=self.settings.timeout, retry=self.settings.retry,
-                               context=self._context)
+                               context=self._context, max_idle=_MAX_IDLE)
         explicit = self.settings.credentials
         self.auth = Authenticator(self.registry, explicit if explicit is not None
                                   else (lambda: self.settings.docker().get(self.registry)))
@@ -63,6 +69,10 @@ class RegistryClient:
         self.buffers = BufferPool(max(1, self.settings.upload_buffers), max(1, self.settings.chunk_size))
         # Registry software has the referrers API or not: probed once per registry, then fixed.
         self.referrers_capability = ReferrersCapability()
+        # Where blobs were seen on this registry (a hint for mounts) and the uploaders whose open sessions
+        # are cancelled at close.
+        self.locations = BlobLocations.in_dir(self.registry, self.settings.state_dir)
+        self.sessions: weakref.WeakSet[Uploader] = weakref.WeakSet()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
         self._lock = threading.Lock()
 
@@ -73,6 +83,9 @@ class RegistryClient:
         return self.http.base + path
 
     def close(self) -> None:
+        for uploader in list(self.sessions):
+            uploader.abandon()
+        self.locations.flush()
         self.http.close()
         with self._lock:
             others, self._others = list(self._others.values()), {}

@@ -27,7 +27,9 @@ class RemoteSettings:
     ``plain_http`` forces HTTP; otherwise HTTPS with the system CAs (plus ``ca_file``), except for loopback
     hosts (localhost, 127.0.0.0/8, ::1), which use plain HTTP unless ``ca_file`` or ``insecure`` asks for
     TLS. ``insecure`` keeps TLS but skips certificate verification. ``credentials`` wins over the docker
-    config in ``docker_config`` (a directory; default ``$DOCKER_CONFIG`` or ``~/.docker``).
+    config in ``docker_config`` (a directory; default ``$DOCKER_CONFIG`` or ``~/.docker``). ``state_dir``
+    keeps what outlives one run: where blobs were seen (mount hints) and open upload sessions; None keeps
+    them in memory for the process only.
 
     Memory: an upload keeps the request being sent (up to ``chunk_size``) so it can be re-sent from the
     offset the registry reports; at most ``upload_buffers`` such buffers exist per registry (reused), so a
@@ -44,6 +46,7 @@ class RemoteSettings:
     credentials: Credentials | None = field(default=None, repr=False)
     chunk_size: int = DEFAULT_CHUNK
     upload_buffers: int = 2
+    state_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RemoteSettings:

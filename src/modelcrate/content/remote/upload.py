@@ -34,11 +34,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urljoin
 
-from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, SizeMismatch
+from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, RegistryNotFound, SizeMismatch
 from ...format.descriptor import Descriptor
 from .http import BLOCK, RETRY_STATUSES, Response, TransportError, cancelled, retry_after
 
 if TYPE_CHECKING:
+    from .locations import BlobLocations
     from .repository import RegistryTarget
 
 _SESSION_GONE = ("BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN")
@@ -92,23 +93,68 @@ class Uploader:
         self.target = target
         self._pending: dict[str, str] = {}  # upload sessions opened by a mount that answered 202
         self._lock = threading.Lock()
+        target.client.sessions.add(self)
+
+    @property
+    def _locations(self) -> BlobLocations:
+        return self.target.client.locations
+
+    def begin(self, desc: Descriptor, mount_from: str | None = None) -> str:
+        """Get ``desc`` into this repository without its bytes where the registry allows it: ``"present"``
+        (it holds the blob already), ``"mounted"`` (linked from another repository of the registry), or
+        ``"upload"`` (a session is open for :meth:`push`). Repositories tried: ``mount_from``, then those the
+        blob was seen in (:mod:`.locations`); with none known, one ``POST`` with ``from=`` this repository
+        answers "present" or opens the session."""
+        own = self.target.repository
+        if own in self._locations.holders(desc.digest):
+            sources = []  # seen here before: ask here first
+        else:
+            sources = [r for r in dict.fromkeys([mount_from, *self._locations.candidates(desc.digest, own)])
+                       if r and r != own]
+        for source in sources:
+            state = self._mount_from(desc, source)
+            if state != "refused":
+                return state
+        location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
+        if location is None:
+            self._locations.record(desc.digest, own)
+            return "present"
+        self._keep(desc, location)
+        return "upload"
+
+    def _mount_from(self, desc: Descriptor, source: str) -> str:
+        """One mount attempt: "mounted", "upload" (refused, but the session it opened is kept) or
+        "refused" (no access to ``source``: try the next)."""
+        scopes = (*self.target.scopes, f"repository:{source}:pull")
+        try:
+            resp = self._post_mount(desc, source, scopes)
+            location = self._session(resp, desc, source, or_start=False)
+        except (AuthError, RegistryNotFound):
+            self._locations.forget(desc.digest, source)
+            return "refused"
+        if location is None:
+            self._locations.record(desc.digest, self.target.repository)
+            return "mounted"
+        self._locations.forget(desc.digest, source)
+        if self.target.exists(desc):  # a stale hint: it may still be here already
+            self._delete(location)
+            return "present"
+        self._keep(desc, location)
+        return "upload"
+
+    def _keep(self, desc: Descriptor, location: str) -> None:
+        with self._lock:
+            old = self._pending.pop(desc.digest, None)
+            self._pending[desc.digest] = location
+        if old is not None:
+            self._delete(old)
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount: True when the registry linked the blob (201). On 202 the registry opened
         an upload session instead; it is kept for the upload that follows, and False says "copy it"."""
         if from_repository == self.target.repository:
             return False
-        scopes = (*self.target.scopes, f"repository:{from_repository}:pull")
-        try:
-            resp = self._post_mount(desc, from_repository, scopes)
-        except AuthError:
-            return False  # no pull access to the source: upload instead
-        location = self._session(resp, desc, from_repository, or_start=False)
-        if location is None:
-            return True
-        with self._lock:
-            self._pending[desc.digest] = location
-        return False
+        return self._mount_from(desc, from_repository) in ("mounted", "present")
 
     def push(self, desc: Descriptor, reader: BinaryIO) -> None:
         """Upload ``reader`` (a verifying stream of ``desc``) unless the registry holds the blob already."""
@@ -118,13 +164,28 @@ class Uploader:
             own = self.target.repository
             location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
             if location is None:
+                self._locations.record(desc.digest, own)
                 return  # the registry holds it: the stream is not read
         chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
         if chunk <= BLOCK:
             self._upload_with(desc, reader, location, memoryview(bytearray(chunk)))
-            return
-        with self.target.client.buffers.take() as buf:
-            self._upload_with(desc, reader, location, buf[:chunk])
+        else:
+            with self.target.client.buffers.take() as buf:
+                self._upload_with(desc, reader, location, buf[:chunk])
+        self._locations.record(desc.digest, self.target.repository)
+
+    def abandon(self) -> None:
+        """Cancel the sessions opened for uploads that never came (``DELETE``; the registry would keep
+        them until its purge runs)."""
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for location in pending:
+            self._delete(location)
+
+    def _delete(self, location: str) -> None:
+        with contextlib.suppress(ModelcrateError):
+            with self.target.request("DELETE", location, idempotent=True) as resp:
+                resp.drain()
 
     # ---- sessions -----------------------------------------------------------------------------------
     def _post_mount(self, desc: Descriptor, from_repository: str, scopes: tuple[str, ...]) -> Response:
