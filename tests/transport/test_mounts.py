@@ -19,7 +19,7 @@ from modelcrate.content.remote import locations as loc
 from modelcrate.content.remote.credentials import Credentials, DockerConfig
 from modelcrate.settings import Settings
 from tests.support.registry import RegistryProcess
-from tests.transport.conftest import model_files, write_model
+from tests.transport.conftest import model_files, sha, write_model
 
 _ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.1" (\d{3})')
 
@@ -87,8 +87,7 @@ def test_a_stale_location_falls_back_to_an_upload(registry: RegistryProcess, rep
     assert model_files(out) == model_files(big_model)
     # The refused source is no longer suggested; the repository pushed to is.
     again = loc.BlobLocations.in_dir(registry.host, settings.state_dir)
-    some = next(iter(store.blob_path(digest).parent.iterdir())).name
-    holders = again.holders("sha256:" + some)
+    holders = again.holders(sha((big_model / "b.bin").read_bytes()))
     assert holders[0] == f"{repo}/target" and f"{repo}/nowhere" not in holders
 
 
