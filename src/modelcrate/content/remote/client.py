@@ -19,7 +19,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from ...errors import AuthError, RegistryError, RegistryNotFound
 from . import listing
 from .auth import Authenticator, Reply, Request
-from .http import HttpClient, Response, error_detail, shown_url, tls_context
+from .http import (REDIRECT_STATUSES, HttpClient, Response, error_detail, redirect_target, redirected_method,
+                   shown_url, tls_context)
 from .locations import BlobLocations
 from .referrers_api import ReferrersCapability
 from .settings import RemoteSettings, scheme_for, split_host
@@ -124,11 +125,15 @@ class RegistryClient:
         url = self._same_scheme(url)
         for _hop in range(_MAX_REDIRECTS + 1):
             resp = self._authorized(method, url, scopes, headers or {}, body, length, idempotent)
-            if not (follow and resp.status in (301, 302, 303, 307, 308) and resp.header("Location")):
+            if not (follow and resp.status in REDIRECT_STATUSES and resp.header("Location")):
                 return resp
-            url = self._same_scheme(urljoin(url, resp.header("Location") or ""))
+            location = resp.header("Location") or ""
             resp.drain()
             resp.close()
+            # Pre-signed storage URLs carry their credentials in the query: the next hop gets no
+            # Authorization (see _authorized), and a dropped download asks the registry again.
+            url = redirect_target(url, self._same_scheme(urljoin(url, location)))
+            method = redirected_method(method, resp.status)
         raise RegistryError(f"{method} {shown_url(url)}: more than {_MAX_REDIRECTS} redirects")
 
     def _same_scheme(self, url: str) -> str:
