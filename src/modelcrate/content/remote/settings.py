@@ -34,7 +34,9 @@ class RemoteSettings:
     Memory: an upload keeps the request being sent (up to ``chunk_size``) so it can be re-sent from the
     offset the registry reports; at most ``upload_buffers`` such buffers exist per registry (reused), so a
     push holds at most ``upload_buffers * chunk_size`` (32 MiB) whatever the concurrency. Blobs of up to
-    1 MiB need no pooled buffer.
+    1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more is downloaded as ``Range``
+    requests of ``range_piece`` bytes on up to ``download_streams`` connections, with ``download_streams + 1``
+    piece buffers per registry (40 MiB), whatever the number of downloads.
     """
 
     plain_http: bool = False
@@ -46,6 +48,9 @@ class RemoteSettings:
     credentials: Credentials | None = field(default=None, repr=False)
     chunk_size: int = DEFAULT_CHUNK
     upload_buffers: int = 2
+    download_streams: int = 4
+    ranged_threshold: int = 64 * MiB
+    range_piece: int = 8 * MiB
     state_dir: Path | None = None
 
     @classmethod

@@ -52,7 +52,8 @@ class UploadLost(TransportError):
 
 
 class BufferPool:
-    """``count`` reusable buffers of ``size`` bytes; ``take()`` waits for a free one."""
+    """``count`` reusable buffers of ``size`` bytes, made on first need: memory never exceeds
+    ``count * size`` however many transfers share the pool."""
 
     def __init__(self, count: int, size: int) -> None:
         self.size = size
@@ -61,17 +62,30 @@ class BufferPool:
         self._count = count
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def take(self) -> Iterator[memoryview]:
+    def get(self, timeout: float | None = None) -> bytearray | None:
+        """A free buffer, waiting up to ``timeout`` seconds (None: as long as it takes) or None."""
         with self._lock:
             make = self._made < self._count and self._free.empty()
             if make:
                 self._made += 1
-        buf = bytearray(self.size) if make else self._free.get()
+        if make:
+            return bytearray(self.size)
+        try:
+            return self._free.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def put(self, buf: bytearray) -> None:
+        self._free.put(buf)
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[memoryview]:
+        buf = self.get()
+        assert buf is not None
         try:
             yield memoryview(buf)
         finally:
-            self._free.put(buf)
+            self.put(buf)
 
 
 def range_end(value: str | None) -> int | None:
