@@ -21,7 +21,7 @@ from . import listing
 from .auth import Authenticator, Reply, Request
 from .http import (REDIRECT_STATUSES, HttpClient, Response, error_detail, redirect_target, redirected_method,
                    shown_url, tls_context)
-from .locations import BlobLocations
+from .locations import BlobLocations, UploadSessions
 from .referrers_api import ReferrersCapability
 from .settings import RemoteSettings, scheme_for, split_host
 from .upload import BufferPool
@@ -76,6 +76,7 @@ class RegistryClient:
         # Where blobs were seen on this registry (a hint for mounts) and the uploaders whose open sessions
         # are cancelled at close.
         self.locations = BlobLocations.in_dir(self.registry, self.settings.state_dir)
+        self.upload_sessions = UploadSessions(self.registry, self.settings.state_dir)
         self.sessions: weakref.WeakSet[Uploader] = weakref.WeakSet()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
         self._lock = threading.Lock()

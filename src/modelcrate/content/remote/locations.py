@@ -1,4 +1,7 @@
-"""Where blobs were seen: a small cache of (registry, digest) → repositories that hold it.
+"""What a registry client remembers between runs: where blobs were seen (:class:`BlobLocations`) and the
+upload sessions still open (:class:`UploadSessions`).
+
+Where blobs were seen: a small cache of (registry, digest) → repositories that hold it.
 
 A push to a repository that lacks a blob asks the registry to mount it from a repository it was seen in
 (pushed, pulled, copied, or found by an existence check), so the bytes are not sent again. The cache is
@@ -15,6 +18,7 @@ then trimmed to the ``MAX_ROWS`` most recent sightings, so its size stays bounde
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -22,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 FILENAME = "blob-locations.sqlite"
+SESSIONS_FILENAME = "upload-sessions.sqlite"
+SESSION_MAX_AGE = 6 * 24 * 3600  # registry 2.8.2 purges upload sessions after 7 days
 MAX_ROWS = 50_000
 MAX_CANDIDATES = 3  # mounts tried per blob before uploading it
 _BUSY_SECONDS = 5.0
@@ -30,6 +36,11 @@ CREATE TABLE IF NOT EXISTS locations (
     registry TEXT NOT NULL, digest TEXT NOT NULL, repository TEXT NOT NULL, seen REAL NOT NULL,
     PRIMARY KEY (registry, digest, repository)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS locations_seen ON locations (seen);
+"""
+_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, location TEXT NOT NULL,
+    saved REAL NOT NULL, PRIMARY KEY (registry, repository, digest)) WITHOUT ROWID;
 """
 
 
@@ -85,7 +96,7 @@ class BlobLocations:
                     self._seen, self._gone = seen, gone
             return
         rows = [(self.registry, d, repo, t) for d, repos in seen.items() for repo, t in repos.items()]
-        with self._db() as db:
+        with _connect(self.path, _SCHEMA) as db:
             if db is None:
                 return
             with db:
@@ -100,30 +111,88 @@ class BlobLocations:
         if self.path is None or not self.path.exists():
             return []
         rows: list[tuple[str, float]] = []
-        with self._db() as db:
+        with _connect(self.path, _SCHEMA) as db:
             if db is not None:
                 rows = list(db.execute("SELECT repository, seen FROM locations WHERE registry = ? AND digest = ?",
                                        (self.registry, digest)))
         return rows
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection | None]:
-        """A connection, or None when the database cannot be used (then the cache is simply empty)."""
-        assert self.path is not None
-        db = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=_BUSY_SECONDS)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError):
+
+class UploadSessions:
+    """Upload sessions of one registry still open between runs, by (repository, digest): a push that was
+    interrupted resumes from the offset the registry reports instead of sending the blob again. The
+    upload URLs are capabilities, so the file is private (0600); entries older than the registry's purge
+    age are dropped."""
+
+    def __init__(self, registry: str, state_dir: Path | None) -> None:
+        self.registry = registry
+        self.path = state_dir / SESSIONS_FILENAME if state_dir is not None else None
+        self._memory: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, repository: str, digest: str) -> str | None:
+        if self.path is None:
+            with self._lock:
+                return self._memory.get((repository, digest))
+        if not self.path.exists():
+            return None
+        found = None
+        with _connect(self.path, _SESSIONS_SCHEMA) as db:
             if db is not None:
-                db.close()
-            yield None
+                row = db.execute("SELECT location FROM sessions WHERE registry = ? AND repository = ? AND digest = ? "
+                                 "AND saved > ?", (self.registry, repository, digest,
+                                                   time.time() - SESSION_MAX_AGE)).fetchone()
+                found = row[0] if row else None
+        return found
+
+    def save(self, repository: str, digest: str, location: str) -> None:
+        if self.path is None:
+            with self._lock:
+                self._memory[(repository, digest)] = location
             return
-        try:
-            yield db
-        except sqlite3.Error:
-            pass  # a hint we could not read or write: the transfer goes on without it
-        finally:
+        with _connect(self.path, _SESSIONS_SCHEMA, private=True) as db:
+            if db is not None:
+                with db:
+                    db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)",
+                               (self.registry, repository, digest, location, time.time()))
+                    db.execute("DELETE FROM sessions WHERE saved < ?", (time.time() - SESSION_MAX_AGE,))
+
+    def drop(self, repository: str, digest: str) -> None:
+        if self.path is None:
+            with self._lock:
+                self._memory.pop((repository, digest), None)
+            return
+        if not self.path.exists():
+            return
+        with _connect(self.path, _SESSIONS_SCHEMA) as db:
+            if db is not None:
+                with db:
+                    db.execute("DELETE FROM sessions WHERE registry = ? AND repository = ? AND digest = ?",
+                               (self.registry, repository, digest))
+
+
+@contextlib.contextmanager
+def _connect(path: Path | None, schema: str, *, private: bool = False) -> Iterator[sqlite3.Connection | None]:
+    """A connection to ``path`` with ``schema``, or None when the database cannot be used (then what it
+    would remember is simply unknown). ``private`` creates the file 0600 (SQLite's journal files copy
+    the database file's mode)."""
+    assert path is not None
+    db = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if private and not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = sqlite3.connect(path, timeout=_BUSY_SECONDS)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+    except (sqlite3.Error, OSError):
+        if db is not None:
             db.close()
+        yield None
+        return
+    try:
+        yield db
+    except sqlite3.Error:
+        pass  # a hint we could not read or write: the transfer goes on without it
+    finally:
+        db.close()
