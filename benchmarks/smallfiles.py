@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--size-kb", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-skopeo", action="store_true", help="leave the reference out (quick checks only)")
+    parser.add_argument("--skopeo-rounds", type=int, default=None,
+                        help="rounds that also run skopeo (default: all; it takes minutes for 500 layers)")
     args = parser.parse_args()
     cli = str(Path(sys.executable).with_name("modelcrate"))
     skopeo = None if args.skip_skopeo else shutil.which("skopeo")
@@ -70,7 +72,8 @@ def main() -> None:
             ref = f"{reg.host}/bench/mc{rnd}:1"
             subprocess.run([cli, "tag", src_ref, ref], env={**os.environ, **env}, check=True, capture_output=True)
             record("push  modelcrate push REF", run([cli, "push", ref, "-q"], env=env))
-            if skopeo:
+            with_skopeo = skopeo and (args.skopeo_rounds is None or rnd < args.skopeo_rounds)
+            if with_skopeo:
                 record("push  skopeo copy oci: docker://", run([
                     skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci:{home}:{src_ref}",
                     f"docker://{reg.host}/bench/skopeo{rnd}:1"]))
@@ -81,7 +84,7 @@ def main() -> None:
             record("pull  modelcrate pull -> store", run([cli, "pull", src_ref, "-q"],
                                                          env={**env, "MODELCRATE_HOME": str(fresh)}))
             shutil.rmtree(fresh)
-            if skopeo:
+            if with_skopeo:
                 record("pull  skopeo copy docker:// dir:", run([
                     skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{src_ref}", f"dir:{out}"]))
                 shutil.rmtree(out)

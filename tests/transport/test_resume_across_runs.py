@@ -24,8 +24,10 @@ SIZE = 6 * CHUNK + 12345
 
 
 def open_sessions(reg: RegistryProcess, repo: str) -> list[str]:
+    """Upload sessions registry 2.8.2 holds for ``repo``: a directory with its ``startedat`` file (a
+    cancelled session can leave an empty ``hashstates`` directory behind; it is no longer a session)."""
     uploads = reg.storage_dir / "docker/registry/v2/repositories" / repo / "_uploads"
-    return sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []
+    return sorted(p.name for p in uploads.iterdir() if (p / "startedat").exists()) if uploads.exists() else []
 
 
 @pytest.fixture
@@ -53,10 +55,7 @@ def test_a_push_cut_between_requests_sends_only_the_rest_next_run_and_leaves_no_
     assert remainder <= sent <= remainder + 64 * 1024  # the rest, plus config and manifest
     assert result.bytes_sent == sent
     assert open_sessions(registry, repo) == []
-    assert UploadSessions(proxy.host, settings.state_dir).get(repo, _weights_digest(one_blob)) is None
-    out = tmp_path / "out"
-    transfer.pull_to_dir(f"{registry.host}/{repo}:1", out, config=fresh_settings, remote=remote)
-    assert model_files(out) == model_files(one_blob)
+    _check_done(registry, proxy, repo, one_blob, settings, fresh_settings, remote, tmp_path)
 
 
 def test_a_session_the_registry_cannot_resume_is_dropped_and_the_blob_sent_again(
@@ -72,13 +71,34 @@ def test_a_session_the_registry_cannot_resume_is_dropped_and_the_blob_sent_again
             transfer.push(ref, config=settings, remote=chunked, rounds=1)
         proxy.reset()
         transfer.push(ref, config=settings, remote=chunked, rounds=1)
-    assert UploadSessions(proxy.host, settings.state_dir).get(repo, _weights_digest(one_blob)) is None
+    _check_done(registry, proxy, repo, one_blob, settings, fresh_settings, remote, tmp_path)
+
+
+def _check_done(registry: RegistryProcess, proxy: FaultProxy, repo: str, model: Path, settings: Settings,
+                fresh_settings: Settings, remote: RemoteSettings, tmp_path: Path) -> None:
+    """No session remembered any more, and the model pulls back byte for byte."""
+    assert UploadSessions(proxy.host, settings.state_dir).get(repo, _weights_digest(model)) is None
     out = tmp_path / "out"
     transfer.pull_to_dir(f"{registry.host}/{repo}:1", out, config=fresh_settings, remote=remote)
-    assert model_files(out) == model_files(one_blob)
+    assert model_files(out) == model_files(model)
 
 
 def _weights_digest(model: Path) -> str:
     from tests.transport.conftest import sha
 
     return sha((model / "weights.bin").read_bytes())
+
+
+def test_sessions_opened_for_uploads_that_never_came_are_cancelled(registry: RegistryProcess, repo: str,
+                                                                   remote: RemoteSettings) -> None:
+    from modelcrate.format.descriptor import Descriptor
+    from tests.transport.conftest import client_for
+
+    desc = Descriptor.of("application/octet-stream", os.urandom(5000))
+    client = client_for(registry.host, remote)
+    try:
+        assert client.repository(repo, push=True).begin_upload(desc) == "upload"
+        assert len(open_sessions(registry, repo)) == 1
+    finally:
+        client.close()  # the push never came: the session is cancelled, not left to the purge
+    assert open_sessions(registry, repo) == []

@@ -42,6 +42,7 @@ def fetch_blob(target: RegistryTarget, desc: Descriptor) -> Iterator[BinaryIO]:
     settings = target.client.settings
     ranged = settings.download_streams > 1 and desc.size >= settings.ranged_threshold
     resp = open_blob(target, desc, 0, end=min(desc.size, settings.range_piece) if ranged else None)
+    target.client.locations.record(desc.digest, target.repository)  # a mount hint for later pushes
     # A registry that ignores Range answers 200 with the whole blob: then that answer is the one stream.
     stream = RangedStream(target, desc, resp) if resp.status == 206 else BlobStream(target, desc, resp)
     try:
@@ -57,6 +58,7 @@ def _small_blob(target: RegistryTarget, desc: Descriptor) -> bytes:
             with open_blob(target, desc, 0) as resp:
                 data = resp.read(desc.size)
             target.client.stats.add(downloaded=len(data))
+            target.client.locations.record(desc.digest, target.repository)
             return data
         except TransportError:
             if attempt == policy.attempts - 1:

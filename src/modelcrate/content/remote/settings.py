@@ -36,7 +36,7 @@ class RemoteSettings:
     push holds at most ``upload_buffers * chunk_size`` (32 MiB) whatever the concurrency. Blobs of up to
     1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more is downloaded as ``Range``
     requests of ``range_piece`` bytes on up to ``download_streams`` connections, with ``download_streams + 1``
-    piece buffers per registry (40 MiB), whatever the number of downloads.
+    piece buffers per registry (20 MiB), whatever the number of downloads.
     """
 
     plain_http: bool = False
@@ -50,7 +50,7 @@ class RemoteSettings:
     upload_buffers: int = 2
     download_streams: int = 4
     ranged_threshold: int = 64 * MiB
-    range_piece: int = 8 * MiB
+    range_piece: int = 4 * MiB
     state_dir: Path | None = None
 
     @classmethod
