@@ -31,6 +31,7 @@ of the rounds, and the ratios use medians.
     python benchmarks/transfer.py --skip-oras       # 1 GiB, 4 files, 3 rounds
     python benchmarks/transfer.py --size-mib 256 --rounds 1
     python benchmarks/transfer.py --skip-oras --big-gib 4   # adds the 4 GiB single-file memory case
+    python benchmarks/transfer.py --big-gib 4 --big-only    # that case alone
 """
 
 from __future__ import annotations
@@ -104,7 +105,14 @@ def main() -> None:
     parser.add_argument("--skip-oras", action="store_true", help="leave oras-py out (it is slow and memory-hungry)")
     parser.add_argument("--capped-mib", type=int, default=256, help="blob size for the 50 MiB/s-per-connection case")
     parser.add_argument("--big-gib", type=int, default=0, help="also measure peak RSS with one file of N GiB")
+    parser.add_argument("--big-only", action="store_true", help="with --big-gib: only that case")
     args = parser.parse_args()
+    if args.big_only:
+        with tempfile.TemporaryDirectory(prefix="modelcrate-bench-") as tmp_name, RegistryProcess() as reg:
+            tmp = Path(tmp_name)
+            big_case(args.big_gib or 4, str(Path(sys.executable).with_name("modelcrate")),
+                     {"MODELCRATE_HOME": str(tmp / "store"), "DOCKER_CONFIG": str(tmp / "docker")}, reg, tmp)
+        return
     cli = str(Path(sys.executable).with_name("modelcrate"))
     curl = shutil.which("curl")
     if curl is None:
