@@ -2,7 +2,7 @@
 
 It behaves like :class:`~modelcrate.content.layout.LocalRepository`, so push, pull and copy are the one
 graph copy of :mod:`modelcrate.graphcopy`. Remote-only abilities are the capabilities ``tags`` (TagLister),
-``mount`` (Mounter) and ``referrers_api`` / ``has_referrers_api`` (ReferrersAPI). Blobs move through
+``mount`` (Mounter), ``begin_upload`` (UploadStarter) and ``referrers_api`` / ``has_referrers_api`` (ReferrersAPI). Blobs move through
 :mod:`.upload` and :mod:`.download`; manifests are handled here.
 
 Manifests are fetched with every OCI and Docker manifest type in ``Accept`` (registry 2.8.2 answers 404
@@ -86,6 +86,8 @@ class RegistryTarget:
             if length is not None and length.isdigit() and int(length) != desc.size:
                 raise SizeMismatch(f"{self.name} holds {desc.digest} as {length} bytes; the descriptor says "
                                    f"{desc.size}")
+            if not manifest:
+                self.client.locations.record(desc.digest, self.repository)
             return True
 
     @contextlib.contextmanager
@@ -214,6 +216,11 @@ class RegistryTarget:
     def tags(self) -> list[str]:
         """All tags, sorted."""
         return listing.tag_names(self.client, self.repository, self.scopes)
+
+    def begin_upload(self, desc: Descriptor, mount_from: str | None = None) -> str:
+        """"present", "mounted" or "upload": see :meth:`.upload.Uploader.begin` (the existence check, the
+        mount from where the blob was seen, and the session for the upload, in one request when it can)."""
+        return self.uploads.begin(desc, mount_from)
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount; False means "copy it" (see :meth:`.upload.Uploader.mount`)."""
