@@ -260,6 +260,7 @@ def rm(refs: tuple[str, ...]) -> None:
 
 from . import transfer as _transfer  # noqa: E402,F401  (registers push, pull, copy, tags, catalog, login, logout)
 from . import signing as _signing  # noqa: E402,F401  (registers keygen, sign, verify, attest, discover)
+from . import discovery as _discovery  # noqa: E402,F401  (registers search, diff, lineage, storage-initializer, export)
 
 
 def main() -> None:

@@ -1,0 +1,185 @@
+"""CLI commands that find and hand over models: search, diff, lineage, storage-initializer, export.
+
+Thin: parse, resolve paths and settings from the environment here (the edge), call one operation,
+render a table or ``--json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .. import compare, lineage as _lineage
+from ..index import search as _search
+from ..index.db import default_path
+from ..settings import Settings
+from .main import cli, emit_json, json_option
+from .render import human_size, table
+from .transfer import remote_option_list, remote_settings
+
+
+def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(remote_option_list()):
+        f = option(f)
+    return f
+
+
+def _short(digest: str) -> str:
+    return digest[7:19] if digest.startswith("sha256:") else digest[:12]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+# ---- search -------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("scope", required=False)
+@click.option("--local", is_flag=True, help="Search the local store (SCOPE is then a name prefix).")
+@click.option("--where", "where", help="An expression: metrics.accuracy >= 0.9 and (license = 'mit' or ...).")
+@click.option("--name", help="Model name, a glob: 'bert-*'.")
+@click.option("--framework")
+@click.option("--format", "format_")
+@click.option("--license", "license_", help="SPDX identifier; compared without regard to case.")
+@click.option("--task", help="The pipeline tag, e.g. text-classification.")
+@click.option("--tag", "tags", multiple=True, help="A metadata tag the model must have (repeatable).")
+@click.option("--author")
+@click.option("--owner")
+@click.option("--stage", help="A stage tag naming the model: dev, staging or production.")
+@click.option("--deprecated/--not-deprecated", default=None, help="Only deprecated (or only current) models.")
+@click.option("--created-before", metavar="DATE")
+@click.option("--created-after", metavar="DATE")
+@click.option("--text", help="Words that must all appear in the name, title, description or tags.")
+@click.option("--uses-dataset", metavar="URI|DIGEST|NAME", help="Models trained or evaluated on this dataset.")
+@click.option("--derived-from", metavar="REF", help="Models whose base model is REF, recursively.")
+@click.option("--sort", "sort", metavar="FIELD", help="Sort by a field; -FIELD for descending.")
+@click.option("--limit", type=click.IntRange(min=1))
+@click.option("--offline", is_flag=True, help="Query the index as it is, without asking the registry.")
+@click.option("--repositories", "repo_file", type=click.Path(dir_okay=False, exists=True),
+              help="A file naming the repositories to index, one a line (for registries without a catalog).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Registry requests in parallel while refreshing the index.")
+@_remote_options
+@json_option
+def search(scope: str | None, local: bool, where: str | None, name: str | None, framework: str | None,
+           format_: str | None, license_: str | None, task: str | None, tags: tuple[str, ...], author: str | None,
+           owner: str | None, stage: str | None, deprecated: bool | None, created_before: str | None,
+           created_after: str | None, text: str | None, uses_dataset: str | None, derived_from: str | None,
+           sort: str | None, limit: int | None, offline: bool, repo_file: str | None, concurrency: int,
+           plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Find models by metadata, metrics, stage and lineage across a registry.
+
+    SCOPE is HOST[:PORT] (every repository the catalog lists), HOST[:PORT]/PREFIX, or with --local a
+    local-store name prefix. Only manifests are read, never weights; results are kept in an index in
+    the cache directory, so a second search fetches only what changed. Without SCOPE and with --offline,
+    everything indexed is searched.
+
+    \b
+    Example:
+      modelcrate search localhost:5000/team --where "metrics.accuracy >= 0.9 and license = 'mit'"
+      modelcrate search localhost:5000 --stage production --sort -metrics.f1
+      modelcrate search localhost:5000 --uses-dataset sha256:2c26b46b68ff...
+    """
+    filters = _search.Filters(name=name, framework=framework, format=format_, license=license_, task=task,
+                              tags=tags, author=author, owner=owner, stage=stage, deprecated=deprecated,
+                              created_before=created_before, created_after=created_after, text=text,
+                              uses_dataset=uses_dataset, derived_from=derived_from)
+    repositories = _search.read_repository_list(repo_file) if repo_file else None
+    matches = _search.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
+                             offline=offline, repositories=repositories, index=default_path(os.environ),
+                             settings=Settings.from_env(),
+                             remote=remote_settings(plain_http, insecure, ca_file, timeout), concurrency=concurrency)
+    if as_json:
+        emit_json([m.to_dict() for m in matches])
+        return
+    if not matches:
+        click.echo("no models match", err=True)
+        return
+    extra = list(dict.fromkeys(k for m in matches for k in m.matched if k not in ("stages", "deprecated")))
+    rows = [[m.reference, _short(m.digest), m.version or "", ",".join(m.stages) + (" (deprecated)" if m.deprecated
+                                                                                   else "")]
+            + [_show(m.matched.get(k)) for k in extra] for m in matches]
+    click.echo(table(["REFERENCE", "DIGEST", "VERSION", "STAGES", *[k.upper() for k in extra]], rows))
+
+
+# ---- diff ---------------------------------------------------------------------------------------------
+def _value(v: Any) -> str:
+    return "—" if v is None else _show(v) if not isinstance(v, (dict, list)) else repr(v)
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@_remote_options
+@json_option
+def diff(old: str, new: str, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float,
+         as_json: bool) -> None:
+    """Show what changed from model OLD to model NEW, without downloading weights.
+
+    Metadata field by field, files added, removed and changed (by digest) with size deltas, metric
+    deltas, stage tags and referrers (signatures, attestations). Either side may be in a registry or
+    the local store.
+
+    \b
+    Example:
+      modelcrate diff localhost:5000/team/bert:1.0 localhost:5000/team/bert:1.1
+    """
+    d = compare.diff(old, new, settings=Settings.from_env(),
+                     remote=remote_settings(plain_http, insecure, ca_file, timeout))
+    if as_json:
+        emit_json(d.to_dict())
+        return
+    click.echo(f"--- {old}  {d.old_digest}\n+++ {new}  {d.new_digest}")
+    if d.identical:
+        click.echo("identical: the same manifest digest")
+        return
+    for c in d.metadata:
+        click.echo(f"  {c.path}: {_value(c.old)} → {_value(c.new)}")
+    for m in d.metrics:
+        delta = f" ({m.delta:+g})" if m.delta is not None else ""
+        click.echo(f"  metric {m.name}: {_value(m.old)} → {_value(m.new)}{delta}")
+    for f in d.files:
+        sign = {"added": "+", "removed": "-", "changed": "~"}[f.kind]
+        sizes = f"{human_size(f.old_size or 0)} → {human_size(f.new_size or 0)}" if f.kind == "changed" else \
+            human_size(f.new_size if f.kind == "added" else f.old_size or 0)
+        click.echo(f"{sign} {f.path}  {sizes} ({f.size_delta:+d} bytes)")
+    for c in d.extra:
+        click.echo(f"  {c.path}: {_value(c.old)} → {_value(c.new)}")
+    click.echo(f"{len(d.files)} files differ, {d.unchanged_files} unchanged; size {d.size_delta:+d} bytes")
+
+
+# ---- lineage ------------------------------------------------------------------------------------------
+@cli.command(name="lineage")
+@click.argument("ref")
+@click.option("--local", is_flag=True, help="REF names a model in the local store.")
+@click.option("--no-follow", is_flag=True, help="Do not read base models; show only REF's own metadata.")
+@click.option("--dot", is_flag=True, help="Print the graph in Graphviz DOT.")
+@_remote_options
+@json_option
+def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, plain_http: bool, insecure: bool,
+             ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Show what a model was built from: base models (recursively) and datasets.
+
+    For the reverse question, which models used a dataset or a base model, use
+    `modelcrate search --uses-dataset` or `--derived-from`.
+
+    \b
+    Example:
+      modelcrate lineage localhost:5000/team/bert-ft:1.0
+      modelcrate lineage localhost:5000/team/bert-ft:1.0 --dot | dot -Tsvg > lineage.svg
+    """
+    root = _lineage.lineage(ref, follow=not no_follow, local=local, settings=Settings.from_env(),
+                            remote=remote_settings(plain_http, insecure, ca_file, timeout))
+    if as_json:
+        emit_json(root.to_dict())
+    elif dot:
+        click.echo(_lineage.render_dot(root))
+    else:
+        click.echo("\n".join(_lineage.render_tree(root)))
