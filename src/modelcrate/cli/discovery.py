@@ -183,3 +183,60 @@ def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, plain_http: bool
         click.echo(_lineage.render_dot(root))
     else:
         click.echo("\n".join(_lineage.render_tree(root)))
+
+
+# ---- serving handoff ----------------------------------------------------------------------------------
+TERMINATION_LOG = "/dev/termination-log"  # where Kubernetes reads a container's last words from
+
+
+def _termination_log(message: str) -> None:
+    """Leave the one-line reason where Kubernetes shows it in the pod's status and events."""
+    path = os.environ.get("MODELCRATE_TERMINATION_LOG") or (TERMINATION_LOG if os.path.exists(TERMINATION_LOG)
+                                                              else None)
+    if path:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(message + "\n")
+        except OSError:
+            pass  # the error still goes to stderr and the exit code
+
+
+@cli.command(name="storage-initializer")
+@click.argument("storage_uri")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
+              help="Signature policy (default: $MODELCRATE_POLICY).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False),
+              help="Public key the model must be signed with (default: $MODELCRATE_PUBLIC_KEY).")
+@click.option("--allow-unverified", is_flag=True,
+              help="Pull without any signature check (default: refuse when no policy or key is given).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@_remote_options
+def storage_initializer(storage_uri: str, dest: str, policy_path: str | None, key_path: str | None,
+                        allow_unverified: bool, concurrency: int, plain_http: bool, insecure: bool,
+                        ca_file: str | None, timeout: float) -> None:
+    """Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) into DEST.
+
+    The calling convention of a KServe ClusterStorageContainer. The policy and keys come from mounted
+    files named by --policy/--key or $MODELCRATE_POLICY/$MODELCRATE_PUBLIC_KEY; registry credentials from
+    the docker config in $DOCKER_CONFIG. A model the policy refuses is not written; the reason is one
+    line on stderr and in /dev/termination-log, and the exit code is non-zero.
+
+    \b
+    Example:
+      modelcrate storage-initializer modelcrate://registry.example.com/team/bert@sha256:… /mnt/models
+    """
+    from ..serving import storage_initializer as si
+    from ..errors import ModelcrateError
+
+    verification = si.Verification(policy_path or os.environ.get("MODELCRATE_POLICY") or None,
+                                   key_path or os.environ.get("MODELCRATE_PUBLIC_KEY") or None,
+                                   allow_unverified)
+    try:
+        result = si.initialize(storage_uri, dest, verification, concurrency=concurrency,
+                               remote=remote_settings(plain_http, insecure, ca_file, timeout))
+    except ModelcrateError as exc:
+        _termination_log(f"modelcrate: error: {exc.diagnostics()}")
+        raise
+    click.echo(f"wrote {len(result.files)} files ({human_size(result.size)}) of {result.digest} into {dest}",
+               err=True)
