@@ -240,3 +240,58 @@ def storage_initializer(storage_uri: str, dest: str, policy_path: str | None, ke
         raise
     click.echo(f"wrote {len(result.files)} files ({human_size(result.size)}) of {result.digest} into {dest}",
                err=True)
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("dst")
+@click.option("--modelcar", is_flag=True, help="Build a KServe modelcar image (the only kind so far).")
+@click.option("--base", "base_ref", required=True, metavar="IMAGE",
+              help="Base image with /bin/sh (by digest for a reproducible result).")
+@click.option("--big-file", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
+              help="Files of at least this many bytes get a layer of their own.")
+@click.option("--platform", metavar="OS/ARCH", help="Pick this platform from a multi-platform base (default: this machine's).")
+@_remote_options
+@json_option
+def export(ref: str, dst: str, modelcar: bool, base_ref: str, big_file: int, platform: str | None,
+           plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Export model REF as an OCI image DST that serving platforms run (a KServe modelcar).
+
+    The image is BASE's layers, then the model's files under /models as deterministic tar layers
+    (big files in layers of their own, so they dedupe). Pushed beside the model (same repository), it
+    is registered as the model's referrer. Serve it with storageUri: oci://DST-REPOSITORY@DIGEST.
+
+    \b
+    Example:
+      modelcrate export --modelcar localhost:5000/team/bert:1.0 localhost:5000/team/bert:1.0-modelcar \\
+          --base localhost:5000/base/busybox@sha256:...
+    """
+    from contextlib import ExitStack
+
+    from ..errors import UsageError
+    from ..format.reference import Reference
+    from ..serving import modelcar as _modelcar
+    from ..transfer import open_target, resolve_checked
+
+    if not modelcar:
+        raise UsageError("say what to export: --modelcar")
+    pair = tuple(platform.split("/", 1)) if platform else None
+    if pair is not None and (len(pair) != 2 or not all(pair)):
+        raise UsageError(f"--platform {platform!r}: write OS/ARCH, e.g. linux/amd64")
+    remote = remote_settings(plain_http, insecure, ca_file, timeout)
+    settings = Settings.from_env()
+    src_ref, base_r, dst_r = Reference.parse(ref).or_latest(), Reference.parse(base_ref).or_latest(), Reference.parse(dst)
+    if dst_r.digest:
+        raise UsageError(f"{dst}: the destination takes a name and tag, not a digest")
+    with ExitStack() as stack:
+        src = stack.enter_context(open_target(src_ref, settings=settings, remote=remote))
+        base = stack.enter_context(open_target(base_r, settings=settings, remote=remote))
+        out = stack.enter_context(open_target(dst_r, settings=settings, remote=remote, push=True))
+        result = _modelcar.export_modelcar(src, resolve_checked(src, src_ref), base, resolve_checked(base, base_r),
+                                           out, dst_r.tag, big_file=big_file, platform=pair)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"exported {result.reference}: {result.base_layers} base layers + {len(result.model_layers)} "
+               f"model layers" + ("; linked to the model as a referrer" if result.linked else ""), err=True)
+    click.echo(result.descriptor.digest)
