@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelcrate.index import expr
+from modelcrate.index import expr, sql
 
 RECORD = {"name": "bert-ft", "license": "MIT", "metrics": {"accuracy": 0.93, "f1": 0.8},
           "tags": ["nlp", "english"], "stages": ["production"], "size": 1200, "deprecated": False,
@@ -12,7 +12,7 @@ RECORD = {"name": "bert-ft", "license": "MIT", "metrics": {"accuracy": 0.93, "f1
 
 
 def ok(text: str, record: dict | None = None) -> bool:
-    return expr.evaluate(expr.parse(text), RECORD if record is None else record)
+    return sql.evaluate(expr.parse(text), RECORD if record is None else record)
 
 
 @pytest.mark.parametrize("text,want", [
@@ -40,7 +40,8 @@ def ok(text: str, record: dict | None = None) -> bool:
     ("size > '100'", False),
     ("deprecated = false", True),
     ("lineage.base_model = 'reg/base:1'", True),
-    ("created >= '2025-02-01'", True),     # dates compare as dates, date-only means midnight UTC
+    ("created >= '2025-02-01'", True),
+    ("created = '2025-03-01T01:00:00+01:00'", True),     # dates compare as dates, date-only means midnight UTC
     ("created < '2025-03-01T00:00:00+00:00'", False),
     ("metrics.accuracy >= 0.9 and (license = 'apache-2.0' or license = 'mit')", True),
     ("metrics.accuracy >= 0.9 and license = 'apache-2.0' or license = 'mit'", True),

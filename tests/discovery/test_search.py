@@ -16,6 +16,7 @@ from modelcrate.index import search as S
 from modelcrate.index.db import IndexDB
 from modelcrate.index.sync import CatalogUnavailable
 from tests.discovery.conftest import COUNT, FAST, STAGED, Populated, repo_of
+from modelcrate.index.records import DEFAULT_STAGES as STAGE_NAMES
 from tests.support.faultproxy import FaultProxy
 from tests.support.models import metadata, push_model
 
@@ -61,6 +62,13 @@ def test_a_moved_stage_tag_is_seen_without_fetching_again(registry_factory, inde
             assert db.tags_of(reg.host, "moving/model")["production"] == two.digest
             hits = S.query(db, S.Scope(reg.host), filters=S.Filters(stage="production"))
             assert [(m.digest, m.version, m.stages) for m in hits] == [(two.digest, "2.0.0", ("production",))]
+            # a version tag is taken as immutable: rewriting it in place needs --recheck to be seen
+            repo.tag(two, "1.0.0")
+            assert db.tags_of(reg.host, "moving/model")["1.0.0"] == one.digest
+            S.update(db, S.Scope(reg.host), remote=FAST)
+            assert db.tags_of(reg.host, "moving/model")["1.0.0"] == one.digest
+            S.update(db, S.Scope(reg.host), remote=FAST, recheck=True)
+            assert db.tags_of(reg.host, "moving/model")["1.0.0"] == two.digest
             three = push_model(client.repository("moving/other", push=True), metadata(3), ["1.0"])
             added = S.update(db, S.Scope(reg.host), remote=FAST)
             assert (added.repositories, added.fetched) == (2, 1)
@@ -197,9 +205,15 @@ def test_the_index_never_reads_a_blob(populated: Populated, index: Path) -> None
     with FaultProxy(populated.registry.port) as proxy:
         S.search(proxy.host, index=index, remote=FAST)
         lines = [r.line for r in proxy.stats.requests]
+        proxy.reset_stats()
+        S.search(proxy.host, index=index, remote=FAST)
+        warm = [r.line for r in proxy.stats.requests]
     assert lines and not [x for x in lines if "/blobs/" in x]
     manifests = [x for x in lines if x.startswith("GET ") and "/manifests/" in x]
     assert len(manifests) == COUNT + 3  # each distinct digest once; tags are HEADs
+    # warm: the catalog, one tag list per repository, a HEAD per stage tag, and nothing else
+    stage_tags = sum(1 for _m, _d, tags in populated.models.values() for t in tags if t in STAGE_NAMES)
+    assert sorted(x.split()[0] for x in warm) == sorted(["GET"] * (1 + COUNT + 3) + ["HEAD"] * stage_tags)
 
 
 def test_index_file_is_sqlite_with_rows(populated: Populated, index: Path) -> None:

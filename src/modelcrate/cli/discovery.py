@@ -62,6 +62,8 @@ def _show(value: Any) -> str:
 @click.option("--sort", "sort", metavar="FIELD", help="Sort by a field; -FIELD for descending.")
 @click.option("--limit", type=click.IntRange(min=1))
 @click.option("--offline", is_flag=True, help="Query the index as it is, without asking the registry.")
+@click.option("--recheck", is_flag=True,
+              help="Resolve every tag again (default: only stage tags, latest and new tags; versions are immutable).")
 @click.option("--repositories", "repo_file", type=click.Path(dir_okay=False, exists=True),
               help="A file naming the repositories to index, one a line (for registries without a catalog).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
@@ -72,7 +74,7 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
            format_: str | None, license_: str | None, task: str | None, tags: tuple[str, ...], author: str | None,
            owner: str | None, stage: str | None, deprecated: bool | None, created_before: str | None,
            created_after: str | None, text: str | None, uses_dataset: str | None, derived_from: str | None,
-           sort: str | None, limit: int | None, offline: bool, repo_file: str | None, concurrency: int,
+           sort: str | None, limit: int | None, offline: bool, recheck: bool, repo_file: str | None, concurrency: int,
            plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
     """Find models by metadata, metrics, stage and lineage across a registry.
 
@@ -93,7 +95,8 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
                               uses_dataset=uses_dataset, derived_from=derived_from)
     repositories = _search.read_repository_list(repo_file) if repo_file else None
     matches = _search.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
-                             offline=offline, repositories=repositories, index=default_path(os.environ),
+                             offline=offline, recheck=recheck, repositories=repositories,
+                             index=default_path(os.environ),
                              settings=Settings.from_env(),
                              remote=remote_settings(plain_http, insecure, ca_file, timeout), concurrency=concurrency)
     if as_json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,14 +49,6 @@ def default_path(env: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME/modelcrate/index.sqlite``, else ``~/.cache/modelcrate/index.sqlite``."""
     cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
     return Path(cache).expanduser() / "modelcrate" / INDEX_FILENAME
-
-
-@dataclass(frozen=True)
-class TagRow:
-    source: str
-    repository: str
-    tag: str
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -131,16 +123,43 @@ class IndexDB:
     def sources(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM repositories ORDER BY source")]
 
-    def tagged_models(self, source: str | None, prefix: str = "") -> list[tuple[TagRow, str]]:
-        """Every tag naming a model manifest in scope, with that manifest's fields (JSON text)."""
-        sql = ("SELECT t.source, t.repository, t.tag, t.digest, m.fields FROM tags t JOIN manifests m "
-               "ON m.digest = t.digest WHERE m.model = 1")
-        args: list[Any] = []
+    def select(self, source: str | None, prefix: str, condition: str = "1", args: Sequence[Any] = (), *,
+               stages: Sequence[str], repositories: Sequence[str] | None = None, order: str | None = None
+               ) -> list[tuple[str, str, str, str, str | None, str | None, str]]:
+        """Models in scope whose record satisfies ``condition`` (SQL over the JSON column ``rec``): rows of
+        (source, repository, digest, tags JSON, name, version, record JSON). One row per digest per
+        repository; ``rec`` is the manifest's fields plus where it is tagged (see records.with_location)."""
+        scope, scope_args = ["m.model = 1"], []
         if source is not None:
-            sql += " AND t.source = ?"
-            args.append(source)
-        rows = self.conn.execute(sql + " ORDER BY t.source, t.repository, t.tag", args)
-        return [(TagRow(s, r, t, d), f) for s, r, t, d, f in rows if under_prefix(r, prefix)]
+            scope.append("t.source = ?")
+            scope_args.append(source)
+        if prefix:
+            scope.append("substr(t.repository, 1, length(?)) = ?")
+            scope_args += [prefix, prefix]
+        if repositories is not None:
+            scope.append("t.repository IN (SELECT value FROM json_each(?))")
+            scope_args.append(json.dumps(list(repositories)))
+        marks = ", ".join("?" for _ in stages) or "NULL"
+        sql = f"""
+            WITH g AS (
+                SELECT t.source, t.repository, t.digest, json_group_array(t.tag) AS tags
+                FROM tags t JOIN manifests m ON m.digest = t.digest
+                WHERE {' AND '.join(scope)}
+                GROUP BY t.source, t.repository, t.digest),
+            r AS (
+                SELECT g.source, g.repository, g.digest, g.tags, json_set(m.fields,
+                    '$.source', g.source, '$.repository', g.repository, '$.digest', g.digest,
+                    '$.registry_tags', json(g.tags),
+                    '$.stages', json((SELECT json_group_array(value) FROM json_each(g.tags)
+                                      WHERE value IN ({marks}))),
+                    '$.deprecated', json(CASE WHEN d.reason IS NULL THEN 'false' ELSE 'true' END),
+                    '$.deprecation', d.reason) AS rec
+                FROM g JOIN manifests m ON m.digest = g.digest
+                LEFT JOIN deprecations d
+                    ON d.source = g.source AND d.repository = g.repository AND d.digest = g.digest)
+            SELECT source, repository, digest, tags, json_extract(rec, '$.name'), json_extract(rec, '$.version'), rec
+            FROM r WHERE {condition} ORDER BY {order or "source, repository, digest"}"""
+        return self.conn.execute(sql, [*scope_args, *stages, *args]).fetchall()
 
     def deprecations(self, source: str | None) -> dict[tuple[str, str, str], str]:
         sql, args = "SELECT source, repository, digest, reason FROM deprecations", ()

@@ -11,16 +11,17 @@ Grammar (keywords are case-insensitive)::
     value      := 'string' | "string" | number | true | false | null | '(' value, ... ')' after IN
     FIELD      := name ( '.' name )*          e.g. license, metrics.accuracy, lineage.base_model
 
-A FIELD alone is true when the field is present and not empty. A comparison with a missing field is
-false (so ``NOT`` of it is true), and so is one between a number and a string. Where a field holds a
-list (tags, stages, datasets) the comparison holds when it holds for any element. ``license`` compares
-without regard to case, as SPDX identifiers do. Syntax errors name the column (1-based).
+A FIELD alone is true when the field is present and not empty (or false). A comparison with a missing
+field is false (so ``NOT`` of it is true), and so is one between a number and a string. Where a field
+holds a list (tags, stages, datasets) the comparison holds when it holds for any element, and ``!=``
+when no element equals. ``license`` compares without regard to case, as SPDX identifiers do; ``created``
+compares as a date. Syntax errors name the column (1-based). :mod:`.sql` evaluates the tree.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +32,7 @@ Record = Mapping[str, Any]
 
 CASE_INSENSITIVE_FIELDS = frozenset({"license"})
 DATE_FIELDS = frozenset({"created"})
+FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*\Z")  # what the tokenizer reads as a field
 MAX_EXPRESSION = 4096
 MAX_DEPTH = 64
 
@@ -116,14 +118,22 @@ class Or:
 
 
 @dataclass(frozen=True)
-class Test:
-    """A predicate the CLI builds from a flag (glob names, free text, lineage): never parsed from text."""
+class Glob:
+    """``field`` matches a shell-style pattern (``bert-*``), case-sensitive; built from flags, not parsed."""
 
-    description: str
-    check: Callable[[Record], bool]
+    field: str
+    pattern: str
 
 
-Node = Compare | Not | And | Or | Test
+@dataclass(frozen=True)
+class Words:
+    """Every word appears, in any case, in one of ``fields`` (text or lists of text)."""
+
+    fields: tuple[str, ...]
+    words: tuple[str, ...]
+
+
+Node = Compare | Not | And | Or | Glob | Words
 
 
 class _Parser:
@@ -243,7 +253,7 @@ def parse(text: str) -> Node:
     return _Parser(text).parse()
 
 
-# ---- evaluation ----------------------------------------------------------------------------------
+# ---- helpers -----------------------------------------------------------------------------------
 def lookup(record: Record, field: str) -> Any:
     """The value at a dotted path (``metrics.accuracy``); None where any step is missing."""
     value: Any = record
@@ -257,75 +267,17 @@ def lookup(record: Record, field: str) -> Any:
     return value
 
 
-def _date(value: Any) -> datetime | None:
+def normalize_date(value: Any) -> str | None:
+    """RFC 3339 text (or a date alone: midnight UTC) as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC, so that dates
+    compare as text; None when it is not a date."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _norm(field: str, value: Any) -> Any:
-    leaf = field.rsplit(".", 1)[-1]
-    if leaf in CASE_INSENSITIVE_FIELDS and isinstance(value, str):
-        return value.lower()
-    if leaf in DATE_FIELDS:
-        return _date(value)
-    return value
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    numbers = (int, float)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool)
-    return (isinstance(a, numbers) and isinstance(b, numbers)) or type(a) is type(b)
-
-
-def _compare_one(op: str, actual: Any, wanted: Any) -> bool:
-    if op == "~":
-        return isinstance(actual, str) and isinstance(wanted, str) and wanted.lower() in actual.lower()
-    if op == "in":
-        return any(_compare_one("=", actual, w) for w in wanted)
-    if wanted is None:
-        return (actual is None) == (op == "=") if op in ("=", "!=") else False
-    if actual is None or not _comparable(actual, wanted):
-        return op == "!=" and actual is not None
-    if op == "=":
-        return bool(actual == wanted)
-    if op == "!=":
-        return bool(actual != wanted)
-    try:
-        return bool({"<": actual < wanted, "<=": actual <= wanted, ">": actual > wanted,
-                     ">=": actual >= wanted}[op])
-    except TypeError:
-        return False
-
-
-def _compare(node: Compare, record: Record) -> bool:
-    actual = lookup(record, node.field)
-    if node.op == "exists":
-        return actual not in (None, "", [], {}, False)
-    wanted = (tuple(_norm(node.field, w) for w in node.value) if node.op == "in"
-              else _norm(node.field, node.value))
-    values = actual if isinstance(actual, list) else [actual]
-    if node.op == "!=":  # "tags != 'x'": no element equals x
-        return actual is not None and not any(_compare_one("=", _norm(node.field, v), wanted) for v in values)
-    return any(_compare_one(node.op, _norm(node.field, v), wanted) for v in values)
-
-
-def evaluate(node: Node, record: Record) -> bool:
-    """Whether ``record`` (a model's searchable fields) satisfies ``node``."""
-    if isinstance(node, Compare):
-        return _compare(node, record)
-    if isinstance(node, And):
-        return all(evaluate(p, record) for p in node.parts)
-    if isinstance(node, Or):
-        return any(evaluate(p, record) for p in node.parts)
-    if isinstance(node, Not):
-        return not evaluate(node.inner, record)
-    return node.check(record)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fields_of(node: Node) -> list[str]:

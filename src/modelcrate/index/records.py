@@ -2,16 +2,17 @@
 
 Only the manifest is read (its metadata annotation and layer descriptors), never a blob. The fields
 from the manifest are stored per digest; the fields that depend on where the manifest is tagged
-(``repository``, ``stages``, ``deprecated``…) are added at query time.
+(``repository``, ``stages``, ``deprecated``…) are added at query time (:meth:`.db.IndexDB.select`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ModelcrateError
 from ..format.model import ModelView, read_model
+from .expr import normalize_date
 
 DEFAULT_STAGES = ("dev", "staging", "production")
 
@@ -33,6 +34,9 @@ def manifest_fields(raw: bytes) -> dict[str, Any] | None:
 def view_fields(view: ModelView) -> dict[str, Any]:
     meta = view.metadata or {}
     out: dict[str, Any] = {k: meta[k] for k in _PLAIN if meta.get(k) not in (None, "", [], {})}
+    created = normalize_date(meta.get("created"))
+    if created:  # one spelling in UTC, so that dates compare and sort as text
+        out["created"] = created
     if meta.get("pipeline_tag"):
         out["task"] = meta["pipeline_tag"]
     metrics: dict[str, Any] = {}
@@ -56,14 +60,3 @@ def stages_of(tags: Iterable[str], stages: Iterable[str] = DEFAULT_STAGES) -> li
     """Stage tags are tags equal to a stage name (dev, staging, production by default)."""
     present = set(tags)
     return [s for s in stages if s in present]
-
-
-def with_location(fields: Mapping[str, Any], *, source: str, repository: str, digest: str, tags: list[str],
-                  stages: list[str], deprecated: str | None) -> dict[str, Any]:
-    """Manifest fields plus where they were found: the full record a ``--where`` expression sees."""
-    record = dict(fields)
-    record.update({"source": source, "repository": repository, "digest": digest, "registry_tags": tags,
-                   "stages": stages, "deprecated": deprecated is not None})
-    if deprecated is not None:
-        record["deprecation"] = deprecated
-    return record

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ from ..format.reference import Reference
 from ..settings import Settings
 from . import expr
 from .db import LOCAL_SOURCE, IndexDB, default_path
-from .records import DEFAULT_STAGES, stages_of, with_location
+from .records import DEFAULT_STAGES, stages_of
+from .sql import compile_node, json_path
 from .sync import DEFAULT_CONCURRENCY, DeprecationReader, LocalSource, RegistrySource, SyncStats, no_deprecations, refresh
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -54,24 +54,39 @@ class Filters:
 
 @dataclass(frozen=True)
 class Match:
-    """One model version found: a manifest digest in one repository, with every tag naming it."""
+    """One model version found: a manifest digest in one repository, with every tag naming it.
+
+    ``record`` (every searchable field) and ``matched`` (the fields the query named) are decoded from
+    the index on first use, so a query costs only what its caller reads."""
 
     reference: str
     source: str
     repository: str
     digest: str
+    name: str | None
     version: str | None
     tags: tuple[str, ...]
     stages: tuple[str, ...]
-    deprecated: bool
-    matched: Mapping[str, Any]
-    record: Mapping[str, Any] = field(repr=False)
+    shown: tuple[str, ...] = field(repr=False)
+    record_json: str = field(repr=False)
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.record_json)
+        return value
+
+    @property
+    def deprecated(self) -> bool:
+        return bool(self.record.get("deprecated"))
+
+    @property
+    def matched(self) -> dict[str, Any]:
+        return {k: expr.lookup(self.record, k) for k in self.shown}
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "source": self.source, "repository": self.repository,
-                "digest": self.digest, "name": self.record.get("name"), "version": self.version,
-                "tags": list(self.tags), "stages": list(self.stages), "deprecated": self.deprecated,
-                "matched": dict(self.matched)}
+                "digest": self.digest, "name": self.name, "version": self.version, "tags": list(self.tags),
+                "stages": list(self.stages), "deprecated": self.deprecated, "matched": self.matched}
 
 
 @dataclass(frozen=True)
@@ -98,13 +113,13 @@ class Scope:
             raise UsageError(f"{text!r} is not a registry or a repository prefix") from None
         return cls(host.lower(), prefix)
 
-
 def filter_nodes(f: Filters) -> list[expr.Node]:
     """The flag filters as expression nodes (built directly, never by pasting text into an expression)."""
     C = expr.Compare
     nodes: list[expr.Node] = []
     for key, value in (("framework", f.framework), ("format", f.format), ("license", f.license),
-                       ("task", f.task), ("authors", f.author), ("owners", f.owner), ("stages", f.stage)):
+                       ("task", f.task), ("authors", f.author), ("owners", f.owner), ("stages", f.stage),
+                       ("datasets", f.uses_dataset)):
         if value is not None:
             nodes.append(C(key, "=", value))
     nodes += [C("tags", "=", t) for t in f.tags]
@@ -115,27 +130,16 @@ def filter_nodes(f: Filters) -> list[expr.Node]:
     if f.created_after:
         nodes.append(C("created", ">=", _date_literal(f.created_after, "--created-after")))
     if f.name:
-        pattern = f.name
-        nodes.append(expr.Test(f"name ~ {pattern}", lambda r: isinstance(r.get("name"), str)
-                               and fnmatch.fnmatchcase(r["name"], pattern)))
+        nodes.append(expr.Glob("name", f.name))
     if f.text:
-        words = f.text.lower().split()
-        nodes.append(expr.Test(f"text {f.text}", lambda r: all(w in _haystack(r) for w in words)))
-    if f.uses_dataset:
-        wanted = f.uses_dataset
-        nodes.append(expr.Test(f"uses dataset {wanted}", lambda r: _lineage.uses_dataset(r, wanted)))
+        nodes.append(expr.Words(("name", "title", "description", "tags"), tuple(f.text.split())))
     return nodes
 
 
 def _date_literal(text: str, flag: str) -> str:
-    if expr._date(text) is None:
+    if expr.normalize_date(text) is None:
         raise UsageError(f"{flag} {text!r} is not a date; write 2025-01-31 or 2025-01-31T12:00:00Z")
     return text
-
-
-def _haystack(record: Mapping[str, Any]) -> str:
-    parts = [record.get(k) for k in ("name", "title", "description")] + list(record.get("tags") or [])
-    return " ".join(p for p in parts if isinstance(p, str)).lower()
 
 
 def _filter_fields(f: Filters) -> list[str]:
@@ -156,69 +160,50 @@ def _display_ref(source: str, repository: str, digest: str, tags: Sequence[str],
 def query(db: IndexDB, scope: Scope, *, where: str | None = None, filters: Filters | None = None,
           sort: str | None = None, limit: int | None = None, stages: Sequence[str] = DEFAULT_STAGES,
           repositories: Sequence[str] | None = None) -> list[Match]:
-    """Answer a search from the index alone (no network); ``repositories`` keeps only those."""
+    """Answer a search from the index alone (no network); ``repositories`` keeps only those. The
+    condition runs inside SQLite (:mod:`.sql`); only matching models reach Python."""
     f = filters or Filters()
     nodes = filter_nodes(f)
     parsed = expr.parse(where) if where else None
     if parsed is not None:
         nodes.append(parsed)
     condition = expr.all_of(nodes)
-    grouped: dict[tuple[str, str, str], list[str]] = {}
-    fields_text: dict[str, str] = {}
-    only = set(repositories) if repositories is not None else None
-    for row, text in db.tagged_models(scope.source, scope.prefix):
-        if only is not None and row.repository not in only:
-            continue
-        grouped.setdefault((row.source, row.repository, row.digest), []).append(row.tag)
-        fields_text[row.digest] = text
-    deprecated = db.deprecations(scope.source)
-    parsed_fields: dict[str, dict[str, Any]] = {}
-    records = []
-    for (source, repository, digest), tags in grouped.items():
-        base = parsed_fields.get(digest)
-        if base is None:
-            base = parsed_fields[digest] = json.loads(fields_text[digest])
-        records.append(with_location(base, source=source, repository=repository, digest=digest, tags=tags,
-                                     stages=stages_of(tags, stages),
-                                     deprecated=deprecated.get((source, repository, digest))))
-    if f.derived_from:
-        derived = _lineage.derived_from(records, f.derived_from)
-        records = [r for r in records if id(r) in derived]
-    shown = _filter_fields(f) + (expr.fields_of(parsed) if parsed is not None else [])
-    out = []
-    for r in records:
-        if condition is not None and not expr.evaluate(condition, r):
-            continue
-        version = r.get("version")
-        out.append(Match(_display_ref(r["source"], r["repository"], r["digest"], r["registry_tags"], version),
-                         r["source"], r["repository"], r["digest"], version, tuple(r["registry_tags"]),
-                         tuple(r["stages"]), r["deprecated"],
-                         {k: expr.lookup(r, k) for k in dict.fromkeys(shown)}, r))
-    out.sort(key=lambda m: (m.reference, m.digest))
+    sql_text, args = compile_node(condition) if condition is not None else ("1", [])
+    order = None
     if sort:
-        out = sort_matches(out, sort)
+        name, descending = _sort_key(sort)
+        path = json_path(name)
+        order = (f"json_type(rec, {path}) IS NULL, json_extract(rec, {path}){' DESC' if descending else ''}, "
+                 "repository, digest")
+    rows = db.select(scope.source, scope.prefix, sql_text, args, stages=stages, repositories=repositories,
+                     order=order)
+    if f.derived_from:
+        keep = _derived(db, f.derived_from, stages)
+        rows = [r for r in rows if (r[0], r[1], r[2]) in keep]
+    shown = tuple(dict.fromkeys(_filter_fields(f) + (expr.fields_of(parsed) if parsed is not None else [])
+                                + ([_sort_key(sort)[0]] if sort else [])))
+    out = []
+    for source, repository, digest, tags_json, name, version, rec in rows:
+        tags = sorted(json.loads(tags_json))
+        out.append(Match(_display_ref(source, repository, digest, tags, version), source, repository, digest,
+                         name, version, tuple(tags), tuple(stages_of(tags, stages)), shown, rec))
+    if not sort:
+        out.sort(key=lambda m: (m.reference, m.digest))
     return out[:limit] if limit is not None else out
 
 
-def sort_matches(matches: list[Match], key: str) -> list[Match]:
-    """Sort by a field (``metrics.accuracy``; ``-metrics.accuracy`` for descending); models without the
-    field come last either way."""
-    descending = key.startswith("-")
+def _sort_key(key: str) -> tuple[str, bool]:
     name = key.lstrip("-+")
-    if not name:
-        raise UsageError("--sort needs a field name, e.g. metrics.accuracy or -created")
-    present = [m for m in matches if expr.lookup(m.record, name) is not None]
-    missing = [m for m in matches if expr.lookup(m.record, name) is None]
+    if not expr.FIELD.match(name):
+        raise UsageError(f"--sort {key!r}: name a field, e.g. metrics.accuracy or -created (descending)")
+    return name, key.startswith("-")
 
-    def value(m: Match) -> tuple[int, Any]:
-        v = expr._norm(name, expr.lookup(m.record, name))
-        if isinstance(v, bool):
-            return (0, int(v))
-        if isinstance(v, (int, float)):
-            return (1, v)
-        return (2, str(v))
 
-    return sorted(present, key=value, reverse=descending) + missing
+def _derived(db: IndexDB, ref: str, stages: Sequence[str]) -> set[tuple[str, str, str]]:
+    """(source, repository, digest) of every model derived from ``ref``, through the whole index."""
+    records = [json.loads(row[-1]) for row in db.select(None, "", stages=stages)]
+    ids = _lineage.derived_from(records, ref)
+    return {(r["source"], r["repository"], r["digest"]) for r in records if id(r) in ids}
 
 
 def search(scope: str | None = None, *, local: bool = False, where: str | None = None,
@@ -226,7 +211,7 @@ def search(scope: str | None = None, *, local: bool = False, where: str | None =
            offline: bool = False, repositories: Sequence[str] | None = None,
            index: str | os.PathLike[str] | None = None, settings: Settings | None = None,
            remote: RemoteSettings | None = None, concurrency: int = DEFAULT_CONCURRENCY,
-           deprecations: DeprecationReader = no_deprecations) -> list[Match]:
+           deprecations: DeprecationReader = no_deprecations, recheck: bool = False) -> list[Match]:
     """Find models by metadata, metrics, stage and lineage across a registry or the local store.
 
     ``scope`` is ``HOST[:PORT]`` or ``HOST[:PORT]/REPOSITORY-PREFIX`` (with ``local``: a local-store
@@ -237,27 +222,28 @@ def search(scope: str | None = None, *, local: bool = False, where: str | None =
     with IndexDB(db_path) as db:
         if not offline:
             update(db, target_scope, repositories=repositories, settings=settings, remote=remote,
-                   concurrency=concurrency, deprecations=deprecations)
+                   concurrency=concurrency, deprecations=deprecations, recheck=recheck)
         return query(db, target_scope, where=where, filters=filters, sort=sort, limit=limit,
                      repositories=repositories)
 
 
 def update(db: IndexDB, scope: Scope, *, repositories: Sequence[str] | None = None,
            settings: Settings | None = None, remote: RemoteSettings | None = None,
-           concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations
-           ) -> SyncStats:
-    """Refresh the index for ``scope`` (a registry, a prefix of one, or the local store)."""
+           concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations,
+           recheck: bool = False) -> SyncStats:
+    """Refresh the index for ``scope`` (a registry, a prefix of one, or the local store); ``recheck``
+    resolves every tag again, not only the stage tags and new ones."""
     if scope.source is None:
         raise UsageError("name a registry (HOST[:PORT][/PREFIX]) or --local to refresh; "
                          "--offline searches everything already indexed")
     if scope.source == LOCAL_SOURCE:
         store = LocalStore((settings or Settings.from_env()).home)
         return refresh(db, LocalSource(store), prefix=scope.prefix, repositories=repositories,
-                       concurrency=concurrency, deprecations=deprecations)
+                       concurrency=concurrency, deprecations=deprecations, recheck=recheck)
     client = RegistryClient(scope.source, remote or RemoteSettings.from_env())
     try:
         return refresh(db, RegistrySource(client), prefix=scope.prefix, repositories=repositories,
-                       concurrency=concurrency, deprecations=deprecations)
+                       concurrency=concurrency, deprecations=deprecations, recheck=recheck)
     finally:
         client.close()
 

@@ -1,9 +1,12 @@
 """Refresh the index from a registry or the local store: catalog → tags → manifests, never a blob.
 
-Incremental by digest: every tag is resolved (a ``HEAD``, since a tag can move while the tag list stays
-the same), and only a manifest digest the index has never seen is fetched, verified against that digest
-and parsed. Requests run in parallel with a bound; rows are written in one transaction at the end, so
-an interrupted refresh leaves the previous index intact.
+Incremental by digest: a repository whose tags did not change costs one tag-list request. Version tags
+are taken to be immutable, as releases are: a tag already indexed keeps its digest without a request.
+Tags that move by design — the stage tags and ``latest`` — and new tags are resolved (a ``HEAD``), and
+only a manifest digest the index has never seen is fetched, verified against that digest and parsed.
+``recheck`` resolves every tag, for registries where version tags are rewritten. Requests run in
+parallel with a bound; rows are written in one transaction at the end, so an interrupted refresh leaves
+the previous index intact.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from ..format.reference import is_referrers_tag
 from .db import LOCAL_SOURCE, IndexDB, RepositoryState, under_prefix
-from .records import manifest_fields
+from .records import DEFAULT_STAGES, manifest_fields
 
 DEFAULT_CONCURRENCY = 8
+MOVING_TAGS = (*DEFAULT_STAGES, "latest")  # resolved on every refresh; other indexed tags are not
 
 # The seam for deprecation records: given a repository (a Target) and its tags (tag → digest), return
 # digest → reason for every deprecated model. Lifecycle records plug in here; by default there are none.
@@ -121,8 +125,8 @@ def _fetch_fields(target: Target, desc: Descriptor) -> dict[str, Any] | None:
 
 
 def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequence[str] | None = None,
-            concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations
-            ) -> SyncStats:
+            concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations,
+            recheck: bool = False, moving: Sequence[str] = MOVING_TAGS) -> SyncStats:
     """Bring the index up to date for ``source`` (repositories under ``prefix``, or exactly
     ``repositories``). A registry without a catalog raises :class:`CatalogUnavailable`, unless the prefix
     itself names a repository, which is then indexed alone."""
@@ -144,9 +148,18 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
             raise NotFound(f"{source.name}/{names[0]} has no tags or does not exist" if len(names) == 1
                            else f"none of the {len(names)} repositories named exist on {source.name}")
         pairs = [(n, t) for n in names for t in tag_lists[n] or []]
-        found = list(pool.map(lambda p: _resolve_or_none(targets[p[0]], p[1]), pairs))
-        pairs, resolved = [p for p, d in zip(pairs, found) if d], [d for d in found if d]
+        recorded = {n: db.tags_of(source.name, n) for n in names}
         known = db.known_digests()
+
+        def resolve(pair: tuple[str, str]) -> Descriptor | None:
+            n, t = pair
+            digest = recorded[n].get(t)
+            if not recheck and t not in moving and digest is not None and digest in known:
+                return Descriptor("", digest, 0)  # an indexed version tag: no request
+            return _resolve_or_none(targets[n], t)
+
+        found = list(pool.map(resolve, pairs))
+        pairs, resolved = [p for p, d in zip(pairs, found) if d], [d for d in found if d]
         fresh = {d.digest: (n, d) for (n, _t), d in zip(pairs, resolved) if d.digest not in known}
         fetched = dict(zip(fresh, pool.map(lambda item: _fetch_fields(targets[item[0]], item[1]),
                                            fresh.values())))
