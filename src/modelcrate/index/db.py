@@ -2,11 +2,13 @@
 
 Manifests are content-addressed, so a row per manifest digest is stored once and never fetched again;
 tags say which digest each ``source/repository:tag`` named when it was last listed. ``source`` is a
-registry host (``localhost:5000``) or ``local`` for the local store.
+registry host (``localhost:5000``) or ``local`` for the local store. ``fields`` and ``places`` hold every
+searchable value flattened, for the queries :mod:`.sql` compiles.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -17,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from .records import DEFAULT_STAGES
+from .sql import MAX_ROWS, SCHEMA as SQL_SCHEMA, flatten, order_by
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCAL_SOURCE = "local"
 INDEX_FILENAME = "index.sqlite"
 
@@ -27,6 +31,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS manifests (
     digest TEXT PRIMARY KEY,
     model INTEGER NOT NULL,          -- 1: a model manifest whose fields are searchable
+    name TEXT, version TEXT,
     fields TEXT NOT NULL             -- JSON: the searchable fields taken from the manifest
 );
 CREATE TABLE IF NOT EXISTS tags (
@@ -38,11 +43,7 @@ CREATE TABLE IF NOT EXISTS repositories (
     source TEXT NOT NULL, repository TEXT NOT NULL, synced TEXT NOT NULL,
     PRIMARY KEY (source, repository)
 );
-CREATE TABLE IF NOT EXISTS deprecations (
-    source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, reason TEXT NOT NULL,
-    PRIMARY KEY (source, repository, digest)
-);
-"""
+""" + SQL_SCHEMA
 
 
 def default_path(env: Mapping[str, str]) -> Path:
@@ -124,11 +125,11 @@ class IndexDB:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM repositories ORDER BY source")]
 
     def select(self, source: str | None, prefix: str, condition: str = "1", args: Sequence[Any] = (), *,
-               stages: Sequence[str], repositories: Sequence[str] | None = None, order: str | None = None
-               ) -> list[tuple[str, str, str, str, str | None, str | None, str]]:
-        """Models in scope whose record satisfies ``condition`` (SQL over the JSON column ``rec``): rows of
-        (source, repository, digest, tags JSON, name, version, record JSON). One row per digest per
-        repository; ``rec`` is the manifest's fields plus where it is tagged (see records.with_location)."""
+               repositories: Sequence[str] | None = None, sort: tuple[str, bool] | None = None
+               ) -> list[tuple[str, str, str, str, str | None, str | None, str, str | None]]:
+        """Models in scope that satisfy ``condition`` (SQL from :func:`.sql.compile_node`): rows of
+        (source, repository, digest, tags JSON, name, version, fields JSON, deprecation reason), one per digest per
+        repository, sorted by ``sort`` (field, descending) or by place."""
         scope, scope_args = ["m.model = 1"], []
         if source is not None:
             scope.append("t.source = ?")
@@ -139,33 +140,19 @@ class IndexDB:
         if repositories is not None:
             scope.append("t.repository IN (SELECT value FROM json_each(?))")
             scope_args.append(json.dumps(list(repositories)))
-        marks = ", ".join("?" for _ in stages) or "NULL"
+        order, order_args = order_by(*sort) if sort else ("g.source, g.repository, g.digest", [])
         sql = f"""
             WITH g AS (
                 SELECT t.source, t.repository, t.digest, json_group_array(t.tag) AS tags
                 FROM tags t JOIN manifests m ON m.digest = t.digest
                 WHERE {' AND '.join(scope)}
-                GROUP BY t.source, t.repository, t.digest),
-            r AS (
-                SELECT g.source, g.repository, g.digest, g.tags, json_set(m.fields,
-                    '$.source', g.source, '$.repository', g.repository, '$.digest', g.digest,
-                    '$.registry_tags', json(g.tags),
-                    '$.stages', json((SELECT json_group_array(value) FROM json_each(g.tags)
-                                      WHERE value IN ({marks}))),
-                    '$.deprecated', json(CASE WHEN d.reason IS NULL THEN 'false' ELSE 'true' END),
-                    '$.deprecation', d.reason) AS rec
-                FROM g JOIN manifests m ON m.digest = g.digest
-                LEFT JOIN deprecations d
-                    ON d.source = g.source AND d.repository = g.repository AND d.digest = g.digest)
-            SELECT source, repository, digest, tags, json_extract(rec, '$.name'), json_extract(rec, '$.version'), rec
-            FROM r WHERE {condition} ORDER BY {order or "source, repository, digest"}"""
-        return self.conn.execute(sql, [*scope_args, *stages, *args]).fetchall()
-
-    def deprecations(self, source: str | None) -> dict[tuple[str, str, str], str]:
-        sql, args = "SELECT source, repository, digest, reason FROM deprecations", ()
-        if source is not None:
-            sql, args = sql + " WHERE source = ?", (source,)
-        return {(s, r, d): reason for s, r, d, reason in self.conn.execute(sql, args)}
+                GROUP BY t.source, t.repository, t.digest)
+            SELECT g.source, g.repository, g.digest, g.tags, m.name, m.version, m.fields,
+                   (SELECT x.value FROM places x WHERE x.source = g.source AND x.repository = g.repository
+                    AND x.digest = g.digest AND x.path = 'deprecation')
+            FROM g JOIN manifests m ON m.digest = g.digest
+            WHERE {condition} ORDER BY {order}"""
+        return self.conn.execute(sql, [*scope_args, *args, *order_args]).fetchall()
 
     # ---- writes ----------------------------------------------------------------------------------
     def write(self, states: Iterable[RepositoryState], manifests: Mapping[str, dict[str, Any] | None],
@@ -174,22 +161,42 @@ class IndexDB:
         and forget repositories that no longer exist."""
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self.transaction() as c:
-            c.executemany("INSERT OR IGNORE INTO manifests VALUES (?, ?, ?)",
-                          [(d, 0 if f is None else 1, json.dumps(f or {}, sort_keys=True))
-                           for d, f in manifests.items()])
+            known = self.known_digests()
+            for d, f in manifests.items():
+                if d in known:
+                    continue
+                c.execute("INSERT INTO manifests VALUES (?, ?, ?, ?, ?)",
+                          (d, 0 if f is None else 1, (f or {}).get("name"), (f or {}).get("version"),
+                           json.dumps(f or {}, sort_keys=True)))
+                c.executemany("INSERT INTO fields VALUES (?, ?, ?, ?)",
+                              [(d, *row) for row in itertools.islice(flatten(f or {}), MAX_ROWS)])
             for st in states:
                 key = (st.source, st.repository)
-                c.execute("DELETE FROM tags WHERE source = ? AND repository = ?", key)
+                for table in ("tags", "places"):
+                    c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?", key)  # noqa: S608
                 c.executemany("INSERT INTO tags VALUES (?, ?, ?, ?)",
                               [(*key, t, d) for t, d in st.tags.items()])
-                c.execute("DELETE FROM deprecations WHERE source = ? AND repository = ?", key)
-                c.executemany("INSERT INTO deprecations VALUES (?, ?, ?, ?)",
-                              [(*key, d, reason) for d, reason in st.deprecated.items()])
+                c.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)",
+                              [(*key, d, *row) for d, place in places(st).items() for row in flatten(place)])
                 c.execute("INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)", (*key, now))
             for repository in gone:
-                for table in ("tags", "deprecations", "repositories"):
+                for table in ("tags", "places", "repositories"):
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?",  # noqa: S608
                               (source, repository))
+
+
+def places(state: RepositoryState) -> dict[str, dict[str, Any]]:
+    """digest → the fields that come from where it is tagged (see :data:`.sql.PLACE_FIELDS`)."""
+    tags: dict[str, list[str]] = {}
+    for tag, digest in sorted(state.tags.items()):
+        tags.setdefault(digest, []).append(tag)
+    out = {}
+    for digest, names in tags.items():
+        reason = state.deprecated.get(digest)
+        out[digest] = {"source": state.source, "repository": state.repository, "digest": digest,
+                       "registry_tags": names, "stages": [s for s in DEFAULT_STAGES if s in names],
+                       "deprecated": reason is not None, **({"deprecation": reason} if reason is not None else {})}
+    return out
 
 
 def under_prefix(repository: str, prefix: str) -> bool:

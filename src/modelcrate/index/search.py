@@ -24,7 +24,7 @@ from ..settings import Settings
 from . import expr
 from .db import LOCAL_SOURCE, IndexDB, default_path
 from .records import DEFAULT_STAGES, stages_of
-from .sql import compile_node, json_path
+from .sql import compile_node
 from .sync import DEFAULT_CONCURRENCY, DeprecationReader, LocalSource, RegistrySource, SyncStats, no_deprecations, refresh
 
 @dataclass(frozen=True)
@@ -67,17 +67,24 @@ class Match:
     version: str | None
     tags: tuple[str, ...]
     stages: tuple[str, ...]
+    deprecation: str | None
     shown: tuple[str, ...] = field(repr=False)
-    record_json: str = field(repr=False)
+    fields_json: str = field(repr=False)
 
     @cached_property
     def record(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.record_json)
+        """Every searchable field: the manifest's, then where it is tagged."""
+        value: dict[str, Any] = json.loads(self.fields_json)
+        value.update({"source": self.source, "repository": self.repository, "digest": self.digest,
+                      "registry_tags": list(self.tags), "stages": list(self.stages),
+                      "deprecated": self.deprecation is not None})
+        if self.deprecation is not None:
+            value["deprecation"] = self.deprecation
         return value
 
     @property
     def deprecated(self) -> bool:
-        return bool(self.record.get("deprecated"))
+        return self.deprecation is not None
 
     @property
     def matched(self) -> dict[str, Any]:
@@ -169,24 +176,19 @@ def query(db: IndexDB, scope: Scope, *, where: str | None = None, filters: Filte
         nodes.append(parsed)
     condition = expr.all_of(nodes)
     sql_text, args = compile_node(condition) if condition is not None else ("1", [])
-    order = None
-    if sort:
-        name, descending = _sort_key(sort)
-        path = json_path(name)
-        order = (f"json_type(rec, {path}) IS NULL, json_extract(rec, {path}){' DESC' if descending else ''}, "
-                 "repository, digest")
-    rows = db.select(scope.source, scope.prefix, sql_text, args, stages=stages, repositories=repositories,
-                     order=order)
+    rows = db.select(scope.source, scope.prefix, sql_text, args, repositories=repositories,
+                     sort=_sort_key(sort) if sort else None)
     if f.derived_from:
-        keep = _derived(db, f.derived_from, stages)
+        keep = _derived(db, f.derived_from)
         rows = [r for r in rows if (r[0], r[1], r[2]) in keep]
     shown = tuple(dict.fromkeys(_filter_fields(f) + (expr.fields_of(parsed) if parsed is not None else [])
                                 + ([_sort_key(sort)[0]] if sort else [])))
     out = []
-    for source, repository, digest, tags_json, name, version, rec in rows:
+    for source, repository, digest, tags_json, name, version, fields_json, deprecation in rows:
         tags = sorted(json.loads(tags_json))
         out.append(Match(_display_ref(source, repository, digest, tags, version), source, repository, digest,
-                         name, version, tuple(tags), tuple(stages_of(tags, stages)), shown, rec))
+                         name, version, tuple(tags), tuple(stages_of(tags, stages)), deprecation, shown,
+                         fields_json))
     if not sort:
         out.sort(key=lambda m: (m.reference, m.digest))
     return out[:limit] if limit is not None else out
@@ -199,9 +201,13 @@ def _sort_key(key: str) -> tuple[str, bool]:
     return name, key.startswith("-")
 
 
-def _derived(db: IndexDB, ref: str, stages: Sequence[str]) -> set[tuple[str, str, str]]:
+def _derived(db: IndexDB, ref: str) -> set[tuple[str, str, str]]:
     """(source, repository, digest) of every model derived from ``ref``, through the whole index."""
-    records = [json.loads(row[-1]) for row in db.select(None, "", stages=stages)]
+    records = []
+    for source, repository, digest, tags_json, _name, _version, fields_json, _reason in db.select(None, ""):
+        fields = json.loads(fields_json)
+        records.append({"source": source, "repository": repository, "digest": digest,
+                        "registry_tags": json.loads(tags_json), "base_model": fields.get("base_model")})
     ids = _lineage.derived_from(records, ref)
     return {(r["source"], r["repository"], r["digest"]) for r in records if id(r) in ids}
 

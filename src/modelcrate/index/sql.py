@@ -1,118 +1,158 @@
-"""Evaluate ``--where`` trees inside SQLite: one compiled condition over each model's JSON record.
+"""Evaluate ``--where`` trees inside SQLite, over an index of every field value.
 
-Each comparison reads its field with ``json_type``/``json_extract`` (or walks a list with ``json_each``),
-so SQLite parses the stored JSON in C and only matching models reach Python. The semantics are those
-documented in :mod:`.expr`: types must agree, a missing field compares false, a list holds when an
-element does (``!=``: when none equals), ``license`` ignores case, ``created`` compares as a date.
-Literal values are bound as parameters; JSON paths are inlined, and only from field names the
-tokenizer accepted (checked again here).
+Each model's fields are stored flattened, one row per value: ``(path, type, value)`` where ``path`` is the
+dotted field name, ``type`` the JSON type (``text integer real true false null array object``) and list
+elements share their list's path (with one more row of type ``array`` holding the length). Fields from
+the manifest are keyed by digest (table ``fields``); fields that depend on where the manifest is tagged
+(``source repository digest registry_tags stages deprecated deprecation``) by repository and digest
+(table ``places``). A comparison is then one indexed ``EXISTS`` lookup, so only matching models reach
+Python. The semantics are those documented in :mod:`.expr`. Literal values are always bound parameters.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .expr import CASE_INSENSITIVE_FIELDS, DATE_FIELDS, FIELD, And, Compare, Glob, Node, Not, Or, Words, normalize_date
+from .expr import CASE_INSENSITIVE_FIELDS, DATE_FIELDS, And, Compare, Glob, Node, Not, Or, Words, normalize_date
 
+PLACE_FIELDS = frozenset({"source", "repository", "digest", "registry_tags", "stages", "deprecated", "deprecation"})
+MAX_ROWS = 20_000  # per manifest; the metadata is capped at 256 KiB, so this bounds hostile nesting too
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 Sql = tuple[str, list[Any]]
 _NEVER: Sql = ("0", [])
 
 
-def json_path(field: str) -> str:
-    """``metrics.accuracy`` → ``'$."metrics"."accuracy"'`` as an SQL string literal."""
-    if not FIELD.match(field):
-        raise ValueError(f"not a field name: {field!r}")
-    return "'$" + "".join(f'."{part}"' for part in field.split(".")) + "'"
+def flatten(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """``(path, type, value)`` rows for a JSON value: objects recurse (``a.b``), list elements take the
+    list's path, containers also get a row holding their size."""
+    if isinstance(value, Mapping):
+        if path:
+            yield path, "object", len(value)
+        for k, v in value.items():
+            yield from flatten(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        yield path, "array", len(value)
+        for v in value:
+            yield from flatten(v, path)
+    elif isinstance(value, bool):
+        yield path, "true" if value else "false", int(value)
+    elif isinstance(value, int):
+        yield path, "integer", value
+    elif isinstance(value, float):
+        yield path, "real", value
+    elif isinstance(value, str):
+        yield path, "text", value
+    else:
+        yield path, "null", None
 
 
-def _scalar(field: str, op: str, value: Any, t: str, v: str) -> Sql:
-    """One value with JSON type ``t`` and SQL value ``v`` against a literal."""
+def _scalar(field: str, op: str, value: Any) -> Sql:
+    """A condition on one row's ``type`` and ``value`` against a literal."""
     leaf = field.rsplit(".", 1)[-1]
     if op == "~":
-        return (f"({t} = 'text' AND instr(lower({v}), lower(?)) > 0)", [value]) if isinstance(value, str) else _NEVER
+        return ("(x.type = 'text' AND instr(lower(x.value), lower(?)) > 0)", [value]) if isinstance(value, str) \
+            else _NEVER
     if op == "in":
-        parts = [_scalar(field, "=", w, t, v) for w in value]
+        parts = [_scalar(field, "=", w) for w in value]
         return "(" + " OR ".join(p for p, _ in parts) + ")", [a for _, args in parts for a in args]
     sql_op = _OPS[op]
-    if value is None:
-        return (f"({t} IS NULL OR {t} = 'null')", []) if op == "=" else _NEVER
     if isinstance(value, bool):
-        return f"({t} IN ('true', 'false') AND ({t} = 'true') {sql_op} ?)", [int(value)]
+        return f"(x.type IN ('true', 'false') AND x.value {sql_op} ?)", [int(value)]
     if isinstance(value, (int, float)):
-        return f"({t} IN ('integer', 'real') AND {v} {sql_op} ?)", [value]
+        return f"(x.type IN ('integer', 'real') AND x.value {sql_op} ?)", [value]
     if leaf in DATE_FIELDS:
         date = normalize_date(value)
-        return (f"({t} = 'text' AND {v} {sql_op} ?)", [date]) if date else _NEVER
+        return (f"(x.type = 'text' AND x.value {sql_op} ?)", [date]) if date else _NEVER
     if leaf in CASE_INSENSITIVE_FIELDS:
-        return f"({t} = 'text' AND lower({v}) {sql_op} lower(?))", [value]
-    return f"({t} = 'text' AND {v} {sql_op} ?)", [value]
+        return f"(x.type = 'text' AND lower(x.value) {sql_op} lower(?))", [value]
+    return f"(x.type = 'text' AND x.value {sql_op} ?)", [value]
 
 
-def _compare(node: Compare, rec: str) -> Sql:
-    path = json_path(node.field)
-    t, v = f"json_type({rec}, {path})", f"json_extract({rec}, {path})"
+def _rows(field: str, condition: str) -> str:
+    """``EXISTS`` over the rows of ``field`` for the model in the current row of ``g``."""
+    if field.split(".", 1)[0] in PLACE_FIELDS:
+        return ("EXISTS (SELECT 1 FROM places x WHERE x.source = g.source AND x.repository = g.repository "
+                f"AND x.digest = g.digest AND x.path = ? AND {condition})")
+    return f"EXISTS (SELECT 1 FROM fields x WHERE x.digest = g.digest AND x.path = ? AND {condition})"
+
+
+_PRESENT = "x.type != 'null'"
+_NONEMPTY = ("(CASE x.type WHEN 'array' THEN x.value > 0 WHEN 'object' THEN x.value > 0 "
+             "WHEN 'text' THEN x.value != '' WHEN 'false' THEN 0 WHEN 'null' THEN 0 ELSE 1 END)")
+
+
+def _compare(node: Compare) -> Sql:
+    f = node.field
     if node.op == "exists":
-        return (f"(CASE {t} WHEN 'array' THEN json_array_length({rec}, {path}) > 0 WHEN 'object' THEN {v} != '{{}}' "
-                f"WHEN 'text' THEN {v} != '' WHEN 'false' THEN 0 WHEN 'null' THEN 0 ELSE {t} IS NOT NULL END)"), []
-    op = "=" if node.op == "!=" else node.op
-    each, each_args = _scalar(node.field, op, node.value, "je.type", "je.value")
-    one, one_args = _scalar(node.field, op, node.value, t, v)
-    any_element = f"EXISTS (SELECT 1 FROM json_each({rec}, {path}) je WHERE {each})"
-    if node.op == "!=":
-        return (f"(CASE WHEN {t} = 'array' THEN NOT {any_element} "
-                f"ELSE {t} IS NOT NULL AND {t} != 'null' AND NOT {one} END)", [*each_args, *one_args])
-    return f"(CASE WHEN {t} = 'array' THEN {any_element} ELSE {one} END)", [*each_args, *one_args]
+        return _rows(f, _NONEMPTY), [f]
+    if node.value is None:
+        if node.op == "=":
+            return f"NOT {_rows(f, _PRESENT)}", [f]
+        return (_rows(f, _PRESENT), [f]) if node.op == "!=" else _NEVER
+    if node.op == "!=":  # present, and no value (or list element) equals
+        eq, args = _scalar(f, "=", node.value)
+        return f"({_rows(f, _PRESENT)} AND NOT {_rows(f, eq)})", [f, f, *args]
+    cond, args = _scalar(f, node.op, node.value)
+    return _rows(f, cond), [f, *args]
 
 
-def _words(node: Words, rec: str) -> Sql:
-    pieces = []
-    for f in node.fields:
-        path = json_path(f)
-        pieces.append(f"coalesce(CASE json_type({rec}, {path}) WHEN 'array' THEN (SELECT group_concat(value, ' ') "
-                      f"FROM json_each({rec}, {path})) WHEN 'text' THEN json_extract({rec}, {path}) END, '')")
-    haystack = "lower(" + " || ' ' || ".join(pieces) + ")"
-    if not node.words:
-        return "1", []
-    return "(" + " AND ".join(f"instr({haystack}, lower(?)) > 0" for _ in node.words) + ")", list(node.words)
-
-
-def compile_node(node: Node, rec: str = "rec") -> Sql:
-    """SQL text and parameters testing the JSON column ``rec`` against ``node``. Every leaf is 0 or 1,
-    never NULL: SQL's three-valued logic would make ``NOT`` of a missing field unknown instead of true."""
-    if isinstance(node, (Compare, Glob, Words)):
-        sql, args = _leaf_sql(node, rec)
-        return f"coalesce({sql}, 0)", args
+def compile_node(node: Node) -> Sql:
+    """SQL text and parameters testing the model in the current row of ``g`` against ``node``."""
+    if isinstance(node, Compare):
+        return _compare(node)
     if isinstance(node, (And, Or)):
-        parts = [compile_node(p, rec) for p in node.parts]
+        parts = [compile_node(p) for p in node.parts]
         joiner = " AND " if isinstance(node, And) else " OR "
         return "(" + joiner.join(p for p, _ in parts) + ")", [a for _, args in parts for a in args]
     if isinstance(node, Not):
-        inner, args = compile_node(node.inner, rec)
+        inner, args = compile_node(node.inner)
         return f"(NOT {inner})", args
-    raise TypeError(f"not an expression node: {node!r}")
-
-
-def _leaf_sql(node: Compare | Glob | Words, rec: str) -> Sql:
-    if isinstance(node, Compare):
-        return _compare(node, rec)
     if isinstance(node, Glob):
-        path = json_path(node.field)
         # fnmatch's [!...] negation is [^...] in SQLite's GLOB
-        return (f"(json_type({rec}, {path}) = 'text' AND json_extract({rec}, {path}) GLOB ?)",
-                [node.pattern.replace("[!", "[^")])
-    return _words(node, rec)
+        return _rows(node.field, "x.type = 'text' AND x.value GLOB ?"), [node.field, node.pattern.replace("[!", "[^")]
+    if not node.words:
+        return "1", []
+    parts = []
+    for w in node.words:  # each word in one of the fields (any element of a list)
+        ors = [(_rows(f, "x.type = 'text' AND instr(lower(x.value), lower(?)) > 0"), [f, w]) for f in node.fields]
+        parts.append(("(" + " OR ".join(p for p, _ in ors) + ")", [a for _, args in ors for a in args]))
+    return "(" + " AND ".join(p for p, _ in parts) + ")", [a for _, args in parts for a in args]
+
+
+def order_by(field: str, descending: bool) -> Sql:
+    """An ORDER BY key: the field's first scalar value; models without it last."""
+    table = ("places x WHERE x.source = g.source AND x.repository = g.repository AND x.digest = g.digest"
+             if field.split(".", 1)[0] in PLACE_FIELDS else "fields x WHERE x.digest = g.digest")
+    key = f"(SELECT x.value FROM {table} AND x.path = ? AND x.type NOT IN ('array', 'object', 'null') LIMIT 1)"
+    return f"{key} IS NULL, {key}{' DESC' if descending else ''}", [field, field]
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fields (digest TEXT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL, value);
+CREATE INDEX IF NOT EXISTS fields_lookup ON fields (digest, path);
+CREATE TABLE IF NOT EXISTS places (source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+                                   path TEXT NOT NULL, type TEXT NOT NULL, value);
+CREATE INDEX IF NOT EXISTS places_lookup ON places (source, repository, digest, path);
+"""
 
 
 def evaluate(node: Node, record: Mapping[str, Any]) -> bool:
     """Whether one record satisfies ``node``, evaluated by SQLite exactly as a search does."""
-    sql, args = compile_node(node, "rec")
     conn = sqlite3.connect(":memory:")
     try:
-        row = conn.execute(f"WITH r(rec) AS (SELECT ?) SELECT {sql} FROM r", [json.dumps(record), *args]).fetchone()
+        conn.executescript(SCHEMA)
+        manifest = {k: v for k, v in record.items() if k not in PLACE_FIELDS}
+        place = {k: v for k, v in record.items() if k in PLACE_FIELDS}
+        conn.executemany("INSERT INTO fields VALUES ('d', ?, ?, ?)", list(flatten(manifest)))
+        conn.executemany("INSERT INTO places VALUES ('s', 'r', 'd', ?, ?, ?)", list(flatten(place)))
+        sql, args = compile_node(node)
+        row = conn.execute(f"SELECT {sql} FROM (SELECT 's' AS source, 'r' AS repository, 'd' AS digest) g",
+                           args).fetchone()
         return bool(row[0])
     finally:
         conn.close()
+
+
