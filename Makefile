@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo test bench-pack bench-transfer clean
+.PHONY: venv demo test bench-pack bench-transfer bench-search clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench-pack: venv
 
 bench-transfer: venv
 	$(BIN)/python benchmarks/transfer.py
+
+bench-search: venv
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -56,3 +56,10 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 def test_content_does_not_reach_up(path: Path) -> None:
     imports = _imports(path)
     assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
+
+
+@pytest.mark.parametrize("path", _files("index") + _files("serving"), ids=lambda p: str(p.relative_to(PKG)))
+def test_index_and_serving_stay_below_the_interfaces(path: Path) -> None:
+    """The search index and the serving handoff are operations: they never reach into the CLI or the API."""
+    imports = _imports(path)
+    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api"))}

@@ -87,3 +87,16 @@ def test_hostile_expressions_are_bounded() -> None:
 def test_fields_of_lists_each_field_once() -> None:
     node = expr.parse("metrics.accuracy > 0.5 and (license = 'mit' or not metrics.accuracy < 0.2)")
     assert expr.fields_of(node) == ["metrics.accuracy", "license"]
+
+
+def test_flag_nodes_and_edge_values() -> None:
+    record = {**RECORD, "metrics": {"loss": 0}, "owners": [], "title": "Sentiment BERT"}
+    assert sql.evaluate(expr.Glob("name", "bert-*"), record)
+    assert not sql.evaluate(expr.Glob("name", "BERT-*"), record)          # globs are case-sensitive
+    assert sql.evaluate(expr.Glob("name", "bert-[!x]t"), record)          # fnmatch's negation works
+    assert sql.evaluate(expr.Words(("name", "title", "tags"), ("sentiment", "ENGLISH")), record)
+    assert not sql.evaluate(expr.Words(("name", "title"), ("english",)), record)
+    assert sql.evaluate(expr.parse("metrics.loss"), record)               # zero is a value, present
+    assert not sql.evaluate(expr.parse("owners"), record)                 # an empty list is not
+    assert sql.evaluate(expr.parse("metrics.loss = 0 and metrics.loss < 0.5"), record)
+    assert sql.evaluate(expr.parse("missing = null and not missing != null"), record)
