@@ -98,4 +98,5 @@ def test_lineage_unreachable_base_is_shown_not_fatal(store: LocalStore, settings
     push_model(store.repository("lin/child2"), metadata(3, lineage={"base_model": "lin/base:1"}), ["1"])
     # base models named without a registry are local-store names
     assert lineage.lineage("lin/child2:1", settings=settings).base.name == "model-0002"  # type: ignore[union-attr]
-    assert lineage.lineage("lin/child2:1", follow=False, settings=settings).base.problem == "not followed"  # type: ignore[union-attr]
+    unfollowed = lineage.lineage("lin/child2:1", follow=False, settings=settings).base
+    assert unfollowed is not None and unfollowed.problem == "not followed"

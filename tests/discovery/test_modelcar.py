@@ -121,7 +121,8 @@ def test_modelcar_runs_in_a_container_root(populated: Populated, run_cli, tmp_pa
         seen = subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", f"busybox cat /models/{path}"], check=True,
                               capture_output=True, timeout=60).stdout
         assert seen == data, path
-    mode = subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", "busybox stat -c %a /models/config.json /models/weights"],
+    mode = subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c",
+                           "busybox stat -c %a /models/config.json /models/weights"],
                           check=True, capture_output=True, text=True, timeout=60).stdout.split()
     assert mode == ["644", "755"]
 
@@ -139,7 +140,8 @@ def _model_files(layers: list[tuple[str, bytes]]) -> dict[str, tuple[str, int]]:
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             for m in tar.getmembers():
                 if m.isfile():
-                    out[m.name.lstrip("/")] = (hashlib.sha256(tar.extractfile(m).read()).hexdigest(), m.mode)  # type: ignore[union-attr]
+                    data = tar.extractfile(m).read()  # type: ignore[union-attr]
+                    out[m.name.lstrip("/")] = (hashlib.sha256(data).hexdigest(), m.mode)
     return out
 
 

@@ -184,7 +184,7 @@ def test_prefix_scope_and_offline_everything(populated: Populated, index: Path) 
     assert len(find(populated, index, populated.host)) == COUNT + 3
 
 
-def test_catalog_disabled(populated: Populated, index: Path) -> None:
+def test_catalog_disabled(populated: Populated, index: Path, run_cli, tmp_path: Path) -> None:
     with FaultProxy(populated.registry.port) as proxy:
         proxy.inject(404, r"^GET /v2/_catalog", times=1000,
                      body=b'{"errors":[{"code":"UNSUPPORTED","message":"catalog disabled"}]}')
@@ -199,6 +199,14 @@ def test_catalog_disabled(populated: Populated, index: Path) -> None:
         with pytest.raises(NotFound):
             S.search(f"{proxy.host}/no/such-repo", index=index, remote=FAST)
         assert all(r.injected == 404 for r in proxy.stats.requests if "_catalog" in r.target)
+        env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+        r = run_cli("search", proxy.host, env=env)
+        assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+        assert "does not list its repositories" in r.stderr
+        (tmp_path / "repos.txt").write_text(f"# the repositories we serve\n{repo_of(3)}\n\n{repo_of(4)}\n")
+        r = run_cli("search", proxy.host, "--repositories", str(tmp_path / "repos.txt"), "--json", env=env)
+        assert r.returncode == 0, r.stderr
+        assert {m["repository"] for m in json.loads(r.stdout)} == {repo_of(3), repo_of(4)}
 
 
 def test_the_index_never_reads_a_blob(populated: Populated, index: Path) -> None:

@@ -15,7 +15,8 @@ def test_local_store_search(store: LocalStore, settings: Settings, tmp_path: Pat
     for i in range(6):
         push_model(store.repository(f"local/m{i}"), metadata(i), [f"1.{i}", *(["production"] if i < 2 else [])])
     index = tmp_path / "index.sqlite"
-    hits = S.search(local=True, index=index, settings=settings, where="stages = 'production' or license = 'gpl-3.0-only'")
+    hits = S.search(local=True, index=index, settings=settings,
+                    where="stages = 'production' or license = 'gpl-3.0-only'")
     assert sorted(m.reference for m in hits) == ["local/m0:1.0", "local/m1:1.1", "local/m4:1.4"]
     assert S.search("local/m", local=True, index=index, settings=settings, offline=True, filters=S.Filters(
         name="model-000[23]")) and len(S.search(local=True, index=index, settings=settings, offline=True)) == 6

@@ -253,7 +253,8 @@ def storage_initializer(storage_uri: str, dest: str, policy_path: str | None, ke
               help="Base image with /bin/sh (by digest for a reproducible result).")
 @click.option("--big-file", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
               help="Files of at least this many bytes get a layer of their own.")
-@click.option("--platform", metavar="OS/ARCH", help="Pick this platform from a multi-platform base (default: this machine's).")
+@click.option("--platform", metavar="OS/ARCH",
+              help="Pick this platform from a multi-platform base (default: this machine's).")
 @_remote_options
 @json_option
 def export(ref: str, dst: str, modelcar: bool, base_ref: str, big_file: int, platform: str | None,
@@ -283,7 +284,8 @@ def export(ref: str, dst: str, modelcar: bool, base_ref: str, big_file: int, pla
         raise UsageError(f"--platform {platform!r}: write OS/ARCH, e.g. linux/amd64")
     remote = remote_settings(plain_http, insecure, ca_file, timeout)
     settings = Settings.from_env()
-    src_ref, base_r, dst_r = Reference.parse(ref).or_latest(), Reference.parse(base_ref).or_latest(), Reference.parse(dst)
+    src_ref, base_r = Reference.parse(ref).or_latest(), Reference.parse(base_ref).or_latest()
+    dst_r = Reference.parse(dst)
     if dst_r.digest:
         raise UsageError(f"{dst}: the destination takes a name and tag, not a digest")
     with ExitStack() as stack:

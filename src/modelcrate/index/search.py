@@ -25,7 +25,9 @@ from . import expr
 from .db import LOCAL_SOURCE, IndexDB, default_path
 from .records import DEFAULT_STAGES, stages_of
 from .sql import compile_node
-from .sync import DEFAULT_CONCURRENCY, DeprecationReader, LocalSource, RegistrySource, SyncStats, no_deprecations, refresh
+from .sync import (
+    DEFAULT_CONCURRENCY, DeprecationReader, LocalSource, RegistrySource, SyncStats, no_deprecations, refresh,
+)
 
 @dataclass(frozen=True)
 class Filters:

@@ -131,15 +131,8 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
     ``repositories``). A registry without a catalog raises :class:`CatalogUnavailable`, unless the prefix
     itself names a repository, which is then indexed alone."""
     start = time.perf_counter()
-    listed = repositories is None
-    if repositories is None:
-        try:
-            repositories = source.repositories(prefix)
-        except CatalogUnavailable:
-            if not prefix:
-                raise
-            repositories, listed = [prefix.rstrip("/")], False
-    names = sorted(dict.fromkeys(repositories))
+    names, listed = _repositories(source, prefix, repositories)
+    known = db.known_digests()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         targets = {n: source.target(n) for n in names}
         tag_lists = dict(zip(names, pool.map(lambda n: _tags_or_none(targets[n]), names)))
@@ -147,36 +140,46 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
         if skipped and not listed and len(skipped) == len(names):
             raise NotFound(f"{source.name}/{names[0]} has no tags or does not exist" if len(names) == 1
                            else f"none of the {len(names)} repositories named exist on {source.name}")
-        pairs = [(n, t) for n in names for t in tag_lists[n] or []]
         recorded = {n: db.tags_of(source.name, n) for n in names}
-        known = db.known_digests()
 
-        def resolve(pair: tuple[str, str]) -> Descriptor | None:
+        def resolve(pair: tuple[str, str]) -> Descriptor | str | None:
+            """A descriptor from the registry, or the indexed digest of a version tag (no request)."""
             n, t = pair
             digest = recorded[n].get(t)
             if not recheck and t not in moving and digest is not None and digest in known:
-                return Descriptor("", digest, 0)  # an indexed version tag: no request
+                return digest
             return _resolve_or_none(targets[n], t)
 
-        found = list(pool.map(resolve, pairs))
-        pairs, resolved = [p for p, d in zip(pairs, found) if d], [d for d in found if d]
-        fresh = {d.digest: (n, d) for (n, _t), d in zip(pairs, resolved) if d.digest not in known}
-        fetched = dict(zip(fresh, pool.map(lambda item: _fetch_fields(targets[item[0]], item[1]),
-                                           fresh.values())))
-    states = []
-    for n in names:
-        if tag_lists[n] is None:
-            continue
-        tags = {t: d.digest for (rn, t), d in zip(pairs, resolved) if rn == n}
-        states.append(RepositoryState(source.name, n, tags, dict(deprecations(targets[n], tags))))
+        pairs = [(n, t) for n in names for t in tag_lists[n] or []]
+        current = {p: d for p, d in zip(pairs, pool.map(resolve, pairs)) if d is not None}
+        fresh = {d.digest: (p[0], d) for p, d in current.items() if isinstance(d, Descriptor) and d.digest not in known}
+        fetched = dict(zip(fresh, pool.map(lambda item: _fetch_fields(targets[item[0]], item[1]), fresh.values())))
+    by_repo: dict[str, dict[str, str]] = {n: {} for n in names if tag_lists[n] is not None}
+    for (n, t), d in current.items():
+        by_repo[n][t] = d if isinstance(d, str) else d.digest
+    states = [RepositoryState(source.name, n, tags, dict(deprecations(targets[n], tags)))
+              for n, tags in by_repo.items()]
     if listed:  # what the catalog no longer lists is gone
         gone = [r for r in db.repositories(source.name, prefix) if tag_lists.get(r) is None]
     else:
         gone = list(skipped)
     db.write(states, fetched, source=source.name, gone=gone)
-    return SyncStats(source.name, repositories=len(states), tags=len(pairs), fetched=len(fetched),
-                     reused=sum(1 for d in resolved if d.digest in known), removed=len(gone),
+    digests = [d for tags in by_repo.values() for d in tags.values()]
+    return SyncStats(source.name, repositories=len(states), tags=len(digests), fetched=len(fetched),
+                     reused=sum(1 for d in digests if d in known), removed=len(gone),
                      seconds=time.perf_counter() - start, skipped=skipped)
+
+
+def _repositories(source: Source, prefix: str, named: Sequence[str] | None) -> tuple[list[str], bool]:
+    """The repositories to index and whether they came from the catalog (then missing ones are gone)."""
+    if named is not None:
+        return sorted(dict.fromkeys(named)), False
+    try:
+        return source.repositories(prefix), True
+    except CatalogUnavailable:
+        if not prefix:
+            raise
+        return [prefix.rstrip("/")], False
 
 
 def _resolve_or_none(target: Target, tag: str) -> Descriptor | None:

@@ -222,7 +222,8 @@ def export_modelcar(src: Target, model: Descriptor, base: Target, base_ref: Desc
             if not dst.exists(layer):
                 with base.fetch(layer) as stream:
                     dst.push(layer, stream)
-    oci_base = [Descriptor(_TO_OCI.get(d.media_type, d.media_type), d.digest, d.size, d.annotations) for d in base_layers]
+    oci_base = [Descriptor(_TO_OCI.get(d.media_type, d.media_type), d.digest, d.size, d.annotations)
+                for d in base_layers]
     config = image_config(base_config, [layer.descriptor.digest for layer in layers], created, model.digest)
     config_desc = Descriptor.of(OCI_CONFIG, config)
     dst.push(config_desc, io.BytesIO(config))
