@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
+
+from . import signatures as _signatures
 
 from .content.referrers import list_referrers
 from .content.target import TagLister, Target
 from .content.verify import read_all
 from .content.remote.registry import RemoteSettings
+from .errors import SignatureError
 from .format.diff import FieldChange, ModelDiff, diff as diff_views
 from .format.mediatypes import MAX_MANIFEST_BYTES
 from .format.descriptor import Descriptor
@@ -34,6 +38,8 @@ class Located:
     view: ModelView
     stages: tuple[str, ...]
     referrers: dict[str, int]  # artifactType → count (signatures, attestations, modelcars …)
+    provenance: tuple[dict[str, Any], ...] | None = None  # verified resolvedDependencies; None: not asked
+    provenance_problem: str | None = None  # why no provenance attestation verified
 
 
 def read_view(target: Target, desc: Descriptor) -> ModelView:
@@ -51,8 +57,11 @@ def stages_naming(target: Target, digest: str, stages: tuple[str, ...] = DEFAULT
 
 
 def locate(ref: str, *, local: bool = False, settings: Settings | None = None,
-           remote: RemoteSettings | None = None, with_referrers: bool = False) -> Located:
-    """Find ``ref`` (a registry reference, or a local-store name) and read its manifest, never a blob."""
+           remote: RemoteSettings | None = None, with_referrers: bool = False,
+           provenance: _signatures.Verifier | None = None) -> Located:
+    """Find ``ref`` (a registry reference, or a local-store name) and read its manifest, never a blob.
+    With ``provenance``, its SLSA provenance attestations are verified with that verifier and their
+    ``resolvedDependencies`` returned."""
     r = Reference.parse(ref).or_latest()
     with open_target(r, settings=settings, remote=remote, local=local) as target:
         desc = resolve_checked(target, r)
@@ -60,7 +69,23 @@ def locate(ref: str, *, local: bool = False, settings: Settings | None = None,
         counts: dict[str, int] = {}
         if with_referrers:
             counts = dict(Counter(x.artifact_type for x in list_referrers(target, desc)))
-        return Located(r, desc, view, stages_naming(target, desc.digest), counts)
+        deps, problem = _verified_provenance(target, desc, r.name, provenance) if provenance else (None, None)
+        return Located(r, desc, view, stages_naming(target, desc.digest), counts, deps, problem)
+
+
+def _verified_provenance(target: Target, desc: Descriptor, name: str, verifier: _signatures.Verifier
+                         ) -> tuple[tuple[dict[str, Any], ...] | None, str | None]:
+    try:
+        verified = _signatures.verify_attestation(target, desc, name, verifier, "provenance")
+    except SignatureError as exc:
+        return None, str(exc)
+    deps = []
+    for v in verified:
+        predicate = v.statement.predicate if v.statement is not None else {}
+        for dep in ((predicate or {}).get("buildDefinition") or {}).get("resolvedDependencies") or []:
+            if isinstance(dep, dict) and dep not in deps:
+                deps.append(dep)
+    return tuple(deps), None
 
 
 def diff(old_ref: str, new_ref: str, *, settings: Settings | None = None,

@@ -16,6 +16,7 @@ from .content.remote.registry import RemoteSettings
 from .errors import InvalidReference, ModelcrateError
 from .format.reference import Reference
 from .settings import Settings
+from .signatures import Verifier
 
 MAX_DEPTH = 16
 
@@ -44,11 +45,15 @@ class LineageNode:
     base: LineageNode | None = None
     problem: str | None = None
     stages: tuple[str, ...] = field(default=())
+    provenance: tuple[dict[str, Any], ...] | None = None  # verified SLSA resolvedDependencies
+    provenance_problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "digest": self.digest, "name": self.name, "version": self.version,
                 "relation": self.relation, "stages": list(self.stages),
                 "datasets": [d.to_dict() for d in self.datasets], "problem": self.problem,
+                "provenance": list(self.provenance) if self.provenance is not None else None,
+                "provenanceProblem": self.provenance_problem,
                 "base": self.base.to_dict() if self.base else None}
 
 
@@ -58,10 +63,11 @@ def _datasets(meta: Mapping[str, Any]) -> tuple[Dataset, ...]:
 
 
 def lineage(ref: str, *, follow: bool = True, local: bool = False, settings: Settings | None = None,
-            remote: RemoteSettings | None = None) -> LineageNode:
+            remote: RemoteSettings | None = None, verifier: Verifier | None = None) -> LineageNode:
     """The lineage graph of ``ref``. With ``follow``, each base model is read from its own reference
     (registry or local store) up to :data:`MAX_DEPTH` levels; a base that cannot be read is shown with
-    the reason, and a cycle stops at the first repeated digest."""
+    the reason, and a cycle stops at the first repeated digest. With ``verifier``, each model's SLSA
+    provenance attestations are verified and their dependencies shown beside the metadata's claims."""
     from .compare import locate  # compare imports the index, which imports this module
 
     seen: set[str] = set()
@@ -73,7 +79,7 @@ def lineage(ref: str, *, follow: bool = True, local: bool = False, settings: Set
             return LineageNode(reference, problem=str(exc))
 
     def node(reference: str, depth: int, use_local: bool) -> LineageNode:
-        found = locate(reference, local=use_local, settings=settings, remote=remote)
+        found = locate(reference, local=use_local, settings=settings, remote=remote, provenance=verifier)
         meta = found.view.metadata or {}
         lin = meta.get("lineage") or {}
         base_ref = lin.get("base_model")
@@ -88,7 +94,8 @@ def lineage(ref: str, *, follow: bool = True, local: bool = False, settings: Set
                 base = base_node(base_ref, depth + 1)
         return LineageNode(reference, found.descriptor.digest, meta.get("name"), meta.get("version"),
                            lin.get("base_model_relation") if base_ref else None, _datasets(meta), base,
-                           stages=found.stages)
+                           stages=found.stages, provenance=found.provenance,
+                           provenance_problem=found.provenance_problem)
 
     return node(ref, 0, local)
 
@@ -112,6 +119,12 @@ def render_tree(root: LineageNode) -> list[str]:
             label = d.name or d.uri or d.digest or "?"
             extra = ", ".join(x for x in (d.uri if d.uri != label else None, d.digest, d.split) if x)
             lines.append(f"{pad}   dataset {label}" + (f" ({extra})" if extra else ""))
+        for dep in n.provenance or ():
+            label = dep.get("uri") or dep.get("name") or "?"
+            role = (dep.get("annotations") or {}).get("role", "dependency")
+            lines.append(f"{pad}   attested {role} {label}")
+        if n.provenance_problem:
+            lines.append(f"{pad}   provenance not verified: {n.provenance_problem}")
         if n.base is not None and n.relation:
             lines.append(f"{pad}   {n.relation} of:")
         n = n.base

@@ -100,3 +100,20 @@ def test_lineage_unreachable_base_is_shown_not_fatal(store: LocalStore, settings
     assert lineage.lineage("lin/child2:1", settings=settings).base.name == "model-0002"  # type: ignore[union-attr]
     unfollowed = lineage.lineage("lin/child2:1", follow=False, settings=settings).base
     assert unfollowed is not None and unfollowed.problem == "not followed"
+
+
+@pytest.mark.registry
+def test_lineage_with_verified_provenance(populated: Populated, run_cli, tmp_path: Path) -> None:
+    ref = f"{populated.host}/lineage/ft2:1.0"
+    env = {"MODELCRATE_KEY_PASSWORD": "pw"}
+    assert run_cli("keygen", env=env, cwd=tmp_path).returncode == 0
+    r = run_cli("attest", ref, "--type", "provenance", "--key", "modelcrate.key", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("lineage", ref, "--key", "modelcrate.pub", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    uris = {d.get("uri") for d in out["provenance"]}
+    assert "s3://bucket/incident.parquet" in uris and out["provenanceProblem"] is None
+    assert out["base"]["provenance"] is None and "no" in out["base"]["provenanceProblem"]  # ft was never attested
+    text = run_cli("lineage", ref, "--key", "modelcrate.pub", cwd=tmp_path).stdout
+    assert "attested dataset s3://bucket/incident.parquet" in text and "provenance not verified" in text

@@ -164,10 +164,12 @@ def diff(old: str, new: str, plain_http: bool, insecure: bool, ca_file: str | No
 @click.option("--local", is_flag=True, help="REF names a model in the local store.")
 @click.option("--no-follow", is_flag=True, help="Do not read base models; show only REF's own metadata.")
 @click.option("--dot", is_flag=True, help="Print the graph in Graphviz DOT.")
+@click.option("--key", "pub_path", type=click.Path(dir_okay=False, exists=True),
+              help="Also verify each model's provenance attestations with this public key and show them.")
 @_remote_options
 @json_option
-def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, plain_http: bool, insecure: bool,
-             ca_file: str | None, timeout: float, as_json: bool) -> None:
+def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, pub_path: str | None, plain_http: bool,
+             insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
     """Show what a model was built from: base models (recursively) and datasets.
 
     For the reverse question, which models used a dataset or a base model, use
@@ -177,9 +179,15 @@ def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, plain_http: bool
     Example:
       modelcrate lineage localhost:5000/team/bert-ft:1.0
       modelcrate lineage localhost:5000/team/bert-ft:1.0 --dot | dot -Tsvg > lineage.svg
+      modelcrate lineage localhost:5000/team/bert-ft:1.0 --key release.pub   # and verified provenance
     """
+    from pathlib import Path
+
+    from ..signatures import KeyVerifier
+
+    verifier = KeyVerifier.from_pem(Path(pub_path).read_bytes()) if pub_path else None
     root = _lineage.lineage(ref, follow=not no_follow, local=local, settings=Settings.from_env(),
-                            remote=remote_settings(plain_http, insecure, ca_file, timeout))
+                            remote=remote_settings(plain_http, insecure, ca_file, timeout), verifier=verifier)
     if as_json:
         emit_json(root.to_dict())
     elif dot:
