@@ -7,7 +7,7 @@ manifest digest covers. Base models are followed through their own manifests whe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from .content.remote.http import TransportError
 from .content.remote.registry import RemoteSettings
 from .errors import InvalidReference, ModelcrateError
 from .format.reference import Reference
+from .index.db import LOCAL_SOURCE
 from .settings import Settings
 from .signatures import Verifier
 
@@ -153,12 +154,7 @@ def render_dot(root: LineageNode) -> str:
     return "\n".join(out)
 
 
-# ---- impact analysis over index records (pure) -------------------------------------------------------
-def uses_dataset(record: Mapping[str, Any], wanted: str) -> bool:
-    """Whether the record lists a dataset with this URI, digest or name (case-sensitive, exact)."""
-    return wanted in (record.get("datasets") or [])
-
-
+# ---- impact analysis over index records (pure; "trained on this dataset" is a search on ``datasets``) ---
 def _key(text: str) -> tuple[str, str | None, str | None] | None:
     try:
         r = Reference.parse(text.strip())
@@ -168,7 +164,7 @@ def _key(text: str) -> tuple[str, str | None, str | None] | None:
 
 
 def _names(record: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
-    where = record["repository"] if record["source"] == "local" else f"{record['source']}/{record['repository']}"
+    where = record["repository"] if record["source"] == LOCAL_SOURCE else f"{record['source']}/{record['repository']}"
     return [(where, t, None) for t in record.get("registry_tags") or []] + [(where, None, record["digest"])]
 
 

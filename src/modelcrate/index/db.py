@@ -22,7 +22,7 @@ from ..errors import StoreError
 from .records import DEFAULT_STAGES
 from .sql import MAX_ROWS, SCHEMA as SQL_SCHEMA, flatten, order_by
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCAL_SOURCE = "local"
 INDEX_FILENAME = "index.sqlite"
 
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (source, repository, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_digest ON tags (digest);
+CREATE TABLE IF NOT EXISTS models (              -- one row per digest per repository: what a search lists
+    source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, tags TEXT NOT NULL, deprecation TEXT,
+    PRIMARY KEY (source, repository, digest)
+);
 CREATE TABLE IF NOT EXISTS repositories (
     source TEXT NOT NULL, repository TEXT NOT NULL, synced TEXT NOT NULL,
     PRIMARY KEY (source, repository)
@@ -132,26 +136,19 @@ class IndexDB:
         repository, sorted by ``sort`` (field, descending) or by place."""
         scope, scope_args = ["m.model = 1"], []
         if source is not None:
-            scope.append("t.source = ?")
+            scope.append("g.source = ?")
             scope_args.append(source)
         if prefix:
-            scope.append("substr(t.repository, 1, length(?)) = ?")
+            scope.append("substr(g.repository, 1, length(?)) = ?")
             scope_args += [prefix, prefix]
         if repositories is not None:
-            scope.append("t.repository IN (SELECT value FROM json_each(?))")
+            scope.append("g.repository IN (SELECT value FROM json_each(?))")
             scope_args.append(json.dumps(list(repositories)))
         order, order_args = order_by(*sort) if sort else ("g.source, g.repository, g.digest", [])
         sql = f"""
-            WITH g AS (
-                SELECT t.source, t.repository, t.digest, json_group_array(t.tag) AS tags
-                FROM tags t JOIN manifests m ON m.digest = t.digest
-                WHERE {' AND '.join(scope)}
-                GROUP BY t.source, t.repository, t.digest)
-            SELECT g.source, g.repository, g.digest, g.tags, m.name, m.version, m.fields,
-                   (SELECT x.value FROM places x WHERE x.source = g.source AND x.repository = g.repository
-                    AND x.digest = g.digest AND x.path = 'deprecation')
-            FROM g JOIN manifests m ON m.digest = g.digest
-            WHERE {condition} ORDER BY {order}"""
+            SELECT g.source, g.repository, g.digest, g.tags, m.name, m.version, m.fields, g.deprecation
+            FROM models g JOIN manifests m ON m.digest = g.digest
+            WHERE {' AND '.join(scope)} AND {condition} ORDER BY {order}"""
         return self.conn.execute(sql, [*scope_args, *args, *order_args]).fetchall()
 
     # ---- writes ----------------------------------------------------------------------------------
@@ -172,15 +169,19 @@ class IndexDB:
                               [(d, *row) for row in itertools.islice(flatten(f or {}), MAX_ROWS)])
             for st in states:
                 key = (st.source, st.repository)
-                for table in ("tags", "places"):
+                for table in ("tags", "places", "models"):
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?", key)  # noqa: S608
                 c.executemany("INSERT INTO tags VALUES (?, ?, ?, ?)",
                               [(*key, t, d) for t, d in st.tags.items()])
+                found = places(st)
                 c.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)",
-                              [(*key, d, *row) for d, place in places(st).items() for row in flatten(place)])
+                              [(*key, d, *row) for d, place in found.items() for row in flatten(place)])
+                c.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)",
+                              [(*key, d, json.dumps(p["registry_tags"]), p.get("deprecation"))
+                               for d, p in found.items()])
                 c.execute("INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)", (*key, now))
             for repository in gone:
-                for table in ("tags", "places", "repositories"):
+                for table in ("tags", "places", "models", "repositories"):
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?",  # noqa: S608
                               (source, repository))
 

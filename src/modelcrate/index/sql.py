@@ -11,7 +11,6 @@ Python. The semantics are those documented in :mod:`.expr`. Literal values are a
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -113,6 +112,7 @@ def compile_node(node: Node) -> Sql:
     if isinstance(node, Glob):
         # fnmatch's [!...] negation is [^...] in SQLite's GLOB
         return _rows(node.field, "x.type = 'text' AND x.value GLOB ?"), [node.field, node.pattern.replace("[!", "[^")]
+    assert isinstance(node, Words)
     if not node.words:
         return "1", []
     parts = []
