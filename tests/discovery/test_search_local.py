@@ -27,3 +27,38 @@ def test_local_store_search(store: LocalStore, settings: Settings, tmp_path: Pat
                 env={"XDG_CACHE_HOME": str(tmp_path / "xdg")})
     assert r.returncode == 0, r.stderr
     assert sorted(m["reference"] for m in json.loads(r.stdout)) == ["local/m0:1.0", "local/m4:1.4"]
+
+
+def test_hostile_and_foreign_manifests(store: LocalStore, settings: Settings, tmp_path: Path) -> None:
+    """A manifest that is not a model is remembered as such (not fetched again, never listed); metadata
+    nested absurdly deep is bounded; a model whose metadata fails the schema is listed without fields."""
+    import io
+
+    from modelcrate.format.descriptor import Descriptor, build_manifest
+    from modelcrate.format.mediatypes import OCI_MANIFEST
+    from modelcrate.index.db import IndexDB
+
+    repo = store.repository("odd/image")
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_desc = Descriptor.of("application/vnd.oci.image.config.v1+json", config)
+    repo.push(config_desc, io.BytesIO(config))
+    raw = build_manifest(config_desc, [])
+    image = Descriptor.of(OCI_MANIFEST, raw)
+    repo.push(image, io.BytesIO(raw))
+    repo.tag(image, "1")
+    deep: dict = {}
+    node = deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    push_model(store.repository("odd/deep"), metadata(1, extra={"wide": list(range(30_000)), "deep": deep}), ["1"])
+    index = tmp_path / "index.sqlite"
+    with IndexDB(index) as db:
+        first = S.update(db, S.Scope("local"), settings=settings)
+        again = S.update(db, S.Scope("local"), settings=settings)
+        rows = db.conn.execute("SELECT COUNT(*) FROM fields").fetchone()[0]
+    assert (first.fetched, again.fetched) == (2, 0)
+    assert rows <= 20_000 + 100
+    hits = S.search(local=True, index=index, settings=settings, offline=True)
+    assert [m.repository for m in hits] == ["odd/deep"]
+    assert S.search(local=True, index=index, settings=settings, offline=True, where="extra.wide = 5")

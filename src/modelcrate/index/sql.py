@@ -18,24 +18,28 @@ from typing import Any
 from .expr import CASE_INSENSITIVE_FIELDS, DATE_FIELDS, And, Compare, Glob, Node, Not, Or, Words, normalize_date
 
 PLACE_FIELDS = frozenset({"source", "repository", "digest", "registry_tags", "stages", "deprecated", "deprecation"})
-MAX_ROWS = 20_000  # per manifest; the metadata is capped at 256 KiB, so this bounds hostile nesting too
+MAX_ROWS = 20_000  # per manifest: the metadata is capped at 256 KiB, but a list of small numbers is long
+MAX_DEPTH = 32  # levels of nesting searched into
 _OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 Sql = tuple[str, list[Any]]
 _NEVER: Sql = ("0", [])
 
 
-def flatten(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+def flatten(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[str, str, Any]]:
     """``(path, type, value)`` rows for a JSON value: objects recurse (``a.b``), list elements take the
-    list's path, containers also get a row holding their size."""
+    list's path, containers also get a row holding their size. Below :data:`MAX_DEPTH` levels only the
+    containers' rows are kept."""
     if isinstance(value, Mapping):
         if path:
             yield path, "object", len(value)
-        for k, v in value.items():
-            yield from flatten(v, f"{path}.{k}" if path else str(k))
+        if depth < MAX_DEPTH:
+            for k, v in value.items():
+                yield from flatten(v, f"{path}.{k}" if path else str(k), depth + 1)
     elif isinstance(value, list):
         yield path, "array", len(value)
-        for v in value:
-            yield from flatten(v, path)
+        if depth < MAX_DEPTH:
+            for v in value:
+                yield from flatten(v, path, depth + 1)
     elif isinstance(value, bool):
         yield path, "true" if value else "false", int(value)
     elif isinstance(value, int):
