@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo test bench-pack bench-transfer bench-startup clean
+.PHONY: venv demo test bench-pack bench-transfer bench-startup bench-search clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-transfer: venv
 
 bench-startup: venv
 	$(BIN)/python benchmarks/startup.py
+
+bench-search: venv
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

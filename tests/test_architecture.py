@@ -54,7 +54,8 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 
 # The operations layer and the interfaces above it; content/ (stores, the registry Target) sits below them.
 OPERATIONS = ("modelcrate.graphcopy", "modelcrate.transfer", "modelcrate.packing", "modelcrate.unpacking",
-              "modelcrate.targets",
+              "modelcrate.targets", "modelcrate.index", "modelcrate.serving", "modelcrate.compare",
+              "modelcrate.lineage_graph",
               "modelcrate.signatures", "modelcrate.api", "modelcrate.cli")
 
 
@@ -277,3 +278,11 @@ def test_policy_evaluation_is_pure(module: str) -> None:
         calls = [n for n in ast.walk(ast.parse(file.read_text()))
                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "open"]
         assert not calls, f"{name} opens files"
+
+
+@pytest.mark.parametrize("path", _files("index") + _files("serving") + [PKG / "compare.py", PKG / "lineage_graph.py"],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_discovery_and_serving_stay_below_the_interfaces(path: Path) -> None:
+    """Search, diff, lineage and the serving handoff are operations: they never reach into the CLI or the API."""
+    imports = _imports(path)
+    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api"))}

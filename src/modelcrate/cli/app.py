@@ -49,6 +49,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("governance", "Approve a model for a stage: a signed record bound to its digest and the stage."),
     "reject": ("governance", "Reject a model for a stage: a signed record that blocks promotion."),
     "policy": ("governance", "Check a model against the rules of a policy file, rule by rule."),
+    "search": ("discovery", "Find models by metadata, metrics, stage and lineage across a registry."),
+    "diff": ("discovery", "Show what changed from model OLD to model NEW, without downloading weights."),
+    "lineage": ("discovery", "Show what a model was built from: base models (recursively) and datasets."),
+    "storage-initializer": ("discovery", "Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) "
+                                         "into DEST."),
+    "export": ("discovery", "Export model REF as an OCI image DST that serving platforms run (a KServe modelcar)."),
 }
 
 
