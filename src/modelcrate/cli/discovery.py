@@ -16,7 +16,7 @@ from .. import api
 from ..config import Config
 from ..index import search as _search
 from .app import cli, emit_json, json_option, registry_options
-from .render import echo, human_size, table
+from .render import echo, human_size, printable, table
 
 
 def _short(digest: str) -> str:
@@ -229,7 +229,7 @@ def storage_initializer(storage_uri: str, dest: str, policy_path: str | None, ke
     try:
         result = si.initialize(storage_uri, dest, verification, config=config, concurrency=concurrency)
     except ModelcrateError as exc:
-        _termination_log(f"modelcrate: error: {exc.diagnostics()}")
+        _termination_log(f"modelcrate: error: {printable(exc.diagnostics())}")  # shown in the pod's status
         raise
     echo(f"wrote {len(result.files)} files ({human_size(result.size)}) of {result.digest} into {dest}", err=True)
 
