@@ -185,6 +185,12 @@ class RegistryTarget:
             return Descriptor(media_type, said, int(length))
         return self._resolve_by_get(reference, shown)
 
+    def resolve_fetching(self, tag: str) -> Descriptor:
+        """Resolve ``tag`` with a GET instead of a HEAD, keeping the manifest bytes for the next
+        :meth:`fetch`: one request for a tag whose manifest is about to be read anyway."""
+        validate_tag(tag)
+        return self._resolve_by_get(tag, f"{self.name}:{tag}")
+
     def _resolve_by_get(self, reference: str, shown: str) -> Descriptor:
         """For registries whose HEAD lacks a digest or type: GET the manifest and hash it ourselves."""
         with self.request("GET", self.url("manifests", reference), headers={"Accept": MANIFEST_ACCEPT},
