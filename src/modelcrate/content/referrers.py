@@ -3,10 +3,9 @@
 Works on any Target. Writers push the referrer manifest by digest and, where the target has no OCI 1.1
 referrers API (registry 2.8.2, the local store), maintain the distribution-spec fallback: an image index
 tagged ``sha256-<hex>`` of the subject, read-modify-write, each entry carrying the referrer's
-``artifactType`` and annotations. Registries offer no compare-and-swap on tags, so after writing we re-read
-(twice, with a pause) and write again if a concurrent writer dropped our entry; where the target has a
-lock (the local store) the whole cycle runs under it. Superseded indexes are never deleted: other
-clients may still be reading them.
+``artifactType`` and annotations, through :func:`modelcrate.content.tagupdate.update_tag` (under the
+target's tag lock where it has one, else write, re-read and retry). Superseded indexes are never deleted:
+other clients may still be reading them.
 
 Readers merge the API answer, the fallback index and cosign's legacy ``sha256-<hex>.sig`` tag, then open
 every referrer manifest and keep only those whose own ``subject`` really is the model: index entries are
@@ -16,15 +15,14 @@ hints, never trusted.
 from __future__ import annotations
 
 import io
-import random
-import time
 from dataclasses import dataclass
 
-from ..errors import InvalidManifest, NotFound, StoreError
+from ..errors import DigestMismatch, InvalidManifest, NotFound, SizeMismatch
 from ..format import digest as _digest
 from ..format.descriptor import Descriptor, Manifest, build_index, build_manifest, parse_index, parse_manifest
 from ..format.mediatypes import EMPTY_JSON, INDEX_TYPES, MAX_MANIFEST_BYTES, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
-from .target import ReferrersAPI, TagLocker, Target
+from .tagupdate import current, update_tag
+from .target import ReferrersAPI, Target
 from .verify import read_all
 
 COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -86,17 +84,12 @@ def register(target: Target, subject: Descriptor, referrer: Descriptor) -> None:
     """Make ``referrer`` (already pushed) discoverable from ``subject`` on ``target``."""
     if isinstance(target, ReferrersAPI) and target.referrers_api(subject) is not None:
         return  # the registry indexes it from the manifest's subject by itself
-    if isinstance(target, TagLocker):
-        with target.tag_lock():
-            _add_to_index(target, subject, referrer, pauses=())
-    else:
-        _add_to_index(target, subject, referrer, pauses=_VERIFY_PAUSES)
+    _add_to_index(target, subject, referrer)
 
 
-def _read_index(target: Target, tag: str) -> list[Descriptor]:
-    try:
-        desc = target.resolve(tag)
-    except NotFound:
+def _index_entries(target: Target, desc: Descriptor | None, tag: str) -> list[Descriptor]:
+    """The entries of the index ``desc`` found at ``tag`` (none when absent); InvalidManifest if not an index."""
+    if desc is None:
         return []
     if desc.media_type not in INDEX_TYPES:
         raise InvalidManifest(f"tag {tag} should hold a referrers index but holds {desc.media_type}")
@@ -104,57 +97,81 @@ def _read_index(target: Target, tag: str) -> list[Descriptor]:
         return list(parse_index(read_all(f, desc, MAX_MANIFEST_BYTES)).manifests)
 
 
-def _add_to_index(target: Target, subject: Descriptor, referrer: Descriptor, *, pauses: tuple[float, ...]) -> None:
+def _add_to_index(target: Target, subject: Descriptor, referrer: Descriptor) -> None:
     tag = fallback_tag(subject.digest)
-    for _attempt in range(_ATTEMPTS):
-        entries = _read_index(target, tag)
+
+    def change(now: Descriptor | None) -> Descriptor | None:
+        entries = _index_entries(target, now, tag)
         if any(e.digest == referrer.digest for e in entries):
-            return  # already listed (a copy of the same signature, or our own earlier write)
+            return None  # already listed (a copy of the same signature, or our own earlier write)
         raw = build_index([*entries, referrer])
         desc = Descriptor(OCI_INDEX, _digest.of(raw), len(raw))
         target.push(desc, io.BytesIO(raw))
-        target.tag(desc, tag)
-        if all(_still_listed(target, tag, referrer, pause) for pause in pauses):
-            return
-    raise StoreError(f"could not record referrer {referrer.digest} in {tag}: concurrent writers kept replacing it",
-                     hint="run the command again")
+        return desc
+
+    update_tag(target, tag, change, attempts=_ATTEMPTS, pauses=_VERIFY_PAUSES)
 
 
-def _still_listed(target: Target, tag: str, referrer: Descriptor, pause: float) -> bool:
-    time.sleep(pause * (1 + random.random()))
-    return any(e.digest == referrer.digest for e in _read_index(target, tag))
+@dataclass(frozen=True)
+class Candidate:
+    """A referrer as listed (by the API, the fallback index or cosign's tag), not yet opened: a hint."""
+
+    descriptor: Descriptor
+    legacy: bool = False
 
 
-def list_referrers(target: Target, subject: Descriptor, artifact_type: str | None = None) -> list[Referrer]:
-    """Every referrer of ``subject`` found by any discovery path, each opened and checked."""
-    candidates: dict[str, tuple[Descriptor, bool]] = {}
+def candidates(target: Target, subject: Descriptor) -> tuple[list[Candidate], list[str]]:
+    """Every listed referrer of ``subject``, de-duplicated by digest, unopened; plus notes on what was ignored.
+
+    A fallback tag that holds no readable index is ignored with a note: it cannot hide a referrer the
+    API lists, and readers must not fail on what any writer of the repository may have put there.
+    """
+    notes: list[str] = []
+    found: dict[str, Candidate] = {}
     api = target.referrers_api(subject) if isinstance(target, ReferrersAPI) else None
-    for d in [*(api or []), *_read_index(target, fallback_tag(subject.digest))]:
-        candidates.setdefault(d.digest, (d, False))
+    tag = fallback_tag(subject.digest)
     try:
-        sig = target.resolve(cosign_signature_tag(subject.digest))
-        candidates.setdefault(sig.digest, (sig, True))
-    except NotFound:
-        pass
-    out = []
-    for desc, legacy in candidates.values():
-        referrer = _open(target, desc, subject, legacy)
-        if referrer is not None and (artifact_type is None or referrer.artifact_type == artifact_type):
-            out.append(referrer)
-    return sorted(out, key=lambda r: (r.annotations.get("org.opencontainers.image.created", ""), r.descriptor.digest))
+        listed = _index_entries(target, current(target, tag), tag)
+    except (InvalidManifest, NotFound, DigestMismatch, SizeMismatch) as exc:
+        notes.append(f"ignored the referrers tag {tag}: {exc}")
+        listed = []
+    for d in [*(api or []), *listed]:
+        found.setdefault(d.digest, Candidate(d))
+    sig = current(target, cosign_signature_tag(subject.digest))
+    if sig is not None:
+        found.setdefault(sig.digest, Candidate(sig, legacy=True))
+    return list(found.values()), notes
 
 
-def _open(target: Target, desc: Descriptor, subject: Descriptor, legacy: bool) -> Referrer | None:
+def open_candidate(target: Target, candidate: Candidate, subject: Descriptor) -> Referrer:
+    """Open a listed referrer and check that its own ``subject`` is ``subject``; InvalidManifest if not."""
+    desc = candidate.descriptor
     try:
         with target.fetch(Descriptor(OCI_MANIFEST, desc.digest, desc.size)) as f:
             manifest = parse_manifest(read_all(f, desc, MAX_MANIFEST_BYTES))
-    except (NotFound, InvalidManifest):
-        return None  # a dangling or malformed entry is ignored, not trusted
-    if legacy:
+    except (NotFound, DigestMismatch, SizeMismatch) as exc:
+        raise InvalidManifest(f"listed referrer {desc.digest[:19]}… unreadable: {exc}") from None
+    if candidate.legacy:
         return Referrer(manifest.descriptor(), manifest, legacy=True)
     if manifest.subject is None or manifest.subject.digest != subject.digest:
-        return None  # listed under this subject, but its own subject says otherwise
+        raise InvalidManifest(f"listed referrer {desc.digest[:19]}… names another subject")
     return Referrer(manifest.descriptor(), manifest)
+
+
+def list_referrers(target: Target, subject: Descriptor, artifact_type: str | None = None) -> list[Referrer]:
+    """Every referrer of ``subject`` found by any discovery path, each opened and checked.
+
+    Dangling, malformed or misdirected entries are ignored, never trusted.
+    """
+    out = []
+    for candidate in candidates(target, subject)[0]:
+        try:
+            referrer = open_candidate(target, candidate, subject)
+        except InvalidManifest:
+            continue
+        if artifact_type is None or referrer.artifact_type == artifact_type:
+            out.append(referrer)
+    return sorted(out, key=lambda r: (r.annotations.get("org.opencontainers.image.created", ""), r.descriptor.digest))
 
 
 def copy_referrers(src: Target, dst: Target, subject: Descriptor, copy_graph, options) -> int:
