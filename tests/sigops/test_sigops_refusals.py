@@ -158,7 +158,7 @@ def test_cosign_legacy_refusals(model, ec_key, other_key, packed) -> None:
         signatures.verify(repo, other, repo.name, signatures.KeyVerifier(ec_key.public_key()))
     # PKI and keyless policies do not judge legacy signatures; they say so.
     pki = make_pki()
-    with pytest.raises(SignatureError, match="cosign legacy signatures are checked with --key only"):
+    with pytest.raises(SignatureError, match="cosign legacy signatures are checked with a public key only"):
         signatures.verify(repo, other, repo.name, signatures.CAVerifier(pem(pki.root), at_time=CREATED))
 
 

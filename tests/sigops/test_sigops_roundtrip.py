@@ -259,7 +259,7 @@ def test_key_signer_checks_cert_and_password(pki_chain, ec_key) -> None:
         signatures.KeySigner.from_pem(keys.private_pem(ec_key, b"pw"), b"pw", cert=pem(pki_chain.leaf))
     with pytest.raises(SignatureError, match="wrong password"):
         signatures.KeySigner.from_pem(keys.private_pem(ec_key, b"pw"), b"nope")
-    with pytest.raises(UsageError, match="needs --cert"):
+    with pytest.raises(UsageError, match="chain needs the signing certificate"):
         signatures.KeySigner.from_pem(keys.private_pem(ec_key, b"pw"), b"pw", chain=pem(pki_chain.root))
     signer = signatures.KeySigner.from_pem(keys.private_pem(ec_key, b"pw"), b"pw")
     assert "pw" not in repr(signer) and "BEGIN" not in repr(signer)
@@ -275,7 +275,7 @@ def test_keyless_signer_fails_cleanly_offline(model) -> None:
     with pytest.raises(SignatureError) as info:
         signatures.sign(repo, desc, repo.name, signer, created=CREATED)
     assert token not in str(info.value) and token not in info.value.diagnostics()
-    with pytest.raises(UsageError, match="--cosign-legacy needs --key"):
+    with pytest.raises(UsageError, match="cosign legacy signatures need a private key"):
         signatures.sign(repo, desc, repo.name, signer, created=CREATED, cosign_legacy=True)
     assert referrers.list_referrers(repo, desc) == []
     with pytest.raises(UsageError, match="SIGSTORE_ID_TOKEN"):

@@ -8,6 +8,8 @@ or with ``--local``, it is the local store. Passwords and OIDC tokens never reac
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -17,18 +19,61 @@ from typing import Any
 
 import click
 
-from .. import provenance, signatures, transfer
+from .. import signatures, transfer
 from ..content.target import Target
-from ..errors import UsageError
+from ..errors import ModelcrateError, UsageError
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
 from ..settings import Settings
 from ..signing import keys
+from ..signatures import model_signing as _model_signing
+from ..signatures import sign_attest as _sign_attest
+from ..signatures import signers as _signers
+from ..signatures import verifiers as _verifiers
 from ..signing import statement as _statement
 from .main import cli, emit_json, json_option
 from .transfer import remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
+
+# The library says what is missing in its own words; here each phrase gets the flag that supplies it.
+_FLAG_WORDING = {
+    _signers.CHAIN_WITHOUT_CERT: "--cert-chain needs --cert (the signing certificate)",
+    _signers.COSIGN_NEEDS_KEY: "--cosign-legacy needs --key: keyless legacy signatures need a Rekor bundle annotation",
+    _verifiers.COSIGN_KEY_ONLY: "cosign legacy signatures are checked with --key only",
+    _verifiers.KEYLESS_NEEDS_BOTH: "keyless verification needs both --cert-identity and --cert-oidc-issuer",
+    _sign_attest.NO_METRICS: "the model's metadata has no metrics: give the evaluation with --predicate FILE",
+    _model_signing.WHOLE_MODEL: "--model-signature covers the whole model: drop --filter and --include",
+    "another key than the private key": "another key than --key",
+    "sign offline with a key": "sign offline with --key",
+}
+
+
+def flag_wording(exc: ModelcrateError) -> ModelcrateError:
+    """``exc`` with the library's phrases for missing inputs replaced by the flags that supply them."""
+    text, hint = str(exc), exc.hint
+    for phrase, flags in _FLAG_WORDING.items():
+        text, hint = text.replace(phrase, flags), hint.replace(phrase, flags)
+    if (text, hint) == (str(exc), exc.hint):
+        return exc
+    worded = copy.copy(exc)
+    worded.args = (text,)
+    worded.hint = hint
+    return worded
+
+
+def _worded(command: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ModelcrateError as exc:
+            worded = flag_wording(exc)
+            if worded is exc:
+                raise
+            raise worded from exc.__cause__
+
+    return run
 
 
 # ---- shared options -----------------------------------------------------------------------------------
@@ -194,6 +239,7 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
               help="Do not store the OpenSSF model-signing (OMS) bundle over the model's files.")
 @_target_options
 @json_option
+@_worded
 def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str | None, keyless: bool,
          cosign_legacy: bool, no_model_signing: bool, local: bool, plain_http: bool, insecure: bool,
          registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
@@ -231,6 +277,7 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
 @_verifier_options
 @_target_options
 @json_option
+@_worded
 def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tuple[str, ...],
            cert_identity: str | None, cert_oidc_issuer: str | None, trusted_root: str | None,
            policy_path: str | None, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
@@ -271,6 +318,7 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tup
 @_signer_options
 @_target_options
 @json_option
+@_worded
 def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: str | None, cert_path: str | None,
            chain_path: str | None, keyless: bool, local: bool, plain_http: bool, insecure: bool,
            registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
@@ -294,21 +342,15 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
             predicate = json.loads(_read(predicate_path))
         except ValueError:
             raise UsageError(f"{predicate_path} is not valid JSON") from None
-    elif uri not in (_statement.SLSA_PROVENANCE_V1, _statement.EVALUATION_V1):
+    elif not signatures.has_default_predicate(uri):
         raise UsageError(f"--type {predicate_type} needs --predicate FILE")
     signer = load_signer(key_path, cert_path, chain_path, keyless)
     created = datetime.now(UTC)
     with _subject(ref, local=local, push=True, plain_http=plain_http, insecure=insecure,
                   registry_ca_file=registry_ca_file, timeout=timeout) as (name, target, desc):
         if predicate is None:
-            view = signatures.read_subject(target, desc)
-            metadata = (view.metadata if view is not None else None) or {}
-            if uri == _statement.SLSA_PROVENANCE_V1:
-                predicate = provenance.build_provenance(metadata, git=provenance.git_facts(Path.cwd()),
-                                                        ci=provenance.ci_facts(os.environ),
-                                                        tools=provenance.tool_versions())
-            else:
-                predicate = signatures.evaluation_from_metadata(metadata, created=created)
+            predicate = signatures.default_predicate(target, desc, uri, created=created, workdir=Path.cwd(),
+                                                     env=os.environ)
         stored = signatures.attest(target, desc, name, signer, uri, predicate, created=created)
     if as_json:
         emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})
@@ -323,6 +365,7 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
 @_verifier_options
 @_target_options
 @json_option
+@_worded
 def verify_attestation(ref: str, predicate_type: str, pub_path: str | None, ca_path: str | None,
                        chain_paths: tuple[str, ...], cert_identity: str | None, cert_oidc_issuer: str | None,
                        trusted_root: str | None, policy_path: str | None, local: bool, plain_http: bool,

@@ -12,13 +12,16 @@ Writes are temp + fsync + rename, so a crash leaves either the old state or the 
 verified before they are renamed into ``blobs/``. ``index.json`` is updated read-modify-write under an
 exclusive lock so concurrent ``pack`` runs do not lose each other's tags. Operations that add blobs hold
 a shared GC lock for their whole run, so garbage collection never removes a blob a running pack has
-written but not yet tagged.
+written but not yet tagged. Garbage collection also drops referrer tags (the ``sha256-<hex>`` referrers
+index, cosign's ``sha256-<hex>.sig``) whose subject the repository no longer holds, so a removed model's
+signatures are freed with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +36,16 @@ from ..format.reference import validate_tag
 from .verify import read_all, verifying, drain
 
 _INDEX_LIMIT = 64 * 1024 * 1024  # index.json grows with tags, not with model size
+
+
+_REFERRER_TAG = re.compile(r"sha256-([0-9a-f]{64})(?:\.sig|\.att|\.sbom)?")
+
+
+def referrer_subject(tag: str | None) -> str | None:
+    """The subject digest a referrer tag is named for (``sha256-<hex>`` fallback index, cosign's
+    ``sha256-<hex>.sig``/``.att``/``.sbom``); None for any other tag."""
+    match = _REFERRER_TAG.fullmatch(tag or "")
+    return f"sha256:{match.group(1)}" if match else None
 
 
 def split_ref_name(ref_name: str) -> tuple[str, str | None, str | None]:
@@ -199,19 +212,16 @@ class LocalStore:
 
     # ---- garbage collection ---------------------------------------------------------------------
     def gc(self) -> tuple[int, int] | None:
-        """Remove blobs no entry reaches. Returns (blobs, bytes) removed, or None while a writer runs."""
+        """Remove referrer tags whose subject is gone, then blobs no entry reaches.
+
+        Returns (blobs, bytes) removed, or None while a writer runs.
+        """
         with locked(self.root / ".gc.lock", blocking=False) as got:
             if not got:
                 return None
+            self.update_entries(self._live_entries)
             keep: set[str] = set()
-            todo = list(self.entries())
-            while todo:
-                desc = todo.pop()
-                if desc.digest in keep:
-                    continue
-                keep.add(desc.digest)
-                if desc.media_type in MANIFEST_TYPES and self.has_blob(desc.digest):
-                    todo.extend(successors(desc, self.read_small(desc)))
+            self._reach(self.entries(), keep)
             removed = freed = 0
             for path in self._blobs.iterdir():
                 if f"sha256:{path.name}" not in keep:
@@ -221,6 +231,44 @@ class LocalStore:
             for path in self._ingest.iterdir():  # leftovers of killed runs; no writer holds the lock
                 path.unlink()
             return removed, freed
+
+    def _reach(self, todo: list[Descriptor], keep: set[str]) -> None:
+        """Add to ``keep`` every digest reachable from ``todo`` (manifests, their configs, layers, children)."""
+        todo = list(todo)
+        while todo:
+            desc = todo.pop()
+            if desc.digest in keep:
+                continue
+            keep.add(desc.digest)
+            if desc.media_type in MANIFEST_TYPES and self.has_blob(desc.digest):
+                todo.extend(successors(desc, self.read_small(desc)))
+
+    def _live_entries(self, entries: list[Descriptor]) -> list[Descriptor]:
+        """``entries`` without the referrer tags (``sha256-<hex>``, ``.sig``…) whose subject no live entry of
+        the same repository reaches. A referrer kept alive keeps its own referrers alive (to a fixpoint)."""
+        live: list[Descriptor] = []
+        pending: list[tuple[str, str, Descriptor]] = []
+        reached: dict[str, set[str]] = {}
+        for e in entries:
+            name, tag, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
+            subject = referrer_subject(tag)
+            if subject is None:
+                live.append(e)
+                self._reach([e], reached.setdefault(name, set()))
+            else:
+                pending.append((name, subject, e))
+        progress = True
+        while progress:
+            progress = False
+            for item in list(pending):
+                name, subject, e = item
+                if subject in reached.get(name, ()):
+                    pending.remove(item)
+                    live.append(e)
+                    self._reach([e], reached[name])
+                    progress = True
+        kept = {id(e) for e in live}
+        return [e for e in entries if id(e) in kept]  # in their original order
 
 
 class LocalRepository:
