@@ -47,6 +47,10 @@ class InvalidMetadata(UsageError):
     """The metadata document does not validate against spec/metadata.schema.json."""
 
 
+class InvalidPolicy(UsageError):
+    """A policy file is not valid YAML or does not follow spec/policy.schema.json."""
+
+
 class InvalidManifest(ModelcrateError):
     """A manifest, index or config is malformed, oversized or breaks the profile in spec/."""
 

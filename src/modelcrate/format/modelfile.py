@@ -1,26 +1,23 @@
 """modelcrate.yaml: the file a user writes to describe a model directory.
 
 It holds the metadata fields of spec/metadata.schema.json at the top level plus ``files``, a list of rules
-``{path, kind, archive}``. Parsing is schema-driven and keeps YAML line numbers, so every error names the
-key and its line. String-typed fields keep their text exactly as written (``version: 1.10`` stays
-"1.10", not the float 1.1), which YAML's own type guessing would lose.
+``{path, kind, archive}``. Parsing is schema-driven (:mod:`.yamldoc`) and keeps YAML line numbers, so
+every error names the key and its line.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..errors import InvalidModelfile
-from . import metadata as _metadata, schemas
+from . import metadata as _metadata, schemas, yamldoc
 from .mediatypes import KIND_ALIASES, KINDS
 
 FILENAME = "modelcrate.yaml"
-MAX_BYTES = 1024 * 1024
-_MAX_NODES = 100_000
+MAX_BYTES = yamldoc.MAX_BYTES
 
 _FILES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -62,33 +59,13 @@ def _schema() -> dict[str, Any]:
 
 def parse(text: str | bytes, source: str = FILENAME) -> Modelfile:
     """Parse and validate modelcrate.yaml text; raise :class:`InvalidModelfile` naming the line."""
-    if len(text) > MAX_BYTES:
-        raise InvalidModelfile(f"{source}: larger than {MAX_BYTES} bytes")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InvalidModelfile(f"{source}: {where}not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if node is None:
-        raise InvalidModelfile(f"{source}: the file is empty")
-    schema = _schema()
-    try:
-        data = _Converter(source, schema).convert(node, schema, "")
-    except RecursionError:
-        raise InvalidModelfile(f"{source}: nested too deeply (a recursive YAML alias?)") from None
-    if not isinstance(data, dict):
-        raise InvalidModelfile(f"{source}: line {node.start_mark.line + 1}: expected a mapping of fields")
-    problems = schemas.validator(_metadata.SCHEMA_FILE).evolve(schema=schema).iter_errors(data)
-    for err in sorted(problems, key=lambda e: list(e.absolute_path)):
-        path = list(err.absolute_path)
-        line = _line_of(node, path)
-        where = ".".join(str(p) for p in path) or "(top level)"
-        raise InvalidModelfile(f"{source}: line {line}: {where}: {err.message}")
+    doc = yamldoc.load_document(text, _schema(), source=source, error=InvalidModelfile, max_bytes=MAX_BYTES,
+                                locate=_locate)
+    data = dict(doc.data)
     files = []
-    for raw, item in zip(data.pop("files"), _seq(node, "files")):
+    for i, raw in enumerate(data.pop("files")):
         kind = KIND_ALIASES.get(raw["kind"], raw["kind"])
-        line = item.start_mark.line + 1
+        line = doc.line(["files", i])
         if kind not in KINDS:
             raise InvalidModelfile(f"{source}: line {line}: unknown kind {raw['kind']!r} "
                                    f"(one of: {', '.join(KINDS)}, or weights/config/docs/data)")
@@ -98,77 +75,8 @@ def parse(text: str | bytes, source: str = FILENAME) -> Modelfile:
     return Modelfile({"schema": _metadata.SCHEMA_ID, **data}, tuple(files))
 
 
-def _seq(root: yaml.Node, key: str) -> list[yaml.Node]:
-    for k, v in root.value:
-        if k.value == key:
-            return list(v.value)
-    return []
-
-
-def _line_of(node: yaml.Node, path: list[Any]) -> int:
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == step), node)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-    return node.start_mark.line + 1
-
-
-class _Converter:
-    """Builds plain Python data from YAML nodes, guided by the JSON Schema."""
-
-    def __init__(self, source: str, root_schema: dict[str, Any]) -> None:
-        self.source = source
-        self.root = root_schema
-        self.constructor = yaml.SafeLoader("")
-        self.visited = 0
-
-    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return self._resolve(self.root["$defs"][ref.split("/")[-1]])
-        return schema
-
-    def convert(self, node: yaml.Node, schema: dict[str, Any] | None, where: str) -> Any:
-        schema = self._resolve(schema) if schema is not None else None
-        line = node.start_mark.line + 1
-        self.visited += 1
-        if self.visited > _MAX_NODES:  # aliases can expand a small file exponentially ("billion laughs")
-            raise InvalidModelfile(f"{self.source}: line {line}: more than {_MAX_NODES} values (alias expansion?)")
-        if isinstance(node, yaml.MappingNode):
-            props = (schema or {}).get("properties", {})
-            closed = schema is not None and schema.get("additionalProperties") is False
-            out: dict[str, Any] = {}
-            for knode, vnode in node.value:
-                if not isinstance(knode, yaml.ScalarNode):
-                    raise InvalidModelfile(f"{self.source}: line {knode.start_mark.line + 1}: keys must be strings")
-                key = knode.value
-                kline = knode.start_mark.line + 1
-                name = f"{where}.{key}" if where else key
-                if key in out:
-                    raise InvalidModelfile(f"{self.source}: line {kline}: duplicate key {name!r}")
-                if closed and key not in props:
-                    raise InvalidModelfile(f"{self.source}: line {kline}: unknown key {name!r}")
-                out[key] = self.convert(vnode, props.get(key) if schema is not None and key in props else None, name)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            items = (schema or {}).get("items")
-            return [self.convert(n, items, f"{where}[{i}]") for i, n in enumerate(node.value)]
-        if schema is not None and schema.get("type") == "string":
-            if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
-                raise InvalidModelfile(f"{self.source}: line {line}: {where}: value is empty")
-            return node.value  # the text as written: no float/date/bool guessing for string fields
-        try:
-            value = self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise InvalidModelfile(f"{self.source}: line {line}: {where}: {exc}") from None
-        if isinstance(value, (_dt.date, _dt.datetime)):
-            return value.isoformat()
-        if isinstance(value, bytes):
-            raise InvalidModelfile(f"{self.source}: line {line}: {where}: binary values are not allowed")
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-            raise InvalidModelfile(f"{self.source}: line {line}: {where}: NaN and infinity cannot be stored in JSON")
-        return value
+def _locate(source: str, line: int) -> str:
+    return f"{source}: line {line}"
 
 
 # -- modelcrate init ---------------------------------------------------------------------------------

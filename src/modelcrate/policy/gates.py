@@ -1,0 +1,141 @@
+"""The two small languages a policy file holds: metric gates and SPDX licence expressions. Pure.
+
+A metric gate is ``NAME OP NUMBER`` (``accuracy >= 0.92``, ``latency_p95_ms < 40``) with OP one of
+``>= > <= < == !=``. It is parsed by hand, never evaluated as code; a syntax error names the 1-based
+column where it went wrong.
+
+A licence expression (``MIT``, ``Apache-2.0 OR MIT``, ``(MIT AND BSD-3-Clause) WITH x``) is allowed when
+every licence it obliges you to follow is on the allow-list: ``A OR B`` needs one side allowed, ``A AND B``
+both. Identifiers compare case-insensitively, as SPDX says they do; ``WITH`` exceptions are part of the
+identifier they modify (``apache-2.0 with llvm-exception`` must be listed as such).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt,
+}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*")
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_SPACE = re.compile(r"\s*")
+MAX_GATE = 200
+
+
+class GateSyntaxError(UsageError):
+    """A metric gate or licence expression that does not parse; ``column`` is 1-based."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(f"column {column}: {message}")
+        self.column = column
+
+
+@dataclass(frozen=True)
+class MetricGate:
+    """``metric OP threshold``, as written in ``text``."""
+
+    metric: str
+    op: str
+    threshold: float
+    text: str = field(compare=False)
+
+    def holds(self, value: float) -> bool:
+        return _OPS[self.op](value, self.threshold)
+
+
+def parse_gate(text: str) -> MetricGate:
+    """Parse ``NAME OP NUMBER``; :class:`GateSyntaxError` naming the column of the first bad character."""
+    if len(text) > MAX_GATE:
+        raise GateSyntaxError(f"longer than {MAX_GATE} characters", MAX_GATE + 1)
+    pos = _SPACE.match(text, 0).end()  # type: ignore[union-attr]
+    name = _NAME.match(text, pos)
+    if name is None:
+        raise GateSyntaxError("expected a metric name", pos + 1)
+    pos = _SPACE.match(text, name.end()).end()  # type: ignore[union-attr]
+    op = next((o for o in sorted(_OPS, key=len, reverse=True) if text.startswith(o, pos)), None)
+    if op is None:
+        raise GateSyntaxError("expected a comparison (>=, >, <=, <, ==, !=)", pos + 1)
+    pos = _SPACE.match(text, pos + len(op)).end()  # type: ignore[union-attr]
+    number = _NUMBER.match(text, pos)
+    if number is None:
+        raise GateSyntaxError("expected a number", pos + 1)
+    threshold = float(number.group())
+    if not math.isfinite(threshold):
+        raise GateSyntaxError("the number is out of range", pos + 1)
+    pos = _SPACE.match(text, number.end()).end()  # type: ignore[union-attr]
+    if pos != len(text):
+        raise GateSyntaxError("unexpected text after the number", pos + 1)
+    return MetricGate(name.group(), op, threshold, text.strip())
+
+
+# --- SPDX licence expressions ----------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z0-9.+\-:]+)")
+MAX_LICENSE = 500
+
+
+def license_allowed(expression: str, allowed: Collection[str]) -> bool:
+    """Whether following ``expression`` only needs licences from ``allowed`` (case-insensitive)."""
+    wanted = {a.casefold() for a in allowed}
+    tokens = _tokens(expression)
+    pos, ok = _or(tokens, 0, wanted)
+    if pos != len(tokens):
+        raise GateSyntaxError(f"unexpected {tokens[pos][0]!r}", tokens[pos][1])
+    return ok
+
+
+def _tokens(expression: str) -> list[tuple[str, int]]:
+    if len(expression) > MAX_LICENSE:
+        raise GateSyntaxError(f"longer than {MAX_LICENSE} characters", MAX_LICENSE + 1)
+    out, pos = [], 0
+    while expression[pos:].strip():
+        match = _TOKEN.match(expression, pos)
+        if match is None:
+            raise GateSyntaxError("unexpected character", _SPACE.match(expression, pos).end() + 1)  # type: ignore[union-attr]
+        out.append((match.group(1), match.start(1) + 1))
+        pos = match.end()
+    if not out:
+        raise GateSyntaxError("empty licence expression", 1)
+    return out
+
+
+def _or(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
+    pos, ok = _and(tokens, pos, wanted)
+    while pos < len(tokens) and tokens[pos][0].upper() == "OR":
+        pos, right = _and(tokens, pos + 1, wanted)
+        ok = ok or right
+    return pos, ok
+
+
+def _and(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
+    pos, ok = _term(tokens, pos, wanted)
+    while pos < len(tokens) and tokens[pos][0].upper() == "AND":
+        pos, right = _term(tokens, pos + 1, wanted)
+        ok = ok and right
+    return pos, ok
+
+
+def _term(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
+    if pos >= len(tokens):
+        raise GateSyntaxError("expression ends early", (tokens[-1][1] + len(tokens[-1][0])) if tokens else 1)
+    text, column = tokens[pos]
+    if text == "(":
+        pos, ok = _or(tokens, pos + 1, wanted)
+        if pos >= len(tokens) or tokens[pos][0] != ")":
+            raise GateSyntaxError("missing ')'", tokens[pos][1] if pos < len(tokens) else column)
+        return pos + 1, ok
+    if text == ")" or text.upper() in ("AND", "OR", "WITH"):
+        raise GateSyntaxError(f"expected a licence identifier, not {text!r}", column)
+    ident, pos = text.casefold(), pos + 1
+    if pos < len(tokens) and tokens[pos][0].upper() == "WITH":
+        if pos + 1 >= len(tokens) or tokens[pos + 1][0] in "()":
+            raise GateSyntaxError("expected an exception identifier after WITH", tokens[pos][1])
+        ident, pos = f"{ident} with {tokens[pos + 1][0].casefold()}", pos + 2
+    return pos, ident in wanted

@@ -1,0 +1,93 @@
+"""The approval predicate (``https://modelcrate.dev/approval/v1``): a reviewer's signed decision about one
+model digest for one stage (spec/lifecycle-records.md).
+
+Pure: the builder takes every value as an argument and returns a plain dict that
+:func:`modelcrate.signing.statement.build_statement` serialises canonically; the parser checks a
+predicate taken from a VERIFIED statement and returns typed fields. A rejection is the same record with
+``decision: reject``.
+
+Example:
+
+>>> pred = approval_predicate(stage="production", decision="approve", subject_digest="sha256:" + "ab" * 32,
+...                           actor="key 3b1f0c2d4e5f6a7b", time="2026-01-02T03:04:05Z", comment="looks good")
+>>> parse_approval(pred).decision
+'approve'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modelcrate.errors import SignatureError, UsageError
+from modelcrate.signing.predicates import timestamp
+
+APPROVAL_V1 = "https://modelcrate.dev/approval/v1"
+DECISIONS = ("approve", "reject")
+MAX_COMMENT = 4096
+
+# Stage names become tags: lowercase, starting with a letter, so a stage never looks like a version.
+STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_FIELDS = {"stage", "decision", "subjectDigest", "actor", "comment", "time"}
+
+
+def check_stage_name(stage: Any) -> str:
+    """``stage`` if it is a valid stage name; UsageError otherwise."""
+    if not isinstance(stage, str) or not STAGE_NAME.fullmatch(stage):
+        raise UsageError(f"stage {stage!r} is not a valid stage name (lowercase letters, digits and '-', "
+                         "starting with a letter, at most 32)")
+    return stage
+
+
+@dataclass(frozen=True)
+class ApprovalFields:
+    """The fields of one approval predicate, checked."""
+
+    stage: str
+    decision: str  # "approve" or "reject"
+    subject_digest: str
+    actor: str
+    time: datetime
+    comment: str | None = None
+
+
+def approval_predicate(*, stage: str, decision: str, subject_digest: str, actor: str, time: datetime | str,
+                       comment: str | None = None) -> dict[str, Any]:
+    """The predicate of an approval (or rejection) of ``subject_digest`` for ``stage``."""
+    check_stage_name(stage)
+    if decision not in DECISIONS:
+        raise UsageError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not isinstance(subject_digest, str) or not _DIGEST.fullmatch(subject_digest):
+        raise UsageError(f"subject digest {subject_digest!r} is not sha256:<64 hex>")
+    if not isinstance(actor, str) or not actor:
+        raise UsageError("an approval needs the actor's identity")
+    out: dict[str, Any] = {"stage": stage, "decision": decision, "subjectDigest": subject_digest,
+                           "actor": actor, "time": timestamp(time)}
+    if comment is not None and not isinstance(comment, str):
+        raise UsageError("comment must be a string")
+    if comment:
+        if len(comment) > MAX_COMMENT:
+            raise UsageError(f"the comment is longer than {MAX_COMMENT} characters")
+        out["comment"] = comment
+    return out
+
+
+def parse_approval(predicate: Any) -> ApprovalFields:
+    """Check a verified approval predicate; :class:`SignatureError` naming the bad field."""
+    if not isinstance(predicate, Mapping):
+        raise SignatureError("approval predicate is not an object")
+    unknown = set(predicate) - _FIELDS
+    if unknown:
+        raise SignatureError(f"approval predicate has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+    try:
+        fields = approval_predicate(stage=predicate.get("stage"), decision=predicate.get("decision"),
+                                    subject_digest=predicate.get("subjectDigest"), actor=predicate.get("actor"),
+                                    time=predicate.get("time"), comment=predicate.get("comment"))
+    except UsageError as exc:
+        raise SignatureError(f"approval predicate: {exc}") from None
+    return ApprovalFields(fields["stage"], fields["decision"], fields["subjectDigest"], fields["actor"],
+                          datetime.fromisoformat(fields["time"]), fields.get("comment"))
