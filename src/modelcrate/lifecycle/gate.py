@@ -20,10 +20,11 @@ from .stages import DEFAULT_STAGES
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """One rule of the policy, evaluated: passed or not, why, and the digests of the evidence it used."""
+    """One rule of the policy, evaluated: passed (True), failed (False) or not checked here (None, e.g. who
+    the promoter is, when nobody is promoting), why, and the digests of the evidence it used."""
 
     rule: str
-    passed: bool
+    passed: bool | None
     reason: str
     evidence: tuple[str, ...] = ()
 
@@ -40,10 +41,16 @@ class Decision:
 
     @property
     def allowed(self) -> bool:
-        return all(r.passed for r in self.rules)
+        """Every rule passed: what a promotion needs (a rule not checked is not a pass)."""
+        return all(r.passed is True for r in self.rules)
+
+    @property
+    def refused(self) -> bool:
+        """Some rule failed."""
+        return any(r.passed is False for r in self.rules)
 
     def failures(self) -> list[str]:
-        return [f"{r.rule}: {r.reason}" for r in self.rules if not r.passed]
+        return [f"{r.rule}: {r.reason}" for r in self.rules if r.passed is not True]
 
 
 @dataclass(frozen=True)
