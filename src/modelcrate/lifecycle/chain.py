@@ -149,8 +149,7 @@ def _replay(entries: list[Entry]) -> tuple[str | None, list[str]]:
         elif p.action == "demote":
             if current is None or entry.subject != current:
                 raise _fail(entry, "a demote must name the model the stage holds")
-            stack.pop()
-            expected = None
+            expected = None  # it stays on the stack: a rollback puts it back
         else:  # retire: the model leaves the stage and can never be rolled back to
             stack = [d for d in stack if d != entry.subject]
             expected = None if current == entry.subject else current
