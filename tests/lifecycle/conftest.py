@@ -151,7 +151,7 @@ def registry_world(tmp_path: Path, home: Path, key_set, registry, request, monke
     w.registry = registry.host
     w.remote = RemoteSettings(docker_config=tmp_path / "docker-config", retry=RetryPolicy(attempts=3, backoff=0.02),
                               timeout=Timeout(connect=5, read=20))
-    w.repo = "life/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    w.repo = "life/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:60].strip("-")
     return w
 
 
