@@ -281,13 +281,14 @@ class StageReport:
     tagged: str | None
     untracked: str | None
     signers_verified: bool
+    problem: str | None = None  # set (by ``status`` only) when the history does not verify
 
     def at(self, when: datetime) -> Entry | None:
         return self.history.at(when)
 
     def to_dict(self) -> dict[str, object]:
         return {"stage": self.stage, "current": self.history.current, "tagged": self.tagged,
-                "untracked": self.untracked, "signersVerified": self.signers_verified,
+                "untracked": self.untracked, "signersVerified": self.signers_verified, "problem": self.problem,
                 "entries": [e.to_dict() for e in self.history.entries]}
 
 

@@ -20,6 +20,7 @@ from ..signing.approval import APPROVAL_V1, parse_approval
 from . import api as _api
 from .deprecation import deprecated_state
 from .gate import Gate, NoPolicy
+from .chain import HistoryError, empty
 from .history import StageState, UnverifiedRecords, read_history
 from .records import DEPRECATION_V1
 from .stages import is_lifecycle_tag
@@ -67,7 +68,10 @@ def _stage_reports(target: Target, name: str, gate: Gate, verifier: Verifier | N
                                current(target, stage))
             report = _api.StageReport(stage, state.history, state.tagged.digest if state.tagged else None,
                                       state.untracked, False)
-        if report.history.entries or report.tagged:
+        except HistoryError as exc:  # shown, and the stage holds nothing: a broken history proves nothing
+            tagged = current(target, stage)
+            report = _api.StageReport(stage, empty(stage), tagged.digest if tagged else None, None, False, str(exc))
+        if report.history.entries or report.tagged or report.problem:
             reports.append(report)
     return reports
 
