@@ -56,3 +56,18 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 def test_content_does_not_reach_up(path: Path) -> None:
     imports = _imports(path)
     assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
+
+
+@pytest.mark.parametrize("name", ["chain.py", "records.py", "stages.py"])
+def test_lifecycle_records_and_chain_are_pure(name: str) -> None:
+    """The lifecycle's record builders and chain verification take bytes and verified facts, never a store."""
+    imports = _imports(PKG / "lifecycle" / name)
+    allowed = ("modelcrate.errors", "modelcrate.format", "modelcrate.signing", "modelcrate.lifecycle.records",
+               "modelcrate.lifecycle.chain", "__future__", "collections", "dataclasses", "datetime", "re", "typing")
+    assert not {i for i in imports if not any(i == a or i.startswith(a + ".") for a in allowed)}, \
+        "pure modules import only pure layers"
+
+
+def test_lifecycle_does_not_reach_into_the_cli() -> None:
+    for path in _files("lifecycle"):
+        assert not {i for i in _imports(path) if i.startswith(("modelcrate.cli", "modelcrate.api"))}, path.name
