@@ -105,3 +105,10 @@ def test_an_entry_whose_annotation_and_listing_disagree_is_refused() -> None:
     raw = golden_files()["history-entry.json"].replace(PREVIOUS_ENTRY.encode(), b"sha256:" + b"4" * 64, 1)
     with pytest.raises(records.RecordError, match="disagree"):
         records.parse_entry(raw)
+
+
+def test_the_spec_quotes_the_marker_and_links_every_golden_file() -> None:
+    spec = (GOLDEN.parents[1] / "lifecycle.md").read_text()
+    assert (GOLDEN / "empty-stage-manifest.json").read_text() in spec
+    for name in golden_files():
+        assert f"examples/lifecycle/{name}" in spec, name
