@@ -58,6 +58,44 @@ def test_content_does_not_reach_up(path: Path) -> None:
     assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
 
 
+_IO_MODULES = {"socket", "http", "urllib", "subprocess", "shutil", "tempfile", "requests", "httpx", "urllib3"}
+
+
+@pytest.mark.parametrize("path", _files("signing"), ids=lambda p: str(p.relative_to(PKG)))
+def test_signing_is_pure(path: Path) -> None:
+    """signing/ (bundles, statements, keys, x509) turns bytes into bytes: no network, no stores, no operations.
+
+    keys.py's key-file writer is the one sanctioned file access (through fsutil); nothing opens sockets.
+    """
+    imports = _imports(path)
+    forbidden = _IO_MODULES | {"modelcrate.content", "modelcrate.cli", "modelcrate.signatures", "modelcrate.copy",
+                               "modelcrate.transfer", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack"}
+    assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
+
+
+def test_x509_helpers_do_no_io() -> None:
+    """signing/x509.py takes bytes and certificates only: no file, OS or network access at all."""
+    path = PKG / "signing" / "x509.py"
+    imports = _imports(path)
+    assert not {i for i in imports if i.split(".")[0] in _IO_MODULES | {"os", "pathlib", "io"}}
+    calls = {n.func.id for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert "open" not in calls
+
+
+@pytest.mark.parametrize("path", _files("signatures"), ids=lambda p: str(p.relative_to(PKG)))
+def test_signatures_never_reach_the_cli(path: Path) -> None:
+    """The signature operations return values; only cli/ renders them (and adds flag hints)."""
+    imports = _imports(path)
+    assert not {i for i in imports if i == "click" or i.startswith(("click.", "modelcrate.cli"))}
+
+
+def test_signatures_is_a_package_of_small_modules() -> None:
+    assert not (PKG / "signatures.py").exists()
+    for path in _files("signatures"):
+        assert len(path.read_text().splitlines()) <= 700, path.name
+
+
 @pytest.mark.parametrize("name", ["chain.py", "records.py", "stages.py"])
 def test_lifecycle_records_and_chain_are_pure(name: str) -> None:
     """The lifecycle's record builders and chain verification take bytes and verified facts, never a store."""

@@ -121,13 +121,14 @@ class Candidate:
 
 
 def candidates(target: Target, subject: Descriptor) -> tuple[list[Candidate], list[str]]:
-    """Every listed referrer of ``subject``, de-duplicated by digest, unopened; plus notes on what was ignored.
+    """Every listed referrer of ``subject``, de-duplicated, unopened; plus notes on what was ignored.
 
     A fallback tag that holds no readable index is ignored with a note: it cannot hide a referrer the
     API lists, and readers must not fail on what any writer of the repository may have put there.
     """
     notes: list[str] = []
-    found: dict[str, Candidate] = {}
+    # Keyed by digest and size: an entry claiming a wrong size must not hide the true entry of that digest.
+    found: dict[tuple[str, int], Candidate] = {}
     api = target.referrers_api(subject) if isinstance(target, ReferrersAPI) else None
     tag = fallback_tag(subject.digest)
     try:
@@ -136,10 +137,10 @@ def candidates(target: Target, subject: Descriptor) -> tuple[list[Candidate], li
         notes.append(f"ignored the referrers tag {tag}: {exc}")
         listed = []
     for d in [*(api or []), *listed]:
-        found.setdefault(d.digest, Candidate(d))
+        found.setdefault((d.digest, d.size), Candidate(d))
     sig = current(target, cosign_signature_tag(subject.digest))
     if sig is not None:
-        found.setdefault(sig.digest, Candidate(sig, legacy=True))
+        found.setdefault((sig.digest, sig.size), Candidate(sig, legacy=True))
     return list(found.values()), notes
 
 

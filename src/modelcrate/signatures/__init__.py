@@ -36,7 +36,7 @@ from .bundles import (
     SIGNATURE_TYPE,
     read_subject,
 )
-from .bundles import store_bundle as _store_bundle
+from .bundles import store_bundle as _store_bundle  # noqa: F401 - the name tests and tools used before the split
 from .cosign_legacy import write_cosign_signature
 from .discovery import Node, describe_bundle_signer, discover
 from .model_signing import (
@@ -47,6 +47,7 @@ from .model_signing import (
     oms_inputs,
     prepare_model_signature,
     save_model_signature,
+    unpack_with_signature,
     write_model_signature,
 )
 from .policy import Policy, PolicyResult, check_policy, load_policy, parse_policy, verify_before_pull
@@ -74,5 +75,6 @@ __all__ = [
     "check_signature_path", "collect_records", "default_predicate", "describe_bundle_signer", "discover",
     "evaluation_from_metadata", "has_default_predicate", "identity_token", "load_policy", "model_signature",
     "oms_inputs", "parse_policy", "prepare_model_signature", "read_subject", "save_model_signature", "sign",
+    "unpack_with_signature",
     "verify", "verify_attestation", "verify_before_pull", "write_cosign_signature", "write_model_signature",
 ]

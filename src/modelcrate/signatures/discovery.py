@@ -1,7 +1,7 @@
 """``discover``: the referrers of a model as a tree, with what each one claims to be and who claims to sign it.
 
 Claims, not facts: nothing here verifies a signature (use ``verify``). The walk is bounded: each
-referrer is visited once, at most ``depth`` levels deep.
+referrer is visited once, at most ``depth`` levels deep and ``limit`` manifests in all.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from ..content import referrers as _referrers
 from ..content.referrers import Referrer
 from ..content.target import Target
-from ..errors import ModelcrateError, SignatureError
+from ..errors import InvalidManifest, ModelcrateError, SignatureError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_CREATED
 from ..signing import cosign as _cosign
@@ -24,6 +24,7 @@ from .bundles import KNOWN_BUNDLE_TYPES, OMS_PREDICATE_TYPE, SIGNATURE_TYPE, bun
 from .signers import COSIGN_CERT_ANNOTATION
 
 DISCOVER_DEPTH = 4
+DISCOVER_LIMIT = 1000  # referrer manifests opened by one discover
 
 
 @dataclass
@@ -97,19 +98,28 @@ def _node(target: Target, referrer: Referrer, subject: Descriptor) -> Node:
     return node
 
 
-def discover(target: Target, subject: Descriptor, *, depth: int = DISCOVER_DEPTH) -> list[Node]:
+def discover(target: Target, subject: Descriptor, *, depth: int = DISCOVER_DEPTH,
+             limit: int = DISCOVER_LIMIT) -> list[Node]:
     """The referrers of ``subject`` as a tree (referrers of referrers too, ``depth`` levels), oldest first.
 
     Types and signers are what the referrers claim; use :func:`~modelcrate.signatures.verify` to check them.
+    Each referrer is shown once, and at most ``limit`` referrer manifests are opened in all: a repository
+    flooded with referrers cannot make the walk unbounded.
     """
     seen = {subject.digest}
 
     def walk(node_subject: Descriptor, level: int) -> list[Node]:
-        nodes = []
-        for referrer in _referrers.list_referrers(target, node_subject):
-            if referrer.descriptor.digest in seen:
+        found = []
+        for candidate in _referrers.candidates(target, node_subject)[0]:
+            if candidate.descriptor.digest in seen or len(seen) > limit:
                 continue
-            seen.add(referrer.descriptor.digest)
+            seen.add(candidate.descriptor.digest)
+            try:
+                found.append(_referrers.open_candidate(target, candidate, node_subject))
+            except InvalidManifest:
+                continue  # dangling, malformed or about another subject: not a referrer of this one
+        nodes = []
+        for referrer in sorted(found, key=lambda r: (r.annotations.get(ANN_CREATED, ""), r.descriptor.digest)):
             node = _node(target, referrer, node_subject)
             if level < depth:
                 node.children = walk(referrer.descriptor, level + 1)

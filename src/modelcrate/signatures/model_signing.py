@@ -1,7 +1,8 @@
 """The OpenSSF model-signing (OMS) file beside an unpacked model, for ``model_signing verify``.
 
 ``sign`` stores an OMS bundle over the model's files as a referrer; this module chooses the one that
-matches the model, checks a path to write it to, and writes it.
+matches the model, checks a path to write it to, and writes it (with the unpacked files:
+:func:`unpack_with_signature`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import unpack as _unpack
 from .._internal.fsutil import atomic_write
 from ..content import referrers as _referrers
 from ..content.target import Target
@@ -20,6 +22,7 @@ from ..format.descriptor import Descriptor
 from ..format.model import ModelView
 from ..signing import bundle as _bundle
 from ..signing import oms as _oms
+from ..unpack import UnpackResult
 from .bundles import OMS_PREDICATE_TYPE, bundle_of, claimed_type, is_bundle, read_subject, reasons_text, short
 from .discovery import describe_bundle_signer
 from .policy import Policy
@@ -146,3 +149,17 @@ def check_model_signature_request(kinds: Sequence[str], include: Sequence[str]) 
     """A model-signing file covers the whole model: refuse it together with a file selection."""
     if kinds or include:
         raise UsageError(WHOLE_MODEL)
+
+
+def unpack_with_signature(target: Target, subject: Descriptor, out_dir: str | os.PathLike[str],
+                          path: str | os.PathLike[str], *, force: bool = False, kinds: Sequence[str] = (),
+                          include: Sequence[str] = (),
+                          verify: Policy | Verifier | None = None) -> tuple[UnpackResult, ModelSignature]:
+    """Unpack the model and write its OMS bundle to ``path`` beside it: every refusal before any file is
+    written (:func:`prepare_model_signature`), the bundle once the files are in place."""
+    signature = prepare_model_signature(target, subject, path, kinds=kinds, include=include, verify=verify,
+                                        force=force)
+    result = _unpack.unpack(target, subject.digest, out_dir, kinds=tuple(kinds), include=tuple(include),
+                            force=force)
+    save_model_signature(signature, path, force=force)
+    return result, signature

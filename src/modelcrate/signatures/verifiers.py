@@ -42,11 +42,9 @@ class Verifier(Protocol):
 
 
 class _Describes:
-    description: str
-
     def describe(self) -> str:
         """The accepted signer, for messages (the same text as ``description``)."""
-        return self.description
+        return str(self.description)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class KeyVerifier(_Describes):
         return cls(keys.load_public_key(pem))
 
     @property
-    def description(self) -> str:  # type: ignore[override]
+    def description(self) -> str:
         return f"key {keys.key_hint(self.public_key)[:16]}"
 
     def verify_bundle(self, bundle_bytes: bytes) -> tuple[bytes, str]:
@@ -89,7 +87,7 @@ class CAVerifier(_Describes):
             _x509.load_certificates(pem, what="the certificate chain")
 
     @property
-    def description(self) -> str:  # type: ignore[override]
+    def description(self) -> str:
         roots = _x509.load_certificates(self.ca_pem, what="the CA file")
         return "certificate chaining to " + ", ".join(_x509.cert_subject(c) for c in roots[:3])
 
@@ -118,7 +116,7 @@ class KeylessVerifier(_Describes):
             raise UsageError(KEYLESS_NEEDS_BOTH)
 
     @property
-    def description(self) -> str:  # type: ignore[override]
+    def description(self) -> str:
         return f"keyless {self.identity} ({self.issuer})"
 
     def verify_bundle(self, bundle_bytes: bytes) -> tuple[bytes, str]:
@@ -151,7 +149,7 @@ class AnyOf(_Describes):
             raise UsageError("a policy needs at least one signer")
 
     @property
-    def description(self) -> str:  # type: ignore[override]
+    def description(self) -> str:
         return " or ".join(v.description for v in self.verifiers)
 
     def _first(self, check: Callable[[Verifier], _T]) -> _T:

@@ -9,6 +9,7 @@ Modules:
 * :mod:`~modelcrate.signing.bundle`: Sigstore bundle v0.3 signing and verification (key, X.509, keyless).
 * :mod:`~modelcrate.signing.oms`: OpenSSF Model Signing (OMS v1.0) bundles over model files.
 * :mod:`~modelcrate.signing.cosign`: cosign simple-signing payloads for ``sha256-<hex>.sig`` tags.
+* :mod:`~modelcrate.signing.x509`: certificate loading, subjects, Fulcio identities and issuers.
 
 A model is identified by its OCI manifest digest; an attestation about it is a statement whose subject
 carries that digest, signed in a bundle. Verifying means two steps, always both: check the signature

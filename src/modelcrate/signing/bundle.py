@@ -41,6 +41,7 @@ from modelcrate.format import canonical
 from modelcrate.signing import keys
 from modelcrate.signing.dsse import INTOTO_PAYLOAD_TYPE, Envelope, Signature, b64decode, b64encode
 from modelcrate.signing.statement import check_statement, loads_strict, parse_statement
+from modelcrate.signing.x509 import load_certificates
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _KNOWN_MEDIA_TYPES = frozenset(
@@ -203,13 +204,6 @@ def _bundle_certificates(material: Mapping[str, Any]) -> tuple[x509.Certificate,
     return certs[0], certs[1:]
 
 
-def _load_pem_certificates(pem: bytes, *, what: str) -> list[x509.Certificate]:
-    try:
-        return x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        raise UsageError(f"{what} is not a PEM certificate bundle") from None
-
-
 def _check_validity(cert: x509.Certificate, at_time: datetime) -> None:
     if at_time < cert.not_valid_before_utc:
         raise SignatureError(f"signing certificate is not valid before {cert.not_valid_before_utc.isoformat()}")
@@ -271,8 +265,8 @@ def verify_with_ca(
         raise UsageError("at_time must be timezone-aware")
     obj, envelope = _load(bundle_bytes)
     leaf, bundled = _bundle_certificates(obj["verificationMaterial"])
-    roots = _load_pem_certificates(ca_bundle_pem, what="the CA bundle")
-    intermediates = bundled + [c for pem in chain_pems for c in _load_pem_certificates(pem, what="a chain file")]
+    roots = load_certificates(ca_bundle_pem, what="the CA bundle")
+    intermediates = bundled + [c for pem in chain_pems for c in load_certificates(pem, what="a chain file")]
     _check_validity(leaf, at_time)
     _verify_chain(leaf, intermediates, roots, at_time)
     _check_leaf_usage(leaf)
