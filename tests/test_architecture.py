@@ -109,3 +109,44 @@ def test_lifecycle_records_and_chain_are_pure(name: str) -> None:
 def test_lifecycle_does_not_reach_into_the_cli() -> None:
     for path in _files("lifecycle"):
         assert not {i for i in _imports(path) if i.startswith(("modelcrate.cli", "modelcrate.api"))}, path.name
+
+
+_IO_MODULES = {"os", "io", "pathlib", "shutil", "tempfile", "socket", "http", "urllib", "subprocess", "sqlite3",
+               "importlib.resources", "modelcrate.content", "modelcrate.cli", "modelcrate.copy", "modelcrate.api",
+               "modelcrate.transfer", "modelcrate.signatures", "modelcrate.governance", "modelcrate.pack",
+               "modelcrate.unpack", "modelcrate.policy.load", "modelcrate.policy.evidence",
+               "modelcrate.policy.approvals", "modelcrate._internal"}
+
+
+def _module_file(name: str) -> Path | None:
+    base = PKG.parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _closure(path: Path) -> dict[str, Path]:
+    """Every modelcrate module ``path`` imports, directly or through other modelcrate modules."""
+    seen: dict[str, Path] = {}
+    todo = [path]
+    while todo:
+        for name in _imports(todo.pop()):
+            found = _module_file(name) if name.startswith("modelcrate.") else None
+            if found is not None and name not in seen and found.name != "__init__.py":
+                seen[name] = found
+                todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("module", ["policy/evaluate.py", "policy/rules.py", "policy/gates.py", "signing/approval.py"])
+def test_policy_evaluation_is_pure(module: str) -> None:
+    """Evaluation decides over verified facts; reading files, stores or registries happens in evidence/load."""
+    path = PKG / module
+    for name, file in {module: path, **_closure(path)}.items():
+        imports = _imports(file)
+        bad = {i for i in imports for f in _IO_MODULES if i == f or i.startswith(f + ".")}
+        assert not bad, f"{module} reaches I/O through {name}: {sorted(bad)}"
+        calls = [n for n in ast.walk(ast.parse(file.read_text()))
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "open"]
+        assert not calls, f"{name} opens files"

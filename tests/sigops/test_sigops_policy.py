@@ -93,23 +93,28 @@ require: {signature: true}
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("version: 2\nsigners: [{key: release.pub}]\n", "version must be 1"),
-    ("version: 1\nsigners: []\n", "signers must be a non-empty list"),
-    ("version: 1\nsigners: [{kye: release.pub}]\n", "exactly one of key, ca, keyless"),
-    ("version: 1\nsigners: [{key: release.pub, ca: x.pem}]\n", "exactly one of key, ca, keyless"),
-    ("version: 1\nsigners: [{key: release.pub, chain: x.pem}]\n", "misplaced"),
-    ("version: 1\nsigners: [{key: missing.pub}]\n", "cannot read"),
-    ("version: 1\nsigners: [{keyless: {identity: a}}]\n", "identity and issuer"),
-    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {signature: false}\n", "requires nothing"),
-    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {signature: yes please}\n", "true or false"),
-    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {attestations: provenance}\n", "list of predicate"),
-    ("version: 1\nsigners: [{key: release.pub}]\nextra: 1\n", "unknown fields extra"),
-    ("[1, 2", "not valid YAML"),
-    ("- just a list\n", "a policy is a mapping"),
+    ("version: 2\nsigners: [{key: release.pub}]\n", ":1: version: must be 1"),
+    ("version: 1\nsigners: []\n", ":2: signers: [] should be non-empty"),
+    ("version: 1\nsigners: [{kye: release.pub}]\n", ":2: unknown key 'signers.0.kye'"),
+    ("version: 1\nsigners: [{key: release.pub, ca: x.pem}]\n", ":2: signers.0: needs exactly one of key, ca, keyless"),
+    ("version: 1\nsigners: [{key: release.pub, chain: x.pem}]\n", ":2: signers.0: needs exactly one of key, ca, keyless"),
+    ("version: 1\nsigners: [{key: missing.pub}]\n", ":2: signers.0.key: cannot read"),
+    ("version: 1\nsigners: [{keyless: {identity: a}}]\n", ":2: signers.0.keyless: 'issuer' is a required property"),
+    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {signature: false}\n", ":3: require: requires nothing"),
+    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {signature: yes please}\n",
+     ":3: require.signature: 'yes please' is not of type 'boolean'"),
+    ("version: 1\nsigners: [{key: release.pub}]\nrequire: {attestations: provenance}\n",
+     ":3: require.attestations: 'provenance' is not of type 'array'"),
+    ("version: 1\nsigners: [{key: release.pub}]\nextra: 1\n", ":3: unknown key 'extra'"),
+    ("[1, 2", ":1: not valid YAML"),
+    ("- just a list\n", ":1: expected a mapping"),
+    ("stages: {production: {}}\n", "has no signers section"),
 ])
 def test_bad_policy_files(key_files: Path, text: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    """One error line: the file, the line and the key (the policy file's one loader)."""
+    with pytest.raises(UsageError) as info:
         signatures.load_policy(_write(key_files, text))
+    assert str(info.value).startswith(str(key_files / "policy.yaml")) and message in str(info.value)
 
 
 def test_attestation_only_policy(model, ec_key, key_files: Path) -> None:

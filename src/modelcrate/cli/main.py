@@ -261,6 +261,7 @@ def rm(refs: tuple[str, ...]) -> None:
 from . import transfer as _transfer  # noqa: E402,F401  (registers push, pull, copy, tags, catalog, login, logout)
 from . import signing as _signing  # noqa: E402,F401  (registers keygen, sign, verify, attest, discover)
 from . import lifecycle as _lifecycle  # noqa: E402,F401  (registers promote, rollback, demote, deprecate, retire, history, status, resolve)
+from . import governance as _governance  # noqa: E402,F401  (registers approve, reject, policy check)
 
 
 def main() -> None:

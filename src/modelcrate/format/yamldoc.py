@@ -45,10 +45,20 @@ class Document:
         """The 1-based line of the value at ``path`` (the nearest existing ancestor if it is absent)."""
         return _line_of(self.node, path)
 
-    def error(self, path: Path, message: str) -> ModelcrateError:
+    def key_line(self, path: Path) -> int:
+        """The line of the last key of ``path`` itself (a block mapping's value may start lines later)."""
+        parent = _node_at(self.node, path[:-1])
+        if isinstance(parent, yaml.MappingNode):
+            for knode, _ in parent.value:
+                if knode.value == path[-1]:
+                    return knode.start_mark.line + 1
+        return parent.start_mark.line + 1
+
+    def error(self, path: Path, message: str, *, line: int | None = None) -> ModelcrateError:
         """An error for the value at ``path``: ``SOURCE:LINE: key: message``."""
         where = dotted(path) or "(top level)"
-        return self.error_type(f"{self.locate(self.source, self.line(path))}: {where}: {message}")
+        at = self.line(path) if line is None else line
+        return self.error_type(f"{self.locate(self.source, at)}: {where}: {message}")
 
 
 def dotted(path: Path) -> str:
@@ -87,7 +97,12 @@ def load_document(text: str | bytes, schema: dict[str, Any], *, source: str, err
         # A schema may word its own message ("errorMessage", as ajv-errors does): jsonschema's
         # text for oneOf/const failures quotes the whole value and says little.
         custom = err.schema.get("errorMessage") if isinstance(err.schema, dict) else None
-        raise doc.error(list(err.absolute_path), custom if isinstance(custom, str) else err.message)
+        message = custom if isinstance(custom, str) else err.message
+        path = list(err.absolute_path)
+        if "propertyNames" in err.absolute_schema_path and isinstance(err.instance, str):
+            path.append(err.instance)  # a bad key: point at the key, not at its mapping
+            raise doc.error(path, message, line=doc.key_line(path))
+        raise doc.error(path, message)
     return doc
 
 
@@ -98,13 +113,18 @@ def _validator(schema: dict[str, Any]) -> Any:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def _line_of(node: yaml.Node, path: Path) -> int:
+def _node_at(node: yaml.Node, path: Path) -> yaml.Node:
+    """The node at ``path``, or its nearest existing ancestor."""
     for step in path:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == step), node)
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
             node = node.value[step]
-    return node.start_mark.line + 1
+    return node
+
+
+def _line_of(node: yaml.Node, path: Path) -> int:
+    return _node_at(node, path).start_mark.line + 1
 
 
 class _Converter:
@@ -132,7 +152,7 @@ class _Converter:
             return self._mapping(node, schema, where)
         if isinstance(node, yaml.SequenceNode):
             items = (schema or {}).get("items")
-            return [self.convert(n, items, f"{where}[{i}]") for i, n in enumerate(node.value)]
+            return [self.convert(n, items, f"{where}.{i}" if where else str(i)) for i, n in enumerate(node.value)]
         if schema is not None and schema.get("type") == "string":
             if node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~", "null", "Null", "NULL"):
                 raise self.fail(line, f"{where}: value is empty")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..signing.approval import ApprovalFields
@@ -83,6 +83,8 @@ class Evidence:
     ``current_stages``: the stages whose (verified) current entry is this digest. ``promoter``: the
     identity that will sign the promotion record, as its verifier reports it, or None if unknown.
     ``deprecated``: a verified deprecation record, True when deprecated without one, or None/False.
+    ``now``: the evaluation time; an approval dated after it (beyond :data:`CLOCK_SKEW`) does not count,
+    while a rejection dated after it still blocks (record times are claimed by their signers).
     """
 
     digest: str
@@ -95,6 +97,10 @@ class Evidence:
     license: str | None = None
     deprecated: Deprecation | bool | None = None
     promoter: str | None = None
+    now: datetime | None = None
+
+
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 # --- decision ---------------------------------------------------------------------------------------
@@ -250,6 +256,8 @@ def _latest_per_identity(rule: ApprovalRule, ev: Evidence) -> dict[str, Approval
             continue  # about another stage or another model: never counts
         if not any(spec.matches(record.signer) for spec in rule.approvers):
             continue
+        if ev.now is not None and f.decision == "approve" and f.time > ev.now + CLOCK_SKEW:
+            continue  # dated in the future: it would outrank any rejection its signer makes until then
         key = (record.time, record.fields.decision == "reject", record.digest)
         held = latest.get(record.signer)
         if held is None or key > (held.time, held.fields.decision == "reject", held.digest):

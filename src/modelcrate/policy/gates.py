@@ -106,30 +106,40 @@ def _tokens(expression: str) -> list[tuple[str, int]]:
     return out
 
 
+_Parse = Callable[[list[tuple[str, int]], int, set[str]], tuple[int, bool]]
+
+
 def _or(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
-    pos, ok = _and(tokens, pos, wanted)
-    while pos < len(tokens) and tokens[pos][0].upper() == "OR":
-        pos, right = _and(tokens, pos + 1, wanted)
-        ok = ok or right
-    return pos, ok
+    return _chain(tokens, pos, wanted, "OR", _and, any)
 
 
 def _and(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
-    pos, ok = _term(tokens, pos, wanted)
-    while pos < len(tokens) and tokens[pos][0].upper() == "AND":
-        pos, right = _term(tokens, pos + 1, wanted)
-        ok = ok and right
-    return pos, ok
+    return _chain(tokens, pos, wanted, "AND", _term, all)
+
+
+def _chain(tokens: list[tuple[str, int]], pos: int, wanted: set[str], word: str, operand: _Parse,
+           combine: Callable[[list[bool]], bool]) -> tuple[int, bool]:
+    """``operand (word operand)*``; every operand is parsed, so a syntax error is never skipped."""
+    pos, ok = operand(tokens, pos, wanted)
+    results = [ok]
+    while pos < len(tokens) and tokens[pos][0].upper() == word:
+        pos, ok = operand(tokens, pos + 1, wanted)
+        results.append(ok)
+    return pos, combine(results)
+
+
+def _end(tokens: list[tuple[str, int]]) -> int:
+    return tokens[-1][1] + len(tokens[-1][0])
 
 
 def _term(tokens: list[tuple[str, int]], pos: int, wanted: set[str]) -> tuple[int, bool]:
     if pos >= len(tokens):
-        raise GateSyntaxError("expression ends early", (tokens[-1][1] + len(tokens[-1][0])) if tokens else 1)
+        raise GateSyntaxError("expression ends early", _end(tokens))
     text, column = tokens[pos]
     if text == "(":
         pos, ok = _or(tokens, pos + 1, wanted)
         if pos >= len(tokens) or tokens[pos][0] != ")":
-            raise GateSyntaxError("missing ')'", tokens[pos][1] if pos < len(tokens) else column)
+            raise GateSyntaxError("missing ')'", tokens[pos][1] if pos < len(tokens) else _end(tokens))
         return pos + 1, ok
     if text == ")" or text.upper() in ("AND", "OR", "WITH"):
         raise GateSyntaxError(f"expected a licence identifier, not {text!r}", column)

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from cryptography import x509
 
 from ..errors import SignatureError
-from ..signatures import CAVerifier
+from ..signatures.verifiers import COSIGN_KEY_ONLY, CAVerifier
 from ..signing import bundle as _bundle
+from ..signing import x509 as _x509
 
 
 def certificate_identities(cert: x509.Certificate) -> list[str]:
@@ -28,8 +29,7 @@ def certificate_identities(cert: x509.Certificate) -> list[str]:
             out.extend(str(v) for v in san.get_values_for_type(kind))
     except x509.ExtensionNotFound:
         pass
-    subject = cert.subject.rfc4514_string()
-    return [*out, subject] if subject else out
+    return [*out, _x509.cert_subject(cert)]
 
 
 @dataclass(frozen=True)
@@ -53,4 +53,4 @@ class CAIdentityVerifier:
         return statement, self.description
 
     def verify_cosign(self, payload: bytes, annotations: Mapping[str, str], digest: str) -> str:
-        raise SignatureError("cosign legacy signatures are checked with --key only")
+        raise SignatureError(COSIGN_KEY_ONLY)

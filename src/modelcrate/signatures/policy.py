@@ -1,12 +1,14 @@
 """Pull/verify policy files: which signers are accepted and what a model must carry (spec/signatures.md).
 
-One YAML file: ``version: 1``, ``signers`` (any of them may sign) and ``require`` (a signature, and
-attestations by predicate type). :func:`check_policy` checks it against a subject's referrers;
+The policy file (spec/policy.md) holds ``signers`` (any of them may sign) and ``require`` (a signature,
+and attestations by predicate type) beside the lifecycle's ``stages``; :mod:`modelcrate.policy.load` is
+its one loader. :func:`check_policy` checks the pull/verify section against a subject's referrers;
 :func:`verify_before_pull` does so before any model blob is fetched.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from ..signing import statement as _statement
 from .bundles import SIGNATURE_TYPE
 from .results import Verified
 from .verification import collect, failure, verify
-from .verifiers import AnyOf, CAVerifier, KeylessVerifier, KeyVerifier, Verifier
+from .verifiers import AnyOf, Verifier
 
 
 @dataclass(frozen=True)
@@ -52,90 +54,23 @@ class PolicyResult:
         return [*self.signatures, *(v for group in self.attestations.values() for v in group)]
 
 
-_POLICY_KEYS = {"version", "signers", "require"}
-_SIGNER_KINDS = {"key", "ca", "keyless"}
-
-
-def _policy_file(base: Path, value: Any, where: str) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"{where} must be a file path")
-    path = Path(value) if Path(value).is_absolute() else base / value
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read {path}: {exc.strerror}") from None
-
-
-def _policy_signer(base: Path, item: Any, where: str) -> Verifier:
-    if not isinstance(item, Mapping) or len(set(item) & _SIGNER_KINDS) != 1:
-        raise UsageError(f"{where} must have exactly one of key, ca, keyless")
-    unknown = set(item) - _SIGNER_KINDS - {"chain"}
-    if unknown or ("chain" in item and "ca" not in item):
-        raise UsageError(f"{where} has unknown or misplaced fields: {', '.join(sorted(unknown) or ['chain'])}")
-    if "key" in item:
-        return KeyVerifier.from_pem(_policy_file(base, item["key"], f"{where}.key"))
-    if "ca" in item:
-        chains = item.get("chain") or []
-        chains = [chains] if isinstance(chains, str) else chains
-        if not isinstance(chains, list):
-            raise UsageError(f"{where}.chain must be a path or a list of paths")
-        return CAVerifier(_policy_file(base, item["ca"], f"{where}.ca"),
-                          tuple(_policy_file(base, c, f"{where}.chain") for c in chains))
-    keyless = item["keyless"]
-    if not isinstance(keyless, Mapping) or set(keyless) - {"identity", "issuer", "trusted_root"}:
-        raise UsageError(f"{where}.keyless needs identity and issuer (and optionally trusted_root)")
-    identity, issuer = keyless.get("identity"), keyless.get("issuer")
-    if not isinstance(identity, str) or not isinstance(issuer, str) or not identity or not issuer:
-        raise UsageError(f"{where}.keyless needs non-empty identity and issuer")
-    root = keyless.get("trusted_root")
-    if root is not None and not isinstance(root, str):
-        raise UsageError(f"{where}.keyless.trusted_root must be a file path")
-    root_path = (Path(root) if Path(root).is_absolute() else base / root) if root else None
-    return KeylessVerifier(identity, issuer, root_path)
-
-
 def parse_policy(document: Any, *, base: Path, source: str = "policy") -> Policy:
-    """Build a :class:`Policy` from a decoded YAML/JSON document; key files resolve against ``base``."""
-    if not isinstance(document, Mapping):
-        raise UsageError(f"{source}: a policy is a mapping with version, signers and require")
-    unknown = set(document) - _POLICY_KEYS
-    if unknown:
-        raise UsageError(f"{source}: unknown fields {', '.join(sorted(map(str, unknown)))}")
-    if document.get("version") != 1:
-        raise UsageError(f"{source}: version must be 1")
-    signers = document.get("signers")
-    if not isinstance(signers, list) or not signers:
-        raise UsageError(f"{source}: signers must be a non-empty list")
-    verifiers = tuple(_policy_signer(base, s, f"{source}: signers[{i}]") for i, s in enumerate(signers))
-    require = document.get("require", {})
-    if not isinstance(require, Mapping) or set(require) - {"signature", "attestations"}:
-        raise UsageError(f"{source}: require may hold signature and attestations only")
-    signature = require.get("signature", True)
-    if not isinstance(signature, bool):
-        raise UsageError(f"{source}: require.signature must be true or false")
-    attestations = require.get("attestations", [])
-    if not isinstance(attestations, list) or not all(isinstance(a, str) and a for a in attestations):
-        raise UsageError(f"{source}: require.attestations must be a list of predicate types")
-    types = tuple(dict.fromkeys(_statement.predicate_type_uri(a) for a in attestations))
-    return Policy(AnyOf(verifiers), signature, types, source)
+    """Build a :class:`Policy` from a decoded YAML/JSON document; key files resolve against ``base``.
+
+    The document goes through the one policy loader (:mod:`modelcrate.policy.load`); its errors name
+    the key (as ``SOURCE:1:`` since a decoded document has no lines left).
+    """
+    from ..policy import load as _load  # the loader builds verifiers from this package: import it late
+
+    text = json.dumps(document, sort_keys=False, allow_nan=False, default=str)
+    return _load.pull_policy(_load.parse_policy_text(text, base=base, source=source))
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
-    """Read a YAML policy file (spec/signatures.md, "Policy files")."""
-    import yaml  # type: ignore[import-untyped]
+    """Read the pull/verify section of a policy file (spec/policy.md), the same file ``stages`` live in."""
+    from ..policy import load as _load
 
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the policy {path}: {exc.strerror}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UsageError(f"{path} is not valid YAML{where}") from None
-    return parse_policy(document, base=path.parent, source=str(path))
+    return _load.pull_policy(_load.load_policy_file(path))
 
 
 def check_policy(target: Target, subject: Descriptor, name: str, policy: Policy) -> PolicyResult:
