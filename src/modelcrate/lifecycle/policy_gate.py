@@ -1,24 +1,21 @@
-"""A policy file as the lifecycle's :class:`~modelcrate.lifecycle.gate.Gate`: gather verified evidence about
-a model, evaluate the stage's rules with :func:`modelcrate.policy.evaluate.evaluate`, report every rule.
-
-Evidence is verified here, once, against the signers the stage names (package signers, attesters,
-approvers, promoters), so a referrer signed by anyone else is not evidence at all.
+"""A policy file as the lifecycle's :class:`~modelcrate.lifecycle.gate.Gate`: the policy package gathers the
+verified evidence (:func:`modelcrate.policy.evidence.gather`) and evaluates the stage's rules; the lifecycle
+adds what only it knows: the stages whose verified history names the model, its deprecation, the promoter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..content.target import Target
-from ..errors import ModelcrateError
 from ..format.descriptor import Descriptor
-from ..policy import evaluate as _evaluate
+from ..policy import Deprecation, evaluate
+from ..policy import Evidence as PolicyEvidence
+from ..policy.evidence import gather
 from ..policy.load import load_policy_file
-from ..policy.rules import PolicyFile, SignerSpec, StageRules
-from ..signatures import SIGNATURE_TYPE, AnyOf, Verifier, collect_records, read_subject
-from ..signing.approval import APPROVAL_V1, parse_approval
-from ..signing.statement import EVALUATION_V1
+from ..policy.rules import PolicyFile, SignerSpec
+from ..signatures import SIGNATURE_TYPE, AnyOf, Verifier
+from ..signing.approval import APPROVAL_V1
 from .deprecation import deprecated_state
 from .gate import Decision, RuleOutcome, StageContext
 from .records import Evidence
@@ -62,60 +59,18 @@ class PolicyGate:
 
     def decide(self, target: Target, subject: Descriptor, name: str, stage: str,
                context: StageContext) -> Decision:
-        rules = self.policy.stage(stage)
-        ev = _gather(target, subject, name, stage, rules, context, self.everyone()) if rules else \
-            _evaluate.Evidence(subject.digest, stage)
-        decision = _evaluate.evaluate(self.policy, ev)
+        everyone = self.everyone()
+        found = deprecated_state(target, subject, name, everyone) if everyone is not None else None
+        deprecated = Deprecation(found.facts.reason, found.record.bundle_digest, found.facts.successor) \
+            if found else None
+        ev = gather(target, subject, name, self.policy, stage, current_stages=context.in_stages,
+                    deprecated=deprecated, promoter=context.promoter or None).evidence
+        decision = evaluate(self.policy, ev)
         return Decision(tuple(RuleOutcome(r.rule, r.passed, r.reason, r.evidence) for r in decision.results),
                         _evidence_of(ev, set(decision.evidence())))
 
 
-def _records(target: Target, subject: Descriptor, name: str, verifier: Verifier | None, predicate_type: str) -> list:
-    if verifier is None:
-        return []
-    return collect_records(target, subject, name, verifier, predicate_type=predicate_type).records
-
-
-def _metrics(metadata: dict[str, Any], source: str) -> list[_evaluate.Metric]:
-    out = []
-    for m in metadata.get("metrics") or []:
-        if isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("value"), (int, float)) \
-                and not isinstance(m.get("value"), bool):
-            out.append(_evaluate.Metric(m["name"], float(m["value"]), source))
-    return out
-
-
-def _gather(target: Target, subject: Descriptor, name: str, stage: str, rules: StageRules,
-            context: StageContext, everyone: Verifier | None) -> _evaluate.Evidence:
-    signers = _any_of(rules.signatures) or everyone
-    attesters = _any_of(rules.attesters) or everyone
-    approvers = _any_of(rules.approvals.approvers) if rules.approvals else None
-    signatures = tuple(_evaluate.Signature(r.signer, r.descriptor.digest)
-                       for r in _records(target, subject, name, signers, SIGNATURE_TYPE))
-    attestations = tuple(_evaluate.Attestation(t, r.signer, r.descriptor.digest, r.predicate)
-                         for t in dict.fromkeys([*rules.attestations, EVALUATION_V1])
-                         for r in _records(target, subject, name, attesters, t))
-    approvals = []
-    for r in _records(target, subject, name, approvers, APPROVAL_V1):
-        try:
-            approvals.append(_evaluate.Approval(parse_approval(r.predicate), r.signer, r.descriptor.digest))
-        except ModelcrateError:
-            continue
-    view = read_subject(target, subject)
-    metadata = (view.metadata if view is not None else None) or {}
-    metrics = _metrics(metadata, subject.digest)
-    for a in attestations:
-        if a.predicate_type == EVALUATION_V1:
-            metrics.extend(_metrics(dict(a.predicate), a.digest))
-    found = deprecated_state(target, subject, name, everyone) if everyone is not None else None
-    deprecated = _evaluate.Deprecation(found.facts.reason, found.record.descriptor.digest, found.facts.successor) \
-        if found else None
-    license_ = metadata.get("license") if isinstance(metadata.get("license"), str) else None
-    return _evaluate.Evidence(subject.digest, stage, context.in_stages, signatures, attestations, tuple(approvals),
-                              tuple(metrics), license_, deprecated, context.promoter or None)
-
-
-def _evidence_of(ev: _evaluate.Evidence, used: set[str]) -> tuple[Evidence, ...]:
+def _evidence_of(ev: PolicyEvidence, used: set[str]) -> tuple[Evidence, ...]:
     """The evidence the passing rules relied on, with who signed each (for the promotion record)."""
     out: dict[str, Evidence] = {}
     for s in ev.signatures:
