@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -24,17 +23,8 @@ from ..settings import Settings
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
 from .main import cli, emit_json, json_option
 from .render import table
-from .signing import load_signer
+from .signing import _options, load_signer
 from .transfer import remote_option_list, remote_settings
-
-
-def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return apply
 
 
 _remote = _options(*remote_option_list())
@@ -113,46 +103,38 @@ def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: s
     _landed("promoted", promoted, as_json)
 
 
-@cli.command()
-@click.argument("repo")
-@click.option("--stage", required=True, help="The stage to roll back.")
-@_signer
-@_reason
-@_policy
-@_remote
-@json_option
-def rollback(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
-             plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
-    """Move a stage back to the model it held before, recorded as a rollback.
+def _stage_command(name: str, verb: str, run: Callable[..., lifecycle.Promoted], doc: str) -> None:
+    """Register ``rollback`` or ``demote``: REPO --stage S, signed, with the same options."""
+
+    @click.argument("repo")
+    @click.option("--stage", required=True, help="The stage to change.")
+    @_signer
+    @_reason
+    @_policy
+    @_remote
+    @json_option
+    def command(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
+                plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+        promoted = run(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
+                       gate=_gate(policy_path), ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+        _landed(verb, promoted, as_json)
+
+    command.__doc__ = doc
+    cli.command(name=name)(command)
+
+
+_stage_command("rollback", "rolled back to", lifecycle.rollback, """Move a stage back to the model it held before, recorded as a rollback.
 
     \b
     Example:
       modelcrate rollback localhost:5000/team/bert --stage production --key bob.key --reason "latency"
-    """
-    promoted = lifecycle.rollback(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                                  gate=_gate(policy_path), ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
-    _landed("rolled back to", promoted, as_json)
-
-
-@cli.command()
-@click.argument("repo")
-@click.option("--stage", required=True, help="The stage to empty.")
-@_signer
-@_reason
-@_policy
-@_remote
-@json_option
-def demote(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
-           plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
-    """Empty a stage (resolving it then fails), recorded as a demote; `rollback` puts the model back.
+    """)
+_stage_command("demote", "emptied", lifecycle.demote, """Empty a stage (resolving it then fails), recorded as a demote; `rollback` puts the model back.
 
     \b
     Example:
       modelcrate demote localhost:5000/team/bert --stage staging --key alice.key --reason "bad data"
-    """
-    promoted = lifecycle.demote(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                                gate=_gate(policy_path), ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
-    _landed("emptied", promoted, as_json)
+    """)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ history heads are remembered in the store's state directory (:mod:`.checkpoint`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from .checkpoint import Checkpoints
 from .deprecation import Deprecated, deprecate as _deprecate, deprecated_state
 from .gate import Decision, Gate, NoPolicy, StageContext
 from .history import StageState, UnverifiedRecords, read_history
-from .promote import Appended, append, plan_demote, plan_promote, plan_retire, plan_rollback
+from .promote import Appended, Planner, append, plan_demote, plan_promote, plan_retire, plan_rollback
 from .stages import is_lifecycle_tag, stage_of_head, validate_stage
 
 STATE_DIR = "state"
@@ -165,7 +165,8 @@ def promote(ref: str, *, to: str, signer: Signer, reason: str = "", gate: Gate |
     return Promoted(f"{r.name}@{subject.digest}", appended, decision)
 
 
-def _append(target: Target, name: str, stage: str, signer: Signer, gate: Gate, ctx: Context, planner) -> Appended:
+def _append(target: Target, name: str, stage: str, signer: Signer, gate: Gate, ctx: Context,
+            planner: Planner) -> Appended:
     promoters = gate.promoters(stage)
     checkpoints = ctx.checkpoints()
     appended = append(target, name, stage, signer, planner,
@@ -177,26 +178,25 @@ def _append(target: Target, name: str, stage: str, signer: Signer, gate: Gate, c
     return appended  # type: ignore[return-value]
 
 
+def _move(repo: str, stage: str, signer: Signer, reason: str, gate: Gate | None, ctx: Context,
+          planner: Callable[..., Planner]) -> Appended:
+    r = repository_ref(repo)
+    with opened(r, ctx, push=True) as target:
+        return _append(target, r.name, validate_stage(stage), signer, gate or NoPolicy(), ctx,
+                       planner(target, reason=reason))
+
+
 def rollback(repo: str, *, stage: str, signer: Signer, reason: str = "", gate: Gate | None = None,
              ctx: Context = DEFAULT_CONTEXT) -> Promoted:
     """Move ``stage`` back to the model it held before its current one, recorded as a rollback."""
-    gate = gate or NoPolicy()
-    r = repository_ref(repo)
-    with opened(r, ctx, push=True) as target:
-        appended = _append(target, r.name, validate_stage(stage), signer, gate, ctx,
-                           plan_rollback(target, reason=reason))
-    return Promoted(f"{r.name}@{appended.promotion.to_digest}", appended)
+    appended = _move(repo, stage, signer, reason, gate, ctx, plan_rollback)
+    return Promoted(f"{repository_ref(repo).name}@{appended.promotion.to_digest}", appended)
 
 
 def demote(repo: str, *, stage: str, signer: Signer, reason: str = "", gate: Gate | None = None,
            ctx: Context = DEFAULT_CONTEXT) -> Promoted:
     """Empty ``stage`` (its tag then names the empty-stage marker), recorded as a demote."""
-    gate = gate or NoPolicy()
-    r = repository_ref(repo)
-    with opened(r, ctx, push=True) as target:
-        appended = _append(target, r.name, validate_stage(stage), signer, gate, ctx,
-                           plan_demote(target, reason=reason))
-    return Promoted(f"{r.name}:{stage}", appended)
+    return Promoted(f"{repository_ref(repo).name}:{stage}", _move(repo, stage, signer, reason, gate, ctx, plan_demote))
 
 
 # --- deprecate, retire -----------------------------------------------------------------------------
