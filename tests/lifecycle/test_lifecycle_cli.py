@@ -95,7 +95,7 @@ def test_an_untracked_move_fails_resolve(run_cli, example: Path, keyset: Path, h
     (["history", "demo/x", "--at", "yesterday", "--key", "{pub}"], "not an ISO 8601 time"),
     (["history", "demo/x", "--at", "2026-01-01T00:00:00", "--key", "{pub}"], "no time zone"),
     (["history", "demo/x:1.0"], "without a tag"),
-    (["promote", "demo/x:1.0", "--to", "_history.prod", "--key", "{key}"], "reserved"),
+    (["promote", "demo/x:1.0", "--to", "_history.prod", "--key", "{key}"], "not a valid stage name"),
     (["rollback", "demo/x", "--stage", "production", "--key", "{key}"], "no earlier model"),
     (["history", "demo/x", "--stage", "production"], "needs the promoters' keys"),
 ])

@@ -18,8 +18,8 @@ from modelcrate.format.descriptor import Descriptor, parse_manifest
 from modelcrate.format.mediatypes import OCI_INDEX, OCI_MANIFEST
 from modelcrate.lifecycle import Context
 from modelcrate.lifecycle.chain import HistoryError, HistoryRewritten, UntrackedMove
-from modelcrate.lifecycle.history import head_of, read_history
-from modelcrate.lifecycle.promote import _Writer, plan_promote
+from modelcrate.lifecycle.reader import head_of, read_history
+from modelcrate.lifecycle.writer import _Writer, plan_promote
 from modelcrate.lifecycle.records import build_entry, parse_entry
 from modelcrate.lifecycle.stages import head_tag
 from modelcrate.settings import Settings

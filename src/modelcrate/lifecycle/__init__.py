@@ -2,8 +2,8 @@
 chain per stage, rollback, deprecation and retirement (spec/lifecycle.md).
 
 The functions here take reference strings (see :mod:`.api`); the modules below work on Targets:
-:mod:`.records` and :mod:`.chain` are pure (bytes and verified facts in, decisions out), :mod:`.history`
-reads a chain, :mod:`.promote` appends to one, :mod:`.deprecation` signs and finds deprecations.
+:mod:`.records` and :mod:`.chain` are pure (bytes and verified facts in, decisions out), :mod:`.reader`
+reads a chain, :mod:`.writer` appends to one, :mod:`.deprecation` signs and finds deprecations.
 """
 
 from .api import (
@@ -21,7 +21,7 @@ from .api import (
     rollback,
 )
 from .deprecation import deprecation_of
-from .status import VersionStatus, status
+from .overview import VersionStatus, status
 
 __all__ = ["Context", "Promoted", "Resolved", "Retired", "StageReport", "VersionStatus", "demote", "deprecate",
            "deprecation_of", "history", "promote", "resolve", "retire", "rollback", "status"]

@@ -28,15 +28,15 @@ from ..errors import InvalidReference, ModelcrateError, NotFound, PolicyViolatio
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
 from ..settings import Settings
-from ..signatures import Signer, Stored, Verifier
+from ..signatures import Signer, Stored, Verifier, read_subject
 from ..transfer import open_target, resolve_checked
 from . import chain as _chain
 from .chain import Entry, History
 from .checkpoint import Checkpoints
 from .deprecation import Deprecated, deprecate as _deprecate, deprecated_state
 from .gate import Decision, Gate, NoPolicy, StageContext
-from .history import StageState, UnverifiedRecords, read_history
-from .promote import Appended, Planner, append, plan_demote, plan_promote, plan_retire, plan_rollback
+from .reader import StageState, UnverifiedRecords, read_history
+from .writer import Appended, Planner, append, plan_demote, plan_promote, plan_retire, plan_rollback
 from .stages import is_lifecycle_tag, stage_of_head, validate_stage
 
 STATE_DIR = "state"
@@ -156,6 +156,8 @@ def promote(ref: str, *, to: str, signer: Signer, reason: str = "", gate: Gate |
     r = Reference.parse(ref).or_latest()
     with opened(r, ctx, push=True) as target:
         subject = resolve_checked(target, r)
+        if read_subject(target, subject) is None:  # e.g. an empty-stage marker or a history entry
+            raise UsageError(f"{ref} is not a model manifest; only models are promoted")
         context = StageContext(_holding(target, r.name, subject, gate, ctx), signer.description)
         decision = gate.decide(target, subject, r.name, stage, context)
         if not decision.allowed:

@@ -7,19 +7,19 @@ and ``_history.S``, the head of its history chain. Pure.
 from __future__ import annotations
 
 from ..errors import InvalidReference
-from ..format.reference import STAGE_TAGS, is_referrers_tag, validate_tag
+from ..format.reference import STAGE_TAGS, is_referrers_tag
+from ..signing.approval import check_stage_name
 
 DEFAULT_STAGES = STAGE_TAGS
 HEAD_PREFIX = "_history."
-MAX_STAGE = 128 - len(HEAD_PREFIX)
 
 
 def validate_stage(stage: str) -> str:
-    """A stage name: a valid tag that is neither reserved (``sha256-…``, ``_…``) nor too long for its head tag."""
-    validate_tag(stage)
-    if stage.startswith("_") or is_referrers_tag(stage) or len(stage) > MAX_STAGE:
-        raise InvalidReference(f"stage {stage!r} is reserved or too long: stages are tags of at most "
-                               f"{MAX_STAGE} characters not beginning with '_' or 'sha256-'")
+    """A stage name (the one rule approvals and policies use too): a lowercase letter, then up to 31
+    lowercase letters, digits or ``-``, and not a referrer tag (``sha256-…``)."""
+    check_stage_name(stage)
+    if is_referrers_tag(stage):
+        raise InvalidReference(f"stage {stage!r} is reserved: sha256-… tags hold referrers")
     return stage
 
 

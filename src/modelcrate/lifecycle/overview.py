@@ -21,7 +21,7 @@ from . import api as _api
 from .deprecation import deprecated_state
 from .gate import Gate, NoPolicy
 from .chain import HistoryError, empty
-from .history import StageState, UnverifiedRecords, read_history
+from .reader import StageState, UnverifiedRecords, read_history
 from .records import DEPRECATION_V1
 from .stages import is_lifecycle_tag
 

@@ -27,7 +27,7 @@ from ..signing import statement as _statement
 from ..signing.predicates import timestamp
 from . import chain as _chain
 from .chain import Checkpoint, History
-from .history import head_of, read_entry, read_history
+from .reader import head_of, read_entry, read_history
 from .records import PROMOTION_V1, Evidence, Promotion, build_entry, empty_stage, promotion
 from .stages import head_tag, validate_stage
 
