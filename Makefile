@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo demo-lifecycle test bench-pack bench-transfer clean
+.PHONY: venv demo demo-lifecycle test bench-pack bench-transfer bench-startup clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-pack: venv
 
 bench-transfer: venv
 	$(BIN)/python benchmarks/transfer.py
+
+bench-startup: venv
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -40,7 +40,7 @@ def test_format_is_pure(path: Path) -> None:
     """format/ does no I/O of its own and knows nothing of stores, transport or the CLI."""
     imports = _imports(path)
     forbidden = {"socket", "http", "urllib", "subprocess", "modelcrate.content", "modelcrate.cli",
-                 "modelcrate.copy", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack"}
+                 "modelcrate.graphcopy", "modelcrate.api", "modelcrate.packing", "modelcrate.unpacking"}
     assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
 
 
@@ -52,10 +52,149 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
     assert not calls, f"{path.name} prints; operations return values and the CLI renders them"
 
 
+# The operations layer and the interfaces above it; content/ (stores, the registry Target) sits below them.
+OPERATIONS = ("modelcrate.graphcopy", "modelcrate.transfer", "modelcrate.packing", "modelcrate.unpacking",
+              "modelcrate.targets",
+              "modelcrate.signatures", "modelcrate.api", "modelcrate.cli")
+
+
 @pytest.mark.parametrize("path", _files("content"), ids=lambda p: str(p.relative_to(PKG)))
 def test_content_does_not_reach_up(path: Path) -> None:
+    """content/ (incl. remote/) never imports an operation or an interface."""
     imports = _imports(path)
-    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api", "modelcrate.copy"))}
+    assert not {i for i in imports for op in OPERATIONS if i == op or i.startswith(op + ".")}
+
+
+REMOTE = PKG / "content" / "remote"
+
+
+@pytest.mark.parametrize("path", sorted(REMOTE.glob("*.py")), ids=lambda p: p.name)
+def test_remote_modules_stay_small(path: Path) -> None:
+    """One concern per module in content/remote: none grows past 700 lines."""
+    assert len(path.read_text().splitlines()) <= 700
+
+
+@pytest.mark.parametrize("path", sorted(REMOTE.glob("*.py")), ids=lambda p: p.name)
+def test_remote_modules_use_only_public_members_of_other_objects(path: Path) -> None:
+    """``x._name`` only on ``self``/``cls``: another object's internals are reached through a method."""
+    reaches = [f"line {n.lineno}: {ast.unparse(n)}" for n in ast.walk(ast.parse(path.read_text()))
+               if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__")
+               and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls"))]
+    assert not reaches
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Modules of content/remote that ``path`` imports when it is loaded (not under TYPE_CHECKING, not
+    inside functions)."""
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            out.update(n.split(".")[0] for n in names)
+    return out
+
+
+def test_remote_modules_import_without_cycles() -> None:
+    graph = {p.stem: _module_level_imports(p) for p in REMOTE.glob("*.py") if p.stem != "__init__"}
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, "import cycle: " + " -> ".join((*path, name))
+        if name in done:
+            return
+        for dep in graph.get(name, ()):
+            visit(dep, (*path, name))
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())
+
+
+# The environment is read at the edge only: Config.from_env (config.py), the public API's defaults
+# (api.py) and the CLI. Everything below takes a Config or plain values.
+EDGE = {"config.py", "api.py"}
+ENV_READERS_BELOW_THE_EDGE = {
+    # passes this process's environment through to the git child (PATH, HOME), reads no setting from it
+    "provenance.py",
+    # the registry layer's own defaults for callers that pass no settings (RemoteSettings.from_env,
+    # credentials.config_dir); modelcrate's operations always pass Config.registry() down
+    "content/remote/credentials.py", "content/remote/client.py",
+}
+
+
+def _reads_environment(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
+                and node.attr in ("environ", "getenv", "environb", "putenv"):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_env" \
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "cls"):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("path", [p for p in PKG.rglob("*.py") if "cli" not in p.parts
+                                  and p.relative_to(PKG).as_posix() not in EDGE | ENV_READERS_BELOW_THE_EDGE],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_no_library_module_reads_the_environment(path: Path) -> None:
+    assert not _reads_environment(ast.parse(path.read_text())), \
+        f"{path.name} reads the environment; take a modelcrate.config.Config from the caller instead"
+
+
+def test_the_allowed_environment_readers_still_exist() -> None:
+    for name in ENV_READERS_BELOW_THE_EDGE:
+        assert _reads_environment(ast.parse((PKG / name).read_text())), f"{name} no longer needs its exemption"
+
+
+def _cli_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in _files("cli"):
+        name = "modelcrate.cli" if path.name == "__init__.py" else f"modelcrate.cli.{path.stem}"
+        graph[name] = {i for i in _imports(path) if i.startswith("modelcrate.cli.") and i.count(".") == 2
+                       and (PKG / "cli" / f"{i.rsplit('.', 1)[1]}.py").exists()}
+    return graph
+
+
+def test_cli_has_no_import_cycles_and_the_group_imports_no_command_module() -> None:
+    graph = _cli_graph()
+    assert not graph["modelcrate.cli.app"] - {"modelcrate.cli.render", "modelcrate.cli.wording"}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 1:
+            raise AssertionError("import cycle in cli/: " + " -> ".join([*path, node]))
+        if state.get(node) == 2:
+            return
+        state[node] = 1
+        for nxt in graph.get(node, ()):
+            visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in graph:
+        visit(node, [])
+
+
+def test_import_modelcrate_imports_nothing_at_run_time() -> None:
+    """The package's names load on first use (module __getattr__); only typing aids at import."""
+    tree = ast.parse((PKG / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            assert set(names) <= {"__future__", "typing"}, names
+
+
+def test_every_command_is_in_the_help_table_with_its_own_summary() -> None:
+    """`modelcrate --help` lists commands from a static table; it must match the commands themselves."""
+    import click
+
+    from modelcrate.cli.app import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_module, summary) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        assert command.get_short_help_str(200) == summary, name
+    assert set(cli.commands) == set(COMMANDS)
 
 
 _IO_MODULES = {"socket", "http", "urllib", "subprocess", "shutil", "tempfile", "requests", "httpx", "urllib3"}
@@ -68,8 +207,9 @@ def test_signing_is_pure(path: Path) -> None:
     keys.py's key-file writer is the one sanctioned file access (through fsutil); nothing opens sockets.
     """
     imports = _imports(path)
-    forbidden = _IO_MODULES | {"modelcrate.content", "modelcrate.cli", "modelcrate.signatures", "modelcrate.copy",
-                               "modelcrate.transfer", "modelcrate.api", "modelcrate.pack", "modelcrate.unpack"}
+    forbidden = _IO_MODULES | {"modelcrate.content", "modelcrate.cli", "modelcrate.signatures", "modelcrate.graphcopy",
+                               "modelcrate.transfer", "modelcrate.api", "modelcrate.packing", "modelcrate.unpacking",
+                               "modelcrate.targets"}
     assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
 
 

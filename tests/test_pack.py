@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcrate import api, pack
+from modelcrate import api, packing as pack
 from modelcrate.content.layout import LocalStore
 from modelcrate.errors import InvalidModelfile, NotFound, UsageError
 from modelcrate.format.model import read_model
@@ -32,39 +32,39 @@ def test_example_weights_are_reproduced_by_their_script(tmp_path: Path) -> None:
 
 
 def test_pack_twice_gives_the_same_digest_even_after_touch(example: Path, tmp_path: Path) -> None:
-    first = api.pack(example, "m:1", settings=Settings(tmp_path / "h1"))
+    first = api.pack(example, "m:1", config=Settings(tmp_path / "h1"))
     for f in example.iterdir():
         os.utime(f, (1_000_000_000, 1_000_000_000))
-    second = api.pack(example, "m:1", settings=Settings(tmp_path / "h2"))
+    second = api.pack(example, "m:1", config=Settings(tmp_path / "h2"))
     assert first.descriptor.digest == second.descriptor.digest
 
 
 def test_digest_ignores_umask_and_location(example: Path, tmp_path: Path) -> None:
-    first = api.pack(example, "m:1", settings=Settings(tmp_path / "h1"))
+    first = api.pack(example, "m:1", config=Settings(tmp_path / "h1"))
     moved = tmp_path / "elsewhere" / "deeper"
     shutil.copytree(example, moved)
     for f in moved.iterdir():
         f.chmod(0o600)
-    assert api.pack(moved, "m:1", settings=Settings(tmp_path / "h2")).descriptor == first.descriptor
+    assert api.pack(moved, "m:1", config=Settings(tmp_path / "h2")).descriptor == first.descriptor
 
 
 def test_created_from_source_date_epoch(example: Path, tmp_path: Path) -> None:
     mf = example / "modelcrate.yaml"
     mf.write_text(mf.read_text().replace('created: "2025-01-01T00:00:00Z"\n', ""))
-    plain = api.pack(example, "m:1", settings=Settings(tmp_path / "a"))
+    plain = api.pack(example, "m:1", config=Settings(tmp_path / "a"))
     assert "created" not in plain.view.metadata
-    epoch = api.pack(example, "m:1", settings=Settings(tmp_path / "b", source_date_epoch="1700000000"))
+    epoch = api.pack(example, "m:1", config=Settings(tmp_path / "b", source_date_epoch="1700000000"))
     assert epoch.view.metadata["created"] == "2023-11-14T22:13:20Z"
     assert epoch.view.manifest.annotations["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z"
-    again = api.pack(example, "m:1", settings=Settings(tmp_path / "c"))
+    again = api.pack(example, "m:1", config=Settings(tmp_path / "c"))
     assert again.descriptor == plain.descriptor  # no clock: still reproducible without a date
     with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
-        api.pack(example, "m:1", settings=Settings(tmp_path / "d", source_date_epoch="yesterday"))
+        api.pack(example, "m:1", config=Settings(tmp_path / "d", source_date_epoch="yesterday"))
 
 
 def test_layers_sorted_by_path_with_modes(example: Path, settings: Settings) -> None:
     (example / "predict.py").chmod(0o700)
-    view = api.pack(example, "m:1", settings=settings).view
+    view = api.pack(example, "m:1", config=settings).view
     assert [f.path for f in view.files] == ["README.md", "config.json", "model.safetensors", "predict.py"]
     assert [f.kind for f in view.files] == ["doc", "weight.config", "weight", "code"]
     assert {f.path: f.mode for f in view.files}["predict.py"] == 0o755
@@ -87,7 +87,7 @@ def test_globs_directories_and_first_rule_wins(tmp_path: Path, settings: Setting
     d = _write(tmp_path / "m", {"a.bin": b"1", "sub/b.bin": b"2", "sub/c.json": b"3", "docs/x.md": b"4"},
                "  - {path: 'sub/c.json', kind: weight.config}\n  - {path: '*.bin', kind: weight}\n"
                "  - {path: '*.json', kind: doc}\n  - {path: docs, kind: doc}\n")
-    view = api.pack(d, "m:1", settings=settings).view
+    view = api.pack(d, "m:1", config=settings).view
     assert {f.path: f.kind for f in view.files} == {
         "a.bin": "weight", "sub/b.bin": "weight", "sub/c.json": "weight.config", "docs/x.md": "doc"}
 
@@ -96,7 +96,7 @@ def test_archived_directory_is_one_deterministic_tar(tmp_path: Path, store: Loca
     d = _write(tmp_path / "m", {"w.bin": b"w", "tok/vocab.txt": b"v" * 1000, "tok/sub/merges.txt": b"m"},
                "  - {path: w.bin, kind: weight}\n  - {path: tok/, kind: weight.config, archive: true}\n")
     (d / "tok" / "vocab.txt").chmod(0o755)
-    view = api.pack(d, "m:1", settings=settings).view
+    view = api.pack(d, "m:1", config=settings).view
     tar_layer = [f for f in view.files if f.format == "tar"][0]
     assert tar_layer.path == "tok" and tar_layer.descriptor.media_type.endswith("weight.config.v1.tar")
     with tarfile.open(store.blob_path(tar_layer.descriptor.digest)) as tar:
@@ -105,7 +105,7 @@ def test_archived_directory_is_one_deterministic_tar(tmp_path: Path, store: Loca
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.uname == "" and m.gname == "" for m in members)
     assert [m.mode for m in members] == [0o644, 0o755]
     os.utime(d / "tok" / "vocab.txt", (5, 5))
-    again = api.pack(d, "m:2", settings=Settings(tmp_path / "other")).view
+    again = api.pack(d, "m:2", config=Settings(tmp_path / "other")).view
     assert again.manifest.digest == view.manifest.digest
 
 
@@ -149,7 +149,7 @@ def test_interrupted_pack_leaves_no_tag(example: Path, home: Path, monkeypatch: 
 
 def test_stage_matches_pack_without_storing(example: Path, store: LocalStore, settings: Settings) -> None:
     src, desc = pack.stage(pack.plan(example))
-    packed = api.pack(example, "m:1", settings=settings)
+    packed = api.pack(example, "m:1", config=settings)
     assert desc == packed.descriptor
     with src.fetch(desc) as f:
         assert read_model(f.read()).manifest.raw == packed.view.manifest.raw
@@ -162,7 +162,7 @@ def test_stage_matches_pack_without_storing(example: Path, store: LocalStore, se
 
 def test_globs_skip_the_modelfile_and_hidden_files(tmp_path: Path, settings: Settings) -> None:
     d = _write(tmp_path / "m", {"a.bin": b"1", ".secret": b"2", ".git/config": b"3"}, "  - {path: '*', kind: weight}\n")
-    view = api.pack(d, "m:1", settings=settings).view
+    view = api.pack(d, "m:1", config=settings).view
     assert [f.path for f in view.files] == ["a.bin"]
 
 
@@ -177,7 +177,7 @@ def test_reserved_tag_refused(example: Path, settings: Settings) -> None:
     from modelcrate.errors import InvalidReference
 
     with pytest.raises(InvalidReference, match="reserved"):
-        api.pack(example, "m:sha256-" + "a" * 64, settings=settings)
+        api.pack(example, "m:sha256-" + "a" * 64, config=settings)
 
 
 def test_files_are_packed_side_by_side_with_the_same_result(tmp_path: Path, store: LocalStore) -> None:

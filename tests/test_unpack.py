@@ -20,7 +20,7 @@ from modelcrate.errors import AlreadyExists, DigestMismatch, InvalidManifest, Si
 from modelcrate.settings import Settings
 from modelcrate.format.descriptor import Descriptor
 from modelcrate.transfer import _Watched
-from modelcrate.unpack import _Stage, _Stopped, fetch_model, safe_relpath, unpack, write_files
+from modelcrate.unpacking import _Stage, _Stopped, fetch_model, safe_relpath, unpack, write_files
 
 from tests.support.artifacts import Layer, link, put_model, reg, tar_bytes
 from tests.support.progress import Recording
@@ -32,9 +32,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_round_trip_is_byte_identical_and_keeps_exec_bit(example: Path, tmp_path: Path, settings: Settings) -> None:
     (example / "predict.py").chmod(0o755)
-    api.pack(example, "m:1", settings=settings)
+    api.pack(example, "m:1", config=settings)
     out = tmp_path / "out"
-    result = api.unpack("m:1", out, settings=settings)
+    result = api.unpack("m:1", out, config=settings)
     expected = {k: v for k, v in tree(example).items() if k != "modelcrate.yaml"}
     assert tree(out) == expected
     assert os.access(out / "predict.py", os.X_OK) and not os.access(out / "README.md", os.X_OK)
@@ -42,22 +42,22 @@ def test_round_trip_is_byte_identical_and_keeps_exec_bit(example: Path, tmp_path
 
 
 def test_filter_and_include(example: Path, tmp_path: Path, settings: Settings) -> None:
-    api.pack(example, "m:1", settings=settings)
-    api.unpack("m:1", tmp_path / "w", kinds=("weight", "weight.config"), settings=settings)
+    api.pack(example, "m:1", config=settings)
+    api.unpack("m:1", tmp_path / "w", kinds=("weight", "weight.config"), config=settings)
     assert sorted(tree(tmp_path / "w")) == ["config.json", "model.safetensors"]
-    api.unpack("m:1", tmp_path / "d", include=("*.md",), settings=settings)
+    api.unpack("m:1", tmp_path / "d", include=("*.md",), config=settings)
     assert sorted(tree(tmp_path / "d")) == ["README.md"]
 
 
 def test_existing_files_need_force(example: Path, tmp_path: Path, settings: Settings) -> None:
-    api.pack(example, "m:1", settings=settings)
+    api.pack(example, "m:1", config=settings)
     out = tmp_path / "out"
     out.mkdir()
     (out / "README.md").write_text("mine")
     with pytest.raises(AlreadyExists, match="README.md exists"):
-        api.unpack("m:1", out, settings=settings)
+        api.unpack("m:1", out, config=settings)
     assert tree(out) == {"README.md": b"mine"}  # refused before anything was written
-    api.unpack("m:1", out, force=True, settings=settings)
+    api.unpack("m:1", out, force=True, config=settings)
     assert (out / "README.md").read_bytes() == (example / "README.md").read_bytes()
 
 

@@ -1,51 +1,82 @@
-"""The public Python API: the same operations the CLI runs, addressed by reference strings.
+"""The public Python API: the operations the CLI runs, addressed by reference strings.
 
->>> from modelcrate import api
->>> result = api.pack("examples/tiny-classifier", "tiny-classifier:1.0.0")   # doctest: +SKIP
->>> api.inspect("tiny-classifier:1.0.0").metadata["name"]                    # doctest: +SKIP
+Each function takes plain values and an optional :class:`~modelcrate.config.Config` (default: resolved
+from the environment here, at the edge, and passed down), and returns one of the small records of
+:mod:`modelcrate.results`. References resolve by the CLI's rules:
+
+* ``pack``, ``inspect``, ``unpack``, ``tag``, ``list_models``, ``remove`` work on the local store, whose
+  names may carry a registry host (``localhost:5000/team/bert:1.0`` is a local name after a pull);
+* ``push``, ``pull``, ``list_tags``, ``catalog``, ``login`` talk to the registry the reference names;
+* ``copy``, ``resolve``, ``sign``, ``verify``, ``verify_attestation``, ``attest``, ``discover`` use the
+  registry when the reference names one and the local store otherwise (``local=True`` forces the store).
+
+Heavy modules (signing, HTTP, packing) are imported by the functions that need them, so
+``import modelcrate`` stays cheap.
+
+>>> import modelcrate
+>>> modelcrate.pack("examples/tiny-classifier", "tiny-classifier:1.0.0").digest   # doctest: +SKIP
+'sha256:…'
+>>> modelcrate.inspect("tiny-classifier:1.0.0").metadata["name"]                 # doctest: +SKIP
 'tiny-classifier'
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from . import copy as _copy, pack as _pack, signatures as _signatures, unpack as _unpack
-from .content import referrers as _referrers
+from .config import Config
 from .content.layout import LocalRepository, LocalStore, split_ref_name
+from .content.target import Target
 from .content.verify import read_all
-from ._internal.fsutil import atomic_write
 from .errors import AlreadyExists, ModelcrateError, NotFound, UsageError
-from .format import modelfile as _modelfile
 from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from .format.model import ModelView, read_model
 from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
-from .settings import Settings
+from .results import (Attested, Discovery, Listed, LoginResult, Packed, Resolved, Signed, TransferResult,
+                      Unpacked, Verification)
+from .targets import Targets, as_reference, resolve as _resolve_in
+
+if TYPE_CHECKING:
+    from .graphcopy import Progress
+    from .signatures import Policy, Signer, Verifier
+
+PathLike = str | os.PathLike[str]
 
 
-def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
+def _config(config: Config | None) -> Config:
+    return config if config is not None else Config.from_env()
 
 
-def open_store(settings: Settings | None = None) -> LocalStore:
-    """The local store named by the settings (created on first use)."""
-    return LocalStore(_settings(settings).home)
+# ---- the local store ------------------------------------------------------------------------------
+def open_store(config: Config | None = None) -> LocalStore:
+    """The local store the configuration names (created on first use)."""
+    return LocalStore(_config(config).home)
 
 
 def parse_local(ref: str) -> Reference:
     """Parse a reference for the local store; the tag defaults to ``latest`` when no digest is given."""
-    return Reference.parse(ref).or_latest()
+    return as_reference(ref)
 
 
-def local_target(ref: Reference, settings: Settings | None = None) -> LocalRepository:
-    return open_store(settings).repository(ref.name)
+def resolve_local(ref: str, config: Config | None = None) -> tuple[Reference, LocalRepository, Descriptor]:
+    """Parse ``ref`` and resolve it in the local store: the parsed reference, its repository, the manifest."""
+    r = parse_local(ref)
+    repo = open_store(config).repository(r.name)
+    return r, repo, _resolve_in(repo, r)
 
 
-def init(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False) -> Path:
+def init(directory: PathLike, *, name: str | None = None, force: bool = False) -> Path:
     """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
+    from . import packing as _pack
+    from ._internal.fsutil import atomic_write
+    from .format import modelfile as _modelfile
+
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
@@ -58,87 +89,85 @@ def init(directory: str | os.PathLike[str], *, name: str | None = None, force: b
     return dest
 
 
-@dataclass(frozen=True)
-class Packed:
-    reference: str
-    descriptor: Descriptor
-    view: ModelView
-
-
-def pack(directory: str | os.PathLike[str], ref: str, *, modelfile: str | None = None,
-         settings: Settings | None = None, concurrency: int | None = None) -> Packed:
+def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config: Config | None = None,
+         concurrency: int | None = None) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
-    files at a time (default: the settings')."""
-    s = _settings(settings)
+    files at a time (default: the config's). The same files and metadata always give the same digest."""
+    from . import packing as _pack
+
+    cfg = _config(config)
     r = parse_local(ref)
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
-    p = _pack.plan(directory, modelfile, source_date_epoch=s.source_date_epoch)
-    store = open_store(s)
+    p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch)
+    store = open_store(cfg)
     with store.writing():
-        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or s.concurrency)
+        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
 
 
-def resolve(ref: str, settings: Settings | None = None) -> tuple[Reference, LocalRepository, Descriptor]:
-    """Parse ``ref`` and resolve it in the local store; with ``tag@digest`` the digest wins and must exist."""
-    r = parse_local(ref)
-    repo = local_target(r, settings)
-    desc = repo.resolve(r.reference or DEFAULT_TAG)
-    if r.digest and r.tag:
-        try:
-            tagged = repo.resolve(r.tag)
-        except NotFound:
-            tagged = None
-        if tagged is not None and tagged.digest != r.digest:
-            raise NotFound(f"{r.name}:{r.tag} is {tagged.digest}, not {r.digest}")
-    return r, repo, desc
-
-
-def inspect(ref: str, settings: Settings | None = None) -> ModelView:
-    """The parsed model at ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes)."""
-    _r, repo, desc = resolve(ref, settings)
+def inspect(ref: str, *, config: Config | None = None) -> ModelView:
+    """The parsed model at local ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes)."""
+    _r, repo, desc = resolve_local(ref, config)
     with repo.fetch(desc) as stream:
         return read_model(read_all(stream, desc, MAX_MANIFEST_BYTES))
 
 
-def unpack(ref: str, out_dir: str | os.PathLike[str], *, kinds: tuple[str, ...] = (),
-           include: tuple[str, ...] = (), force: bool = False, settings: Settings | None = None
-           ) -> _unpack.UnpackResult:
-    """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpack` for the safety rules)."""
-    _r, repo, desc = resolve(ref, settings)
-    return _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
+def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include: tuple[str, ...] = (),
+           force: bool = False, model_signature: PathLike | None = None, config: Config | None = None
+           ) -> Unpacked:
+    """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpacking` for the safety rules).
+
+    With ``model_signature``, the OpenSSF model-signing bundle stored by :func:`sign` is also written to
+    that file; it is found (or refused) before any file is written."""
+    from . import signatures as _signatures, unpacking as _unpack
+
+    _r, repo, desc = resolve_local(ref, config)
+    signature = None
+    if model_signature is not None:
+        _signatures.check_model_signature_request(kinds, include)
+        _signatures.check_signature_path(model_signature, force=force)
+        signature = _signatures.model_signature(repo, desc)
+    result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
+    if signature is not None and model_signature is not None:
+        _signatures.save_model_signature(signature, model_signature, force=force)
+    return Unpacked(str(out_dir), tuple(result.files), signature)
 
 
-def model_signature(ref: str, settings: Settings | None = None) -> _signatures.ModelSignature:
-    """The OpenSSF model-signing bundle stored with the model at ``ref`` (for ``unpack --model-signature``)."""
-    _r, repo, desc = resolve(ref, settings)
+def model_signature(ref: str, config: Config | None = None) -> Any:
+    """The OpenSSF model-signing bundle stored with the local model at ``ref``
+    (a :class:`modelcrate.signatures.ModelSignature`)."""
+    from . import signatures as _signatures
+
+    _r, repo, desc = resolve_local(ref, config)
     return _signatures.model_signature(repo, desc)
 
 
-def tag(src: str, dst: str, settings: Settings | None = None) -> Descriptor:
+def tag(src: str, dst: str, *, config: Config | None = None) -> Descriptor:
     """Point local reference ``dst`` at what ``src`` names (the content is shared, not copied)."""
-    r, repo, desc = resolve(src, settings)
+    from .graphcopy import CopyOptions, extended_copy
+
+    r, repo, desc = resolve_local(src, config)
     d = parse_local(dst)
     if d.digest or not d.tag:
         raise UsageError(f"{dst}: the destination needs a tag, not a digest")
     validate_user_tag(d.tag)
-    store = open_store(settings)
+    store = repo.store
     dst_repo = store.repository(d.name)
     if d.name != r.name:
         # Referrers (signatures, attestations) are indexed per repository: carry them to the new name,
         # as a copy would. The blobs are shared, so this only writes the new name's referrers index.
         with store.writing():
-            _referrers.copy_referrers(repo, dst_repo, desc, _copy.copy_graph, _copy.CopyOptions())
+            extended_copy(repo, dst_repo, desc, CopyOptions())
     dst_repo.tag(desc, d.tag)
     return desc
 
 
-def remove(ref: str, settings: Settings | None = None) -> Descriptor:
+def remove(ref: str, *, config: Config | None = None) -> Descriptor:
     """Remove a tag from the local store and free content nothing else uses."""
     r = parse_local(ref)
-    store = open_store(settings)
+    store = open_store(config)
     if r.digest:
         removed = None
         for e in store.entries():
@@ -153,19 +182,9 @@ def remove(ref: str, settings: Settings | None = None) -> Descriptor:
     return removed
 
 
-@dataclass(frozen=True)
-class Listed:
-    name: str
-    tag: str | None
-    digest: str
-    size: int
-    created: str | None
-    version: str | None
-
-
-def list_models(settings: Settings | None = None) -> list[Listed]:
+def list_models(*, config: Config | None = None) -> list[Listed]:
     """Every tagged model in the local store (referrer tags hidden), sorted by name and tag."""
-    store = open_store(settings)
+    store = open_store(config)
     out = []
     for e in store.entries():
         name, tag_, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
@@ -181,8 +200,217 @@ def list_models(settings: Settings | None = None) -> list[Listed]:
     return sorted(out, key=lambda x: (x.name, x.tag or ""))
 
 
-# Registry transport: the operations behind push, pull, copy, tags, catalog, login and logout
-# (see modelcrate.transfer for their documentation).
-from .transfer import (  # noqa: E402,F401  (re-exported)
-    catalog, copy_ref, list_tags, login, logout, pull, pull_to_dir, push, push_dir,
-)
+# ---- registries ----------------------------------------------------------------------------------
+def push(ref: str, directory: PathLike | None = None, *, modelfile: str | None = None,
+         config: Config | None = None, concurrency: int | None = None,
+         progress: Progress | None = None) -> TransferResult:
+    """Push the local-store model ``ref`` (``HOST/NAME[:TAG][@DIGEST]``) to its registry; or, with
+    ``directory``, pack that directory on the fly and stream it there (the local store is not used)."""
+    from . import transfer
+
+    cfg = _config(config)
+    if directory is not None:
+        return transfer.push_dir(directory, ref, config=cfg, modelfile=modelfile,
+                                 concurrency=concurrency, progress=progress)
+    if modelfile:
+        raise UsageError("a modelfile goes with a directory to push")
+    return transfer.push(ref, config=cfg, concurrency=concurrency, progress=progress)
+
+
+def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | None = None,
+         policy: PathLike | Policy | None = None, force: bool = False, kinds: tuple[str, ...] = (),
+         include: tuple[str, ...] = (), model_signature: PathLike | None = None, config: Config | None = None,
+         concurrency: int | None = None, progress: Progress | None = None
+         ) -> TransferResult:
+    """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store, or with ``dest`` straight into that
+    directory (as ``pull -o``: every path checked, nothing of a refused model left behind).
+
+    ``key`` (a public key PEM file, or a verifier) or ``policy`` (a policy file, or a loaded policy) refuses
+    the model before a byte lands unless the registry holds signatures that satisfy it. ``force``,
+    ``kinds``, ``include`` and ``model_signature`` go with ``dest``."""
+    from . import transfer
+
+    if dest is None and (force or kinds or include or model_signature):
+        raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
+    cfg = _config(config)
+    verify = _verifier(key, policy, what="pull")
+    concurrency = concurrency or cfg.concurrency
+    if dest is None:
+        return transfer.pull(ref, config=cfg, concurrency=concurrency, progress=progress,
+                             verify=verify)
+    return transfer.pull_to_dir(ref, dest, force=force, kinds=kinds, include=include, config=cfg,
+                                concurrency=concurrency, progress=progress, verify=verify,
+                                model_signature=model_signature)
+
+
+def copy(src: str, dst: str, *, config: Config | None = None,
+         concurrency: int | None = None, progress: Progress | None = None) -> TransferResult:
+    """Copy a model with its signatures between registries, repositories or the local store (a name
+    without a registry). On one registry, blobs are mounted instead of moved."""
+    from . import transfer
+
+    return transfer.copy_ref(src, dst, config=_config(config), concurrency=concurrency,
+                             progress=progress)
+
+
+def list_tags(repo: str, *, show_referrers: bool = False, config: Config | None = None) -> list[str]:
+    """Tags of the registry repository ``HOST/NAME``, sorted (signature tags hidden unless asked for)."""
+    from . import transfer
+
+    return transfer.list_tags(repo, config=_config(config), show_referrers=show_referrers)
+
+
+def catalog(registry: str, *, config: Config | None = None) -> list[str]:
+    """Repositories of the registry ``HOST[:PORT]``, sorted."""
+    from . import transfer
+
+    return transfer.catalog(registry, config=_config(config))
+
+
+def login(registry: str, username: str, password: str, *, config: Config | None = None) -> LoginResult:
+    """Check the credentials against ``registry``, then store them in the docker config."""
+    from . import transfer
+
+    return transfer.login(registry, username, password, config=_config(config))
+
+
+def logout(registry: str, *, config: Config | None = None) -> bool:
+    """Forget the stored credentials for ``registry``; False if there were none."""
+    from . import transfer
+
+    return transfer.logout(registry, config=_config(config))
+
+
+# ---- references, signatures and attestations -------------------------------------------------------
+@contextmanager
+def subject(ref: str, *, write: bool, local: bool = False, config: Config | None = None) -> Iterator[tuple[str, Target, Descriptor]]:
+    """(repository name, open Target, manifest descriptor) for ``ref``: a registry when ``ref`` names
+    one (unless ``local``), else the local store; the Target is closed on exit."""
+    r = as_reference(ref)
+    with Targets(_config(config)) as targets:
+        target = targets.open(r, write=write, local=local)
+        yield r.name, target, _resolve_in(target, r)
+
+
+def resolve(ref: str, *, local: bool = False, config: Config | None = None) -> Resolved:
+    """The manifest ``ref`` names. With a digest the digest wins; with ``TAG@DIGEST`` a tag that names
+    another manifest raises :class:`~modelcrate.errors.DigestMismatch`, locally and on registries alike."""
+    with subject(ref, write=False, local=local, config=config) as (name, _target, desc):
+        return Resolved(ref, name, desc)
+
+
+def sign(ref: str, signer: Signer, *, cosign_legacy: bool = False, model_signing: bool = True,
+         created: datetime | None = None, local: bool = False, config: Config | None = None) -> Signed:
+    """Sign the manifest ``ref`` names with ``signer`` (e.g. ``signatures.KeySigner.from_pem(...)``): a
+    Sigstore bundle as a referrer, plus the OpenSSF model-signing bundle and, with ``cosign_legacy``,
+    cosign's ``.sig`` tag."""
+    from . import signatures as _signatures
+
+    with subject(ref, write=True, local=local, config=config) as (name, target, desc):
+        result = _signatures.sign(target, desc, name, signer, created=created or datetime.now(UTC),
+                                  cosign_legacy=cosign_legacy, model_signing=model_signing)
+    return Signed(ref, result.digest, signer.description, result.stored, result.notes)
+
+
+def verify(ref: str, verifier: Verifier | Policy | None = None, *, key: PathLike | None = None,
+           policy: PathLike | None = None, local: bool = False, config: Config | None = None) -> Verification:
+    """Verify the signatures of the manifest ``ref`` names against ``verifier`` (or the public key file
+    ``key``, or the policy file ``policy``); raise unless one passes (or the policy is met)."""
+    from . import signatures as _signatures
+
+    chosen = _one_verifier(verifier, key, policy)
+    with subject(ref, write=False, local=local, config=config) as (name, target, desc):
+        if isinstance(chosen, _signatures.Policy):
+            found = _signatures.check_policy(target, desc, name, chosen).all()
+        else:
+            found = _signatures.verify(target, desc, name, chosen)
+    return Verification(ref, name, desc.digest, tuple(found))
+
+
+def verify_attestation(ref: str, predicate_type: str, verifier: Verifier | Policy | None = None, *,
+                       key: PathLike | None = None, policy: PathLike | None = None, local: bool = False,
+                       config: Config | None = None) -> Verification:
+    """Verify the attestations of ``predicate_type`` (``provenance``, ``evaluation`` or a URI) of ``ref``;
+    with a policy, any of its signers is accepted."""
+    from . import signatures as _signatures
+    from .signing import statement as _statement
+
+    chosen = _one_verifier(verifier, key, policy)
+    if isinstance(chosen, _signatures.Policy):
+        chosen = chosen.signers
+    uri = _statement.predicate_type_uri(predicate_type)
+    with subject(ref, write=False, local=local, config=config) as (name, target, desc):
+        found = _signatures.verify_attestation(target, desc, name, chosen, uri)
+    return Verification(ref, name, desc.digest, tuple(found))
+
+
+def attest(ref: str, predicate_type: str, signer: Signer, *, predicate: Mapping[str, Any] | None = None,
+           created: datetime | None = None, workdir: PathLike | None = None, env: Mapping[str, str] | None = None,
+           local: bool = False, config: Config | None = None) -> Attested:
+    """Attach a signed in-toto attestation about the manifest ``ref`` names.
+
+    Without ``predicate``, ``provenance`` is generated from the model's lineage metadata, the git state of
+    ``workdir`` (default: the current directory) and the CI variables of ``env`` (default: this process's
+    environment), and ``evaluation`` from the metadata's metrics; other types need a predicate."""
+    from . import signatures as _signatures
+    from .signing import statement as _statement
+
+    uri = _statement.predicate_type_uri(predicate_type)
+    if predicate is None and uri not in (_statement.SLSA_PROVENANCE_V1, _statement.EVALUATION_V1):
+        raise UsageError(f"predicate type {predicate_type} needs a predicate", hint="pass --predicate FILE")
+    when = created or datetime.now(UTC)
+    with subject(ref, write=True, local=local, config=config) as (name, target, desc):
+        if predicate is None:
+            predicate = _default_predicate(uri, target, desc, when, Path(workdir or Path.cwd()),
+                                           os.environ if env is None else env)
+        stored = _signatures.attest(target, desc, name, signer, uri, predicate, created=when)
+    return Attested(ref, desc.digest, signer.description, uri, stored)
+
+
+def _default_predicate(uri: str, target: Target, desc: Descriptor, created: datetime, workdir: Path,
+                       env: Mapping[str, str]) -> dict[str, Any]:
+    from . import provenance, signatures as _signatures
+    from .signing import statement as _statement
+
+    view = _signatures.read_subject(target, desc)
+    metadata = (view.metadata if view is not None else None) or {}
+    if uri == _statement.SLSA_PROVENANCE_V1:
+        return provenance.build_provenance(metadata, git=provenance.git_facts(workdir),
+                                           ci=provenance.ci_facts(env), tools=provenance.tool_versions())
+    return _signatures.evaluation_from_metadata(metadata, created=created)
+
+
+def discover(ref: str, *, local: bool = False, config: Config | None = None) -> Discovery:
+    """The signatures, attestations and other referrers of ``ref`` as a tree (claims, not verified)."""
+    from . import signatures as _signatures
+
+    with subject(ref, write=False, local=local, config=config) as (name, target, desc):
+        nodes = _signatures.discover(target, desc)
+    return Discovery(ref, name, desc.digest, tuple(nodes))
+
+
+def _verifier(key: PathLike | Verifier | None, policy: PathLike | Policy | None, *, what: str
+              ) -> Verifier | Policy | None:
+    """The verifier ``key`` or ``policy`` names (paths are read here); at most one of them."""
+    if key is not None and policy is not None:
+        raise UsageError(f"{what} takes a key or a policy, not both")
+    from . import signatures as _signatures
+
+    if isinstance(key, (str, os.PathLike)):
+        return _signatures.KeyVerifier.from_pem(Path(key).read_bytes())
+    if isinstance(policy, (str, os.PathLike)):
+        return _signatures.load_policy(policy)
+    return key if key is not None else policy
+
+
+def _one_verifier(verifier: Verifier | Policy | None, key: PathLike | None, policy: PathLike | None
+                  ) -> Verifier | Policy:
+    given = [v for v in (verifier, key, policy) if v is not None]
+    if len(given) != 1:
+        raise UsageError("verify with exactly one of a verifier, a key or a policy")
+    return verifier if verifier is not None else _verifier(key, policy, what="verify")  # type: ignore[return-value]
+
+
+__all__ = ["attest", "catalog", "copy", "discover", "init", "inspect", "list_models", "list_tags", "login",
+           "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
+           "resolve", "resolve_local", "sign", "subject", "tag", "unpack", "verify", "verify_attestation"]

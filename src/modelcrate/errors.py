@@ -11,6 +11,8 @@ and write the text themselves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ModelcrateError(Exception):
     """Base class: a failure the user can act on."""
@@ -88,11 +90,20 @@ class StoreError(ModelcrateError):
 
 
 class RegistryError(ModelcrateError):
-    """A registry answered with an error or not at all."""
+    """A registry answered with an error or not at all.
 
-    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+    ``status`` is the HTTP status when there was an answer; ``codes`` are the distribution-spec error
+    codes of its body (``BLOB_UPLOAD_INVALID``, ``NAME_UNKNOWN``...), for callers that branch on them."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None,
+                 codes: Sequence[str] = ()) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+        self.codes: tuple[str, ...] = tuple(codes)
+
+
+class RegistryNotFound(RegistryError, NotFound):
+    """A registry answered 404: not found (exit code 3), with the registry's status and error codes."""
 
 
 class AuthError(RegistryError):

@@ -11,7 +11,7 @@ import pytest
 from modelcrate.content import referrers
 from modelcrate.content.layout import LocalStore
 from modelcrate.content.memory import MemoryStore
-from modelcrate.copy import CopyOptions, copy
+from modelcrate.graphcopy import CopyOptions, copy
 from modelcrate.format.descriptor import Descriptor, build_manifest
 from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
 

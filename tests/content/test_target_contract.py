@@ -1,32 +1,60 @@
 """One contract for every Target: what push, fetch, exists, resolve and tag promise.
 
-Runs on the memory store and the local layout here; the remote registry adds itself in tests/transport.
+Runs on the memory store, the local layout and a real registry 2.8.2 (a RegistryTarget on the session
+registry, one repository per test).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from modelcrate.content.layout import LocalStore
 from modelcrate.content.memory import MemoryStore
+from modelcrate.content.remote import RegistryClient, RemoteSettings, RetryPolicy, Timeout
+from modelcrate.content.target import Target
 from modelcrate.content.verify import read_all
 from modelcrate.errors import DigestMismatch, InvalidReference, NotFound, SizeMismatch
 from modelcrate.format.descriptor import Descriptor, build_manifest
 from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
 
-FACTORIES: dict[str, Callable[[Path], object]] = {
-    "memory": lambda tmp: MemoryStore("m"),
-    "layout": lambda tmp: LocalStore(tmp / "store").repository("localhost/contract"),
+def _registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    registry = request.getfixturevalue("registry")
+    settings = RemoteSettings(docker_config=tmp_path / "docker-config", retry=RetryPolicy(attempts=2, backoff=0.02),
+                              timeout=Timeout(connect=5, read=20))
+    client = RegistryClient(registry.host, settings)
+    name = "contract/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    try:
+        yield client.repository(name, push=True)
+    finally:
+        client.close()
+
+
+def _local(make: Callable[[Path], object]) -> Callable[[pytest.FixtureRequest, Path], Iterator[object]]:
+    def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+        yield make(tmp_path)
+    return factory
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Iterator[object]]] = {
+    "memory": _local(lambda tmp: MemoryStore("m")),
+    "layout": _local(lambda tmp: LocalStore(tmp / "store").repository("localhost/contract")),
+    "registry": _registry,
 }
 
 
-@pytest.fixture(params=sorted(FACTORIES))
-def target(request: pytest.FixtureRequest, tmp_path: Path):
-    return FACTORIES[request.param](tmp_path)
+@pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.registry] if name == "registry" else [])
+                        for name in sorted(FACTORIES)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    yield from FACTORIES[request.param](request, tmp_path)
+
+
+def test_every_target_satisfies_the_protocol(target) -> None:
+    assert isinstance(target, Target)
 
 
 BLOB = b"model weights" * 100
@@ -84,3 +112,17 @@ def test_resolve_and_tag(target) -> None:
 def test_tag_requires_existing_manifest(target) -> None:
     with pytest.raises(NotFound):
         target.tag(Descriptor.of(OCI_MANIFEST, b"{}"), "v1")
+
+
+def test_large_blob_round_trip(target) -> None:
+    """Over 1 MiB: the registry streams it (pipelined, resumable reads; an upload from a pooled buffer)."""
+    data = bytes(range(256)) * (5 * 4096 + 3)
+    desc = Descriptor.of("application/octet-stream", data)
+    target.push(desc, io.BytesIO(data))
+    assert target.exists(desc)
+    with target.fetch(desc) as f:
+        assert read_all(f, desc, 1 << 24) == data
+    wrong = Descriptor.of("application/octet-stream", data[:-1] + b"X")
+    with pytest.raises(DigestMismatch):
+        target.push(wrong, io.BytesIO(data))
+    assert not target.exists(wrong)

@@ -9,7 +9,7 @@ import pytest
 import referencing
 from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
 
-from modelcrate import pack
+from modelcrate import packing as pack
 from modelcrate.errors import InvalidManifest, InvalidMetadata
 from modelcrate.format import metadata
 from modelcrate.format.descriptor import Descriptor, build_manifest

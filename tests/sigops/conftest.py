@@ -32,7 +32,7 @@ def packed(tmp_path: Path, home: Path) -> Callable[..., tuple[LocalRepository, D
              archive: tuple[str, ...] = ()) -> tuple[LocalRepository, Descriptor]:
         files = files or {"model.safetensors": b"weights " * 512, "config.json": b'{"layers": 2}'}
         directory = write_model(tmp_path / f"model-{next(counter)}", files, archive=archive)
-        result = api.pack(directory, ref, settings=Settings(home))
+        result = api.pack(directory, ref, config=Settings(home))
         r = api.parse_local(ref)
         return LocalStore(home).repository(r.name), result.descriptor
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelcrate import signatures
-from modelcrate.cli.signing import flag_wording
+from modelcrate.cli.wording import flag_wording
 from modelcrate.errors import SignatureError, UsageError
 from tests.sigops.test_sigops_cli import mc, signed_example  # noqa: F401 - fixtures
 
@@ -68,3 +68,13 @@ def test_library_messages_name_no_flags() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
                 found += [f"{path.name}: {m}" for m in flag.findall(node.value)]
     assert not found, found
+
+
+def test_unpack_model_signature_names_its_flags(mc, signed_example: str, tmp_path: Path) -> None:  # noqa: F811
+    assert mc("sign", signed_example, "--key", "modelcrate.key").exit_code == 0
+    (tmp_path / "taken.sig").write_bytes(b"x")
+    r = mc("unpack", signed_example, "out", "--model-signature", "taken.sig")
+    assert r.exit_code == 1 and "use --force to overwrite it" in r.stderr
+    r = mc("unpack", signed_example, "out", "--model-signature", "o.sig", "--filter", "weight")
+    assert r.exit_code == 2 and "drop --filter and --include" in r.stderr
+    assert not (tmp_path / "out").exists()

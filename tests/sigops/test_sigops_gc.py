@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelcrate import api, signatures
 from modelcrate.content import referrers
 from modelcrate.content.layout import LocalStore
-from modelcrate.settings import Settings
+from modelcrate.config import Config
 from modelcrate.signing import cosign
 from modelcrate.format.mediatypes import ANN_REF_NAME
 from tests.sigops.conftest import CREATED
@@ -29,7 +29,7 @@ def test_rm_then_gc_drops_signatures_and_their_referrers(packed, ec_key, home) -
     signatures.attest(repo, sig_ref, repo.name, signer, "https://example.com/review/v1", {"ok": True},
                       created=CREATED)
     assert referrers.fallback_tag(sig_ref.digest) in repo.tags()
-    api.remove("team/m:1.0", settings=Settings(home))
+    api.remove("team/m:1.0", config=Config(home))
     store.gc()
     assert not {r for r in _refs(store) if r.startswith("team/m:")}, "referrer tags outlived their subject"
     assert not _blobs(store), "signature, index and cosign blobs must all be freed"
@@ -41,7 +41,7 @@ def test_gc_keeps_referrers_of_a_live_subject(packed, ec_key, home) -> None:
     signer = signatures.KeySigner(ec_key)
     signatures.sign(repo, desc, repo.name, signer, created=CREATED, cosign_legacy=True)
     signatures.sign(other_repo, other, other_repo.name, signer, created=CREATED)
-    api.remove("team/other:1.0", settings=Settings(home))
+    api.remove("team/other:1.0", config=Config(home))
     repo.store.gc()
     verifier = signatures.KeyVerifier(ec_key.public_key())
     found = signatures.verify(repo, desc, repo.name, verifier)
@@ -59,7 +59,7 @@ def test_gc_is_per_repository(packed, ec_key, home) -> None:
     signer = signatures.KeySigner(ec_key)
     signatures.sign(repo_a, desc, repo_a.name, signer, created=CREATED)
     signatures.sign(repo_b, desc, repo_b.name, signer, created=CREATED)
-    api.remove("team/a:1.0", settings=Settings(home))
+    api.remove("team/a:1.0", config=Config(home))
     repo_a.store.gc()
     assert repo_a.tags() == []
     assert referrers.fallback_tag(desc.digest) in repo_b.tags()

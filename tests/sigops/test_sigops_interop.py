@@ -40,7 +40,7 @@ def _unpack_with_signature(home: Path, ref: str, out: Path) -> Path:
     signature = out.with_name(out.name + ".sig")
     settings = Settings(home)
     found = api.model_signature(ref, settings)
-    api.unpack(ref, out, settings=settings)
+    api.unpack(ref, out, config=settings)
     signatures.save_model_signature(found, signature)
     return signature
 

@@ -89,7 +89,7 @@ def test_bundle_with_swapped_payload(signed) -> None:
     swapped = json.dumps(doc).encode()
     # Replace the store's referrers: only the forged bundle is left.
     store = MemoryStore("team/m")
-    from modelcrate.copy import copy_graph
+    from modelcrate.graphcopy import copy_graph
 
     copy_graph(repo, store, desc)
     signatures._store_bundle(store, desc, swapped, st.SIGNATURE_V1, CREATED, "x.sigstore.json")
@@ -167,7 +167,7 @@ def test_index_entries_are_hints_only(signed) -> None:
     store = MemoryStore("x")
     subject = plain_manifest(store)
     # List model A's signature referrer under subject B: its own subject says A, so it is dropped.
-    from modelcrate.copy import copy_graph
+    from modelcrate.graphcopy import copy_graph
 
     sig = _bundle_referrer(repo, desc)
     copy_graph(repo, store, sig.descriptor)
@@ -196,7 +196,7 @@ def test_malformed_referrers_are_reported_not_trusted(model, ec_key) -> None:
 def test_dangling_bundle_blob(model, ec_key) -> None:
     repo, desc = model
     store = MemoryStore("team/m")
-    from modelcrate.copy import copy_graph
+    from modelcrate.graphcopy import copy_graph
 
     copy_graph(repo, store, desc)
     signatures.sign(store, desc, store.name, signatures.KeySigner(ec_key), created=CREATED, model_signing=False)
@@ -227,7 +227,7 @@ def test_model_signature_refusals(model, ec_key, packed) -> None:
     signatures.sign(other_repo, other, other_repo.name, signatures.KeySigner(ec_key), created=CREATED)
     oms_ref = _bundle_referrer(other_repo, other, signatures.OMS_PREDICATE_TYPE)
     store = MemoryStore("team/m")
-    from modelcrate.copy import copy_graph
+    from modelcrate.graphcopy import copy_graph
 
     copy_graph(repo, store, desc)
     signatures._store_bundle(store, desc, _blob(other_repo, oms_ref), signatures.OMS_PREDICATE_TYPE, CREATED, "m")

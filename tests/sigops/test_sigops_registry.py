@@ -52,7 +52,7 @@ def pushed(registry, packed, repo_name: str, home: Path, remote: RemoteSettings)
     """A small model packed locally as HOST/REPO:1.0 and pushed; returns (ref, descriptor)."""
     ref = f"{registry.host}/{repo_name}:1.0"
     _repo, desc = packed(ref)
-    transfer.push(ref, settings=Settings(home), remote=remote)
+    transfer.push(ref, config=Settings(home), remote=remote)
     return ref, desc
 
 
@@ -116,17 +116,17 @@ def test_signatures_travel_with_push_pull_and_copy(registry, packed, repo_name, 
     repo, desc = packed(ref)
     # Signed in the local store, then pushed: the referrers come along.
     signatures.sign(repo, desc, repo.name, signatures.KeySigner(ec_key), created=CREATED, cosign_legacy=True)
-    assert transfer.push(ref, settings=settings, remote=remote).referrers >= 3
+    assert transfer.push(ref, config=settings, remote=remote).referrers >= 3
     verifier = signatures.KeyVerifier(ec_key.public_key())
     target = _target(registry, repo_name, remote, push=False)
     assert {v.kind for v in signatures.verify(target, desc, target.name, verifier)} == {"bundle", "cosign"}
     # Copied to another repository of the registry (blobs mounted) and pulled into a fresh store.
     other = f"{registry.host}/{repo_name}-copy:prod"
-    transfer.copy_ref(ref, other, settings=settings, remote=remote)
+    transfer.copy_ref(ref, other, config=settings, remote=remote)
     elsewhere = _target(registry, f"{repo_name}-copy", remote, push=False)
     assert signatures.verify(elsewhere, elsewhere.resolve("prod"), elsewhere.name, verifier)
     fresh_home = tmp_path / "fresh-home"
-    transfer.pull(other, settings=Settings(fresh_home), remote=remote)
+    transfer.pull(other, config=Settings(fresh_home), remote=remote)
     local = LocalStore(fresh_home).repository(f"{registry.host}/{repo_name}-copy")
     found = signatures.verify(local, local.resolve("prod"), local.name, verifier)
     assert {v.kind for v in found} == {"bundle", "cosign"}

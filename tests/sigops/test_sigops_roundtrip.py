@@ -10,7 +10,7 @@ import pytest
 from modelcrate import api, signatures
 from modelcrate.content import referrers
 from modelcrate.content.memory import MemoryStore
-from modelcrate.copy import copy
+from modelcrate.graphcopy import copy
 from modelcrate.errors import SignatureError
 from modelcrate.format.mediatypes import ANN_CREATED
 from modelcrate.settings import Settings
@@ -229,10 +229,10 @@ def test_signatures_survive_copy_and_retag(model, ec_key, tmp_path: Path, home: 
     signatures.sign(repo, desc, repo.name, signatures.KeySigner(ec_key), created=CREATED, cosign_legacy=True)
     verifier = signatures.KeyVerifier(ec_key.public_key())
     # Retag within the repository and into another name of the local store.
-    api.tag("team/m:1.0", "team/m:production", settings=Settings(home))
-    api.tag("team/m:1.0", "registry.example.com/prod/m:1.0", settings=Settings(home))
+    api.tag("team/m:1.0", "team/m:production", config=Settings(home))
+    api.tag("team/m:1.0", "registry.example.com/prod/m:1.0", config=Settings(home))
     for ref in ("team/m:production", "registry.example.com/prod/m:1.0"):
-        r, target, d = api.resolve(ref, Settings(home))
+        r, target, d = api.resolve_local(ref, Settings(home))
         assert d == desc
         found = signatures.verify(target, d, r.name, verifier)
         assert {v.kind for v in found} == {"bundle", "cosign"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from modelcrate.copy import Progress
+from modelcrate.graphcopy import Progress
 from modelcrate.format.descriptor import Descriptor
 
 

@@ -84,7 +84,7 @@ def pack_for(settings: Settings) -> Callable[[Path, str], str]:
     """Pack a directory into the test's local store under a registry reference; return the digest."""
 
     def pack(directory: Path, ref: str) -> str:
-        return api.pack(directory, ref, settings=settings).descriptor.digest
+        return api.pack(directory, ref, config=settings).descriptor.digest
 
     return pack
 

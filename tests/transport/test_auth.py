@@ -40,7 +40,7 @@ def test_oras_py_4_basic_auth_sends_every_request_twice__modelcrate_sends_the_bo
     DockerConfig(docker_config).store(basic_proxy.host, Credentials(reg.username, reg.password))
     size = 5 * 1024 * 1024
     root = write_model(tmp_path / "m", {"w.safetensors": os.urandom(size)})
-    result = transfer.push_dir(root, f"{basic_proxy.host}/auth/once:1", settings=settings, remote=remote)
+    result = transfer.push_dir(root, f"{basic_proxy.host}/auth/once:1", config=settings, remote=remote)
     uploads = [r for r in basic_proxy.stats.requests if "/blobs/uploads/" in r.target and r.method in ("PUT", "PATCH")]
     assert sum(r.body_bytes for r in uploads) == result.bytes_copied - _manifest(basic_proxy)
     assert basic_proxy.stats.c2s_body_bytes < size + 20_000  # weights + config + manifest, each once
@@ -61,13 +61,13 @@ def test_oras_py_5_basic_only_registry__works_at_once_and_fails_fast(
     ref = f"{htpasswd_registry.host}/auth/basic:1"
     store_login(docker_config, htpasswd_registry)
     started = time.monotonic()
-    transfer.push_dir(root, ref, settings=settings, remote=remote)
-    transfer.pull(ref, settings=fresh_settings, remote=remote)
+    transfer.push_dir(root, ref, config=settings, remote=remote)
+    transfer.pull(ref, config=fresh_settings, remote=remote)
     assert time.monotonic() - started < 10
     store_login(docker_config, htpasswd_registry, password="wrong")
     started = time.monotonic()
     with pytest.raises(ModelcrateError, match="refused the credentials of user 'modelcrate'"):
-        transfer.pull(ref, settings=Settings(tmp_path / "h3"), remote=remote)
+        transfer.pull(ref, config=Settings(tmp_path / "h3"), remote=remote)
     assert time.monotonic() - started < 3
 
 
@@ -169,7 +169,7 @@ def test_credential_helpers_store_get_and_erase(htpasswd_registry: RegistryProce
     assert json.loads((tmp_path / "db.json").read_text()) == {host: [htpasswd_registry.username,
                                                                      htpasswd_registry.password]}
     root = write_model(tmp_path / "m", {"w.bin": b"w"})
-    transfer.push_dir(root, f"{host}/auth/helper:1", settings=settings, remote=remote)
+    transfer.push_dir(root, f"{host}/auth/helper:1", config=settings, remote=remote)
     # credHelpers wins over credsStore for its registry
     (docker_config / "config.json").write_text(json.dumps({"credsStore": "missing", "credHelpers": {host: "fake"}}))
     assert transfer.list_tags(f"{host}/auth/helper", remote=remote) == ["1"]
@@ -191,14 +191,14 @@ def test_bearer_tokens_are_cached_per_scope(token_registry: RegistryProcess, doc
     root = write_model(tmp_path / "m", files)
     ref = f"{token_registry.host}/tok/cache:1"
     ts.reset_stats()
-    result = transfer.push_dir(root, ref, settings=settings, remote=remote)
+    result = transfer.push_dir(root, ref, config=settings, remote=remote)
     assert result.copied == 6
     # One token for the repository's pull+push scope serves ~25 requests from 4 threads; at most one
     # more may be fetched by threads that asked at the same moment.
     assert 1 <= ts.request_count <= 2, ts.requests
     assert set(ts.scopes_requested) == {"repository:tok/cache:pull,push"}
     ts.reset_stats()
-    transfer.pull(ref, settings=fresh_settings, remote=remote)
+    transfer.pull(ref, config=fresh_settings, remote=remote)
     assert ts.request_count == 1 and ts.scopes_requested == ["repository:tok/cache:pull"]
     out = tmp_path / "out"
     ts.reset_stats()
@@ -213,10 +213,10 @@ def test_bearer_mount_asks_for_both_repositories_in_one_token(
     assert ts is not None
     store_login(docker_config, token_registry)
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(10_000)})
-    transfer.push_dir(root, f"{token_registry.host}/tok/src:1", settings=settings, remote=remote)
+    transfer.push_dir(root, f"{token_registry.host}/tok/src:1", config=settings, remote=remote)
     ts.reset_stats()
     result = transfer.copy_ref(f"{token_registry.host}/tok/src:1", f"{token_registry.host}/tok/dst:1",
-                               settings=settings, remote=remote)
+                               config=settings, remote=remote)
     assert result.mounted == 2
     assert any(sorted(r.scopes) == ["repository:tok/dst:pull,push", "repository:tok/src:pull"] for r in ts.requests)
 
@@ -230,11 +230,11 @@ def test_bearer_wrong_password_and_missing_permission(
     root = write_model(tmp_path / "m", {"w.bin": b"w"})
     store_login(docker_config, reg, password="wrong")
     with pytest.raises(ModelcrateError, match="refused the credentials"):
-        transfer.push_dir(root, f"{reg.host}/tok/ro:1", settings=settings, remote=remote)
+        transfer.push_dir(root, f"{reg.host}/tok/ro:1", config=settings, remote=remote)
     assert ts.request_count == 1  # no loop
     store_login(docker_config, reg)
     with pytest.raises(ModelcrateError, match="denied access: pull\\+push on tok/ro"):
-        transfer.push_dir(root, f"{reg.host}/tok/ro:1", settings=settings, remote=remote)
+        transfer.push_dir(root, f"{reg.host}/tok/ro:1", config=settings, remote=remote)
 
 
 def test_login_against_a_token_registry(token_registry: RegistryProcess, docker_config: Path) -> None:

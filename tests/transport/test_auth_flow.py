@@ -17,7 +17,9 @@ import pytest
 from modelcrate.content.remote.auth import Authenticator, Reply, Request, merge_scopes, parse_challenges
 from modelcrate.content.remote.credentials import Credentials, DockerConfig, config_dir
 from modelcrate.content.remote.http import RetryPolicy, retry_after, shown_url
-from modelcrate.content.remote.registry import RemoteSettings, _next_link, _range_end, scheme_for
+from modelcrate.content.remote.listing import next_link
+from modelcrate.content.remote.settings import RemoteSettings, scheme_for
+from modelcrate.content.remote.upload import range_end
 from modelcrate.errors import AuthError, InvalidReference
 
 # As sent by registry 2.8.2 (token auth) and docker hub.
@@ -207,7 +209,7 @@ def test_urls_in_messages_lose_query_and_userinfo() -> None:
 
 
 def test_link_and_range_parsing() -> None:
-    assert _next_link(['</v2/x/tags/list?last=b&n=2>; rel="next"']) == "/v2/x/tags/list?last=b&n=2"
-    assert _next_link(['<https://h/a>; rel="prev", <https://h/b>; rel=next']) == "https://h/b"
-    assert _next_link(['<https://h/a>; rel="prev"']) is None
-    assert _range_end("0-1023") == 1024 and _range_end("bytes=0-9") == 10 and _range_end("junk") is None
+    assert next_link(['</v2/x/tags/list?last=b&n=2>; rel="next"']) == "/v2/x/tags/list?last=b&n=2"
+    assert next_link(['<https://h/a>; rel="prev", <https://h/b>; rel=next']) == "https://h/b"
+    assert next_link(['<https://h/a>; rel="prev"']) is None
+    assert range_end("0-1023") == 1024 and range_end("bytes=0-9") == 10 and range_end("junk") is None

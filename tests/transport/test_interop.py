@@ -50,7 +50,7 @@ def tar_model(tmp_path: Path) -> Path:
 
 def test_skopeo_reads_what_modelcrate_pushed_with_the_same_digest(
         registry: RegistryProcess, repo: str, tar_model: Path, settings: Settings, remote: RemoteSettings) -> None:
-    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", settings=settings, remote=remote)
+    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", config=settings, remote=remote)
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{repo}:1").stdout
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == pushed.digest
 
@@ -58,7 +58,7 @@ def test_skopeo_reads_what_modelcrate_pushed_with_the_same_digest(
 def test_skopeo_copy_to_an_oci_layout_and_back_then_modelcrate_pulls_it(
         registry: RegistryProcess, repo: str, tar_model: Path, settings: Settings, remote: RemoteSettings,
         tmp_path: Path) -> None:
-    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", settings=settings, remote=remote)
+    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", config=settings, remote=remote)
     layout = tmp_path / "layout"
     skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/{repo}:1", f"oci:{layout}:1")
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:1", f"docker://{registry.host}/{repo}/back:1")
@@ -74,7 +74,7 @@ def test_modelpack_client_pulls_what_modelcrate_pushed(
     need("modelpack-client (pip install modelpack-client)", importlib.util.find_spec("modelpack_client") is not None)
     from modelpack_client import ModelPackClient
 
-    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", settings=settings, remote=remote)
+    pushed = transfer.push_dir(tar_model, f"{registry.host}/{repo}:1", config=settings, remote=remote)
     out = tmp_path / "mpc"
     result = ModelPackClient(insecure=True).pull(f"{registry.host}/{repo}:1", out)
     assert model_files(out) == model_files(tar_model)  # raw layers and the tar layer, unpacked by its own rules
@@ -85,5 +85,5 @@ def test_modelpack_client_pulls_what_modelcrate_pushed(
 
 def transfer_view(registry: RegistryProcess, repo: str, remote: RemoteSettings, digest: str):  # noqa: ANN201
     from modelcrate.content.remote import RegistryClient
-    from modelcrate.unpack import fetch_model
+    from modelcrate.unpacking import fetch_model
     return fetch_model(RegistryClient(registry.host, remote).repository(repo), digest).files

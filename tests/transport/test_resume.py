@@ -157,7 +157,7 @@ def test_oras_py_7_blind_patch_retry__a_cut_chunk_is_never_resent_blindly(
     rs = replace(remote, chunk_size=CHUNK)
     ref = f"{proxy.host}/{repo}:1"
     proxy.cut("c2s", after=700_000 + 500_000)  # mid-way through the second blob's chunks
-    result = transfer.push_dir(root, ref, settings=settings, remote=rs, concurrency=1)
+    result = transfer.push_dir(root, ref, config=settings, remote=rs, concurrency=1)
     assert proxy.stats.cuts == 1 and result.rounds == 2
     patches = [r.target for r in proxy.stats.requests if r.method == "PATCH"]
     assert len(patches) == len(set(patches))  # no PATCH went twice to the same upload state
@@ -186,14 +186,14 @@ def test_interrupted_pull_resumes_and_run_again_fetches_only_the_rest(
         fresh_settings: Settings, remote: RemoteSettings) -> None:
     files = {"a.bin": os.urandom(2_500_000), "b.bin": os.urandom(2_500_000)}
     root = write_model(tmp_path / "m", files)
-    transfer.push_dir(root, f"{registry.host}/{repo}:1", settings=settings, remote=remote)
+    transfer.push_dir(root, f"{registry.host}/{repo}:1", config=settings, remote=remote)
     proxy.cut("s2c", after=1_000_000, times=2)
-    result = transfer.pull(f"{proxy.host}/{repo}:1", settings=fresh_settings, remote=remote, concurrency=1)
+    result = transfer.pull(f"{proxy.host}/{repo}:1", config=fresh_settings, remote=remote, concurrency=1)
     assert proxy.stats.cuts >= 1 and result.copied == 4
     assert proxy.stats.s2c_bytes < sum(map(len, files.values())) + 50_000  # nothing fetched twice
     out = tmp_path / "out"
     from modelcrate import api
-    api.unpack(f"{proxy.host}/{repo}:1", out, settings=fresh_settings)
+    api.unpack(f"{proxy.host}/{repo}:1", out, config=fresh_settings)
     assert model_files(out) == files
 
 
@@ -205,11 +205,11 @@ def test_5xx_and_429_on_idempotent_steps_are_retried(proxy: FaultProxy, registry
     proxy.inject(500, r"^POST /v2/.*/blobs/uploads/", times=1)
     proxy.inject(502, r"^HEAD /v2/", times=2)
     proxy.inject(503, r"^PUT /v2/.*/manifests/", times=1)
-    transfer.push_dir(root, f"{proxy.host}/{repo}:1", settings=settings, remote=remote)
+    transfer.push_dir(root, f"{proxy.host}/{repo}:1", config=settings, remote=remote)
     proxy.inject(429, r"^GET /v2/.*/manifests/", headers={"Retry-After": "1"}, times=1)
     proxy.inject(503, r"^GET /v2/.*/blobs/sha256:", times=1)
     started = time.monotonic()
-    transfer.pull(f"{proxy.host}/{repo}:1", settings=fresh_settings, remote=remote)
+    transfer.pull(f"{proxy.host}/{repo}:1", config=fresh_settings, remote=remote)
     assert time.monotonic() - started >= 1.0
     assert proxy.pending_faults() == 0 and proxy.stats.injected == 6
 
@@ -258,7 +258,7 @@ def test_ctrl_c_stops_at_once_and_keeps_nothing_partial(
     from tests.conftest import cli_path
 
     root = write_model(tmp_path / "m", {"big.bin": os.urandom(3_000_000), "small.txt": b"s"})
-    transfer.push_dir(root, f"{registry.host}/{repo}:1", settings=settings, remote=remote)
+    transfer.push_dir(root, f"{registry.host}/{repo}:1", config=settings, remote=remote)
     other = tmp_path / "other-home"
     out = tmp_path / "out"
     args = [cli_path(), "pull", f"{proxy.host}/{repo}:1", "--timeout", "60"] + (["-o", str(out)] if to_dir else [])

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from modelcrate import transfer
+from modelcrate.targets import open_target
 from modelcrate.content.layout import LocalRepository, LocalStore
 from modelcrate.content.remote import RegistryTarget, RemoteSettings
 from modelcrate.errors import DigestMismatch, ModelcrateError, UnsafePath
@@ -47,7 +48,7 @@ def test_oras_py_2_unverified_pull__a_tampered_blob_is_refused_and_nothing_is_ke
     files = {"big.safetensors": os.urandom(3_000_000), "small.json": b'{"a": 1}' * 50, "code.py": b"x = 1\n"}
     root = write_model(tmp_path / "m", files)
     ref = f"{reg.host}/t/tamper:1"
-    transfer.push_dir(root, ref, settings=settings, remote=remote)
+    transfer.push_dir(root, ref, config=settings, remote=remote)
     layer = next(f for f in transfer_files(reg, remote) if f.path == which)
     path = reg.blob_path(layer.descriptor.digest)
     data = bytearray(path.read_bytes())
@@ -55,7 +56,7 @@ def test_oras_py_2_unverified_pull__a_tampered_blob_is_refused_and_nothing_is_ke
     path.write_bytes(bytes(data))
 
     with pytest.raises(ModelcrateError) as err:
-        transfer.pull(ref, settings=fresh_settings, remote=remote)
+        transfer.pull(ref, config=fresh_settings, remote=remote)
     assert isinstance(err.value.__cause__, DigestMismatch) or isinstance(err.value, DigestMismatch)
     assert not LocalStore(fresh_settings.home).has_blob(layer.descriptor.digest)
     store_is_clean(fresh_settings)
@@ -74,7 +75,7 @@ def test_oras_py_2_unverified_pull__a_tampered_blob_is_refused_and_nothing_is_ke
 
 
 def transfer_files(reg: RegistryProcess, remote: RemoteSettings):  # noqa: ANN201
-    from modelcrate.unpack import fetch_model
+    from modelcrate.unpacking import fetch_model
     return fetch_model(client_for(reg, remote).repository("t/tamper"), "1").files
 
 
@@ -115,12 +116,12 @@ def test_oras_py_8_delete_one_tag_drops_all__modelcrate_never_deletes_manifests(
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(20_000)})
     with FaultProxy(registry.port) as proxy:
         name = f"{proxy.host}/{repo}"
-        digest = transfer.push_dir(root, f"{name}:1.0", settings=settings, remote=remote).digest
-        transfer.push_dir(root, f"{name}:stable", settings=settings, remote=remote)
-        transfer.copy_ref(f"{name}:1.0", f"{name}:latest", settings=settings, remote=remote)
-        transfer.copy_ref(f"{name}:1.0", f"{name}/copy:1.0", settings=settings, remote=remote)
-        transfer.pull(f"{name}:stable", settings=fresh_settings, remote=remote)
-        transfer.push(f"{name}:stable", settings=fresh_settings, remote=remote)
+        digest = transfer.push_dir(root, f"{name}:1.0", config=settings, remote=remote).digest
+        transfer.push_dir(root, f"{name}:stable", config=settings, remote=remote)
+        transfer.copy_ref(f"{name}:1.0", f"{name}:latest", config=settings, remote=remote)
+        transfer.copy_ref(f"{name}:1.0", f"{name}/copy:1.0", config=settings, remote=remote)
+        transfer.pull(f"{name}:stable", config=fresh_settings, remote=remote)
+        transfer.push(f"{name}:stable", config=fresh_settings, remote=remote)
         transfer.pull_to_dir(f"{name}@{digest}", tmp_path / "out", remote=remote)
         assert transfer.list_tags(name, remote=remote) == ["1.0", "latest", "stable"]
         deletes = [r for r in proxy.stats.requests if r.method == "DELETE"]
@@ -177,8 +178,8 @@ def test_a_local_writer_opened_for_push_holds_off_garbage_collection(tmp_path: P
     settings = Settings(tmp_path / "home")
     store = LocalStore(settings.home)
     ref = Reference.parse("localhost:5000/team/m:1")
-    with transfer.open_target(ref, settings=settings, push=True, local=True) as target:
+    with open_target(ref, settings, write=True, local=True) as target:
         assert isinstance(target, LocalRepository) and target.name == "localhost:5000/team/m"
         assert store.gc() is None
-    with transfer.open_target(ref, settings=settings, local=True):
+    with open_target(ref, settings, write=False, local=True):
         assert store.gc() is not None

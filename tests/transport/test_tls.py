@@ -133,7 +133,7 @@ def test_ca_file_is_trusted_and_a_round_trip_works_over_tls(
     remote = RemoteSettings(ca_file=str(ca), docker_config=docker_config, retry=FAST_RETRY)
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(2_000_000)})
     ref = f"127.0.0.1:{proxy.port}/{repo}:1"
-    transfer.push_dir(root, ref, settings=settings, remote=remote)
+    transfer.push_dir(root, ref, config=settings, remote=remote)
     out = tmp_path / "out"
     transfer.pull_to_dir(ref, out, remote=remote)
     assert model_files(out) == model_files(root)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
+import functools
 import os
 import tempfile
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +65,10 @@ def locked(path: Path, *, shared: bool = False, blocking: bool = True) -> Iterat
         os.close(fd)
 
 
-def _load_sync_file_range():  # type: ignore[no-untyped-def]
+@functools.cache
+def _sync_file_range():  # type: ignore[no-untyped-def]
+    import ctypes  # on first write, so that read-only commands start fast
+
     try:
         fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
@@ -76,15 +78,15 @@ def _load_sync_file_range():  # type: ignore[no-untyped-def]
     return fn
 
 
-_SYNC_FILE_RANGE = _load_sync_file_range()
 _SYNC_FILE_RANGE_WRITE = 2  # start writeback of dirty pages, don't wait
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a range to disk now (Linux sync_file_range), so the fsync that
     makes the file durable overlaps hashing and reading instead of following them. Best effort."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+    sync = _sync_file_range()
+    if sync is not None:
+        sync(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def try_clone(src_fd: int, dst_fd: int) -> bool:
@@ -132,6 +134,8 @@ def hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
     bufs = (bytearray(CHUNK), bytearray(CHUNK))
     size = 0
     pending = None
+    from concurrent.futures import ThreadPoolExecutor  # on first use: it pulls in logging
+
     with ThreadPoolExecutor(1) as pool:
         i = 0
         while True:

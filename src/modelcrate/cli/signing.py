@@ -8,8 +8,6 @@ or with ``--local``, it is the local store. Passwords and OIDC tokens never reac
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -19,62 +17,16 @@ from typing import Any
 
 import click
 
-from .. import signatures, transfer
+from .. import api, signatures
 from ..content.target import Target
-from ..errors import ModelcrateError, UsageError
+from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
-from ..settings import Settings
 from ..signing import keys
-from ..signatures import model_signing as _model_signing
-from ..signatures import sign_attest as _sign_attest
-from ..signatures import signers as _signers
-from ..signatures import verifiers as _verifiers
 from ..signing import statement as _statement
-from .main import cli, emit_json, json_option
-from .transfer import remote_option_list, remote_settings
+from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
-
-# The library says what is missing in its own words; here each phrase gets the flag that supplies it.
-_FLAG_WORDING = {
-    _signers.CHAIN_WITHOUT_CERT: "--cert-chain needs --cert (the signing certificate)",
-    _signers.COSIGN_NEEDS_KEY: "--cosign-legacy needs --key: keyless legacy signatures need a Rekor bundle annotation",
-    _verifiers.COSIGN_KEY_ONLY: "cosign legacy signatures are checked with --key only",
-    _verifiers.KEYLESS_NEEDS_BOTH: "keyless verification needs both --cert-identity and --cert-oidc-issuer",
-    _sign_attest.NO_METRICS: "the model's metadata has no metrics: give the evaluation with --predicate FILE",
-    _model_signing.WHOLE_MODEL: "--model-signature covers the whole model: drop --filter and --include",
-    "another key than the private key": "another key than --key",
-    "sign offline with a key": "sign offline with --key",
-}
-
-
-def flag_wording(exc: ModelcrateError) -> ModelcrateError:
-    """``exc`` with the library's phrases for missing inputs replaced by the flags that supply them."""
-    text, hint = str(exc), exc.hint
-    for phrase, flags in _FLAG_WORDING.items():
-        text, hint = text.replace(phrase, flags), hint.replace(phrase, flags)
-    if (text, hint) == (str(exc), exc.hint):
-        return exc
-    worded = copy.copy(exc)
-    worded.args = (text,)
-    worded.hint = hint
-    return worded
-
-
-def _worded(command: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except ModelcrateError as exc:
-            worded = flag_wording(exc)
-            if worded is exc:
-                raise
-            raise worded from exc.__cause__
-
-    return run
-
 
 # ---- shared options -----------------------------------------------------------------------------------
 def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -123,11 +75,10 @@ _verifier_options = _options(
 def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
              timeout: float) -> Iterator[tuple[str, Target, Descriptor]]:
     """(repository name, Target, manifest descriptor) for REF."""
-    r = Reference.parse(ref).or_latest()
-    remote = None if local or r.registry is None else remote_settings(plain_http, insecure, registry_ca_file,
-                                                                      timeout)
-    with transfer.open_target(r, settings=Settings.from_env(), remote=remote, push=push, local=local) as t:
-        yield r.name, t, transfer.resolve_checked(t, r)
+    remote = None if local or Reference.parse(ref).registry is None else remote_settings(
+        plain_http, insecure, registry_ca_file, timeout)
+    with api.subject(ref, write=push, local=local, config=config(remote=remote)) as found:
+        yield found
 
 
 def _read(path: str) -> bytes:
@@ -239,7 +190,6 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
               help="Do not store the OpenSSF model-signing (OMS) bundle over the model's files.")
 @_target_options
 @json_option
-@_worded
 def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str | None, keyless: bool,
          cosign_legacy: bool, no_model_signing: bool, local: bool, plain_http: bool, insecure: bool,
          registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
@@ -277,7 +227,6 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
 @_verifier_options
 @_target_options
 @json_option
-@_worded
 def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tuple[str, ...],
            cert_identity: str | None, cert_oidc_issuer: str | None, trusted_root: str | None,
            policy_path: str | None, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
@@ -318,7 +267,6 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tup
 @_signer_options
 @_target_options
 @json_option
-@_worded
 def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: str | None, cert_path: str | None,
            chain_path: str | None, keyless: bool, local: bool, plain_http: bool, insecure: bool,
            registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
@@ -365,7 +313,6 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
 @_verifier_options
 @_target_options
 @json_option
-@_worded
 def verify_attestation(ref: str, predicate_type: str, pub_path: str | None, ca_path: str | None,
                        chain_paths: tuple[str, ...], cert_identity: str | None, cert_oidc_issuer: str | None,
                        trusted_root: str | None, policy_path: str | None, local: bool, plain_http: bool,

@@ -1,6 +1,6 @@
 """CLI commands that talk to registries: push, pull, copy, tags, catalog, login, logout.
 
-Thin: parse, build settings once, call one :mod:`modelcrate.transfer` function, render. Digests and
+Thin: parse, build the configuration once, call one :mod:`modelcrate.api` function, render. Digests and
 ``--json`` go to stdout; the summary and progress bars go to stderr (bars only when stderr is a terminal).
 """
 
@@ -11,47 +11,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from .. import signatures, transfer
-from ..content.remote.credentials import config_dir
-from ..content.remote.http import Timeout, cancel_all
-from ..content.remote.registry import RemoteSettings
-from ..copy import Progress
+from .. import api
+from ..config import DEFAULT_CONCURRENCY, Config
+from ..graphcopy import Progress
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
-from ..settings import Settings
-from .main import cli, emit_json
+from ..results import TransferResult
+from .app import cli, config as run_config, emit_json, registry_options, remote_option_list, remote_settings
 from .render import human_size
+
+__all__ = ["Bars", "remote_option_list", "remote_settings"]  # the option helpers, for cli/signing
 
 
 # ---- shared options ---------------------------------------------------------------------------------
-def remote_option_list(ca_option: str = "--ca-file") -> list[Callable[[Any], Any]]:
-    """The registry connection options. Signing commands name the CA option ``--registry-ca-file``,
-    since their own ``--ca-file`` is the signers' PKI."""
-    return [
-        click.option("--plain-http", is_flag=True, help="Talk plain HTTP (default only for localhost)."),
-        click.option("--insecure", is_flag=True, help="Use TLS but do not verify the registry's certificate."),
-        click.option(ca_option, type=click.Path(dir_okay=False, exists=True),
-                     help="Trust this CA bundle (PEM) for the registry, in addition to the system CAs."),
-        click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-                     help="Seconds without progress before a request is given up (then retried)."),
-    ]
-
-
-def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(remote_option_list()):
-        f = option(f)
-    return f
-
-
 def _transfer_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+        click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
                      help="Blobs transferred in parallel."),
         click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr."),
         click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."),
@@ -61,20 +41,13 @@ def _transfer_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> RemoteSettings:
-    if plain_http and (insecure or ca_file):
-        raise UsageError("--plain-http cannot be combined with --insecure or --ca-file")
-    return RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
-                          timeout=Timeout(connect=min(10.0, timeout), read=timeout), docker_config=config_dir())
-
-
 def _progress(quiet: bool, verb: str) -> Bars | Progress:
     if quiet or not sys.stderr.isatty():
         return Progress()
     return Bars(sys.stderr, verb)
 
 
-def _summary(verb: str, result: transfer.TransferResult, *, wire: int) -> str:
+def _summary(verb: str, result: TransferResult, *, wire: int) -> str:
     parts = [f"{result.copied} copied ({human_size(result.bytes_copied)})"]
     if result.skipped:
         parts.append(f"{result.skipped} already there ({human_size(result.bytes_skipped)})")
@@ -188,12 +161,12 @@ class Bars(Progress):
         self.drawn = len(lines)
 
 
-def _run_with_bars(progress: Bars | Progress, fn: Callable[[], transfer.TransferResult]) -> transfer.TransferResult:
+def _run_with_bars(config: Config, progress: Bars | Progress, fn: Callable[[], TransferResult]) -> TransferResult:
     """Run a transfer; Ctrl-C cancels every connection at once so worker threads stop now, and the
     interrupt then unwinds through the stores' clean-up (the group prints "interrupted", exit 130)."""
 
     def interrupt(signum: int, frame: object) -> None:
-        cancel_all()
+        config.cancel.cancel()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupt)
@@ -205,7 +178,7 @@ def _run_with_bars(progress: Bars | Progress, fn: Callable[[], transfer.Transfer
             progress.finish()
 
 
-def _report(verb: str, result: transfer.TransferResult, *, quiet: bool, as_json: bool, wire: int) -> None:
+def _report(verb: str, result: TransferResult, *, quiet: bool, as_json: bool, wire: int) -> None:
     if as_json:
         emit_json(result.to_dict())
         return
@@ -220,9 +193,9 @@ def _report(verb: str, result: transfer.TransferResult, *, quiet: bool, as_json:
 @click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
               help="With DIR: the modelcrate.yaml to use (default: DIR/modelcrate.yaml).")
 @_transfer_options
-@_remote_options
+@registry_options
 def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
-         plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> None:
+         config: Config) -> None:
     """Push a model to a registry; print its digest.
 
     With REF only, push the local-store model of that name (pack it with `-t HOST/NAME:TAG`, or `modelcrate
@@ -240,16 +213,10 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
         raise UsageError("push takes REF, or DIR REF")
     if modelfile and len(args) != 2:
         raise UsageError("-f/--file needs DIR REF")
-    remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "pushing")
-    settings = Settings.from_env()
-    if len(args) == 2:
-        result = _run_with_bars(progress, lambda: transfer.push_dir(
-            args[0], args[1], modelfile=modelfile, settings=settings, remote=remote, concurrency=concurrency,
-            progress=progress))
-    else:
-        result = _run_with_bars(progress, lambda: transfer.push(
-            args[0], settings=settings, remote=remote, concurrency=concurrency, progress=progress))
+    ref, directory = (args[1], args[0]) if len(args) == 2 else (args[0], None)
+    result = _run_with_bars(config, progress, lambda: api.push(
+        ref, directory, modelfile=modelfile, config=config, concurrency=concurrency, progress=progress))
     _report("pushed", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent)
 
 
@@ -268,11 +235,10 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="With -o: also write the model's OpenSSF model-signing bundle to this file.")
 @_transfer_options
-@_remote_options
+@registry_options
 def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], include: tuple[str, ...],
          pub_key: str | None, policy_path: str | None, signature_path: str | None,
-         concurrency: int, quiet: bool, as_json: bool, plain_http: bool, insecure: bool, ca_file: str | None,
-         timeout: float) -> None:
+         concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
     """Pull a model into the local store, or with -o straight into a directory; print its digest.
 
     REF is HOST/NAME[:TAG][@sha256:...]. With a digest, the digest wins and every byte is checked against
@@ -286,37 +252,21 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
       modelcrate pull localhost:5000/team/bert@sha256:... -o ./bert
       modelcrate pull localhost:5000/team/bert:1.0 -o ./bert --key release.pub --model-signature ./bert.sig
     """
-    if not out_dir and (force or kinds or include or signature_path):
-        raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
-    verify = _pull_verify(pub_key, policy_path)
-    remote = remote_settings(plain_http, insecure, ca_file, timeout)
-    progress = _progress(quiet or as_json, "pulling")
-    if out_dir:
-        result = _run_with_bars(progress, lambda: transfer.pull_to_dir(
-            ref, out_dir, force=force, kinds=kinds, include=include, remote=remote, concurrency=concurrency,
-            progress=progress, verify=verify, model_signature=signature_path))
-    else:
-        result = _run_with_bars(progress, lambda: transfer.pull(
-            ref, remote=remote, concurrency=concurrency, progress=progress, verify=verify))
-    _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
-
-
-def _pull_verify(pub_key: str | None, policy_path: str | None) -> signatures.Verifier | signatures.Policy | None:
-    """The verifier ``pull --key`` or ``--policy`` asks for (modelcrate.signatures)."""
     if pub_key and policy_path:
         raise UsageError("pull takes --key or --policy, not both")
-    if pub_key:
-        return signatures.KeyVerifier.from_pem(Path(pub_key).read_bytes())
-    return signatures.load_policy(policy_path) if policy_path else None
+    progress = _progress(quiet or as_json, "pulling")
+    result = _run_with_bars(config, progress, lambda: api.pull(
+        ref, out_dir, key=pub_key, policy=policy_path, force=force, kinds=kinds, include=include,
+        model_signature=signature_path, config=config, concurrency=concurrency, progress=progress))
+    _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
 
 
 @cli.command(name="copy")
 @click.argument("src")
 @click.argument("dst")
 @_transfer_options
-@_remote_options
-def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, plain_http: bool, insecure: bool,
-          ca_file: str | None, timeout: float) -> None:
+@registry_options
+def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
     """Copy a model between registries or repositories, with its signatures; print its digest.
 
     On one registry, blobs are mounted from the source repository instead of moved. SRC may carry
@@ -328,10 +278,9 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, plai
       modelcrate copy localhost:5000/team/bert:1.0 localhost:5000/prod/bert:1.0
       modelcrate copy registry-a.example.com/bert@sha256:... registry-b.example.com/bert:1.0
     """
-    remote = remote_settings(plain_http, insecure, ca_file, timeout)
     progress = _progress(quiet or as_json, "copying")
-    result = _run_with_bars(progress, lambda: transfer.copy_ref(
-        src, dst, remote=remote, concurrency=concurrency, progress=progress))
+    result = _run_with_bars(config, progress, lambda: api.copy(
+        src, dst, config=config, concurrency=concurrency, progress=progress))
     _report("copied", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent + result.bytes_received)
 
 
@@ -340,9 +289,8 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, plai
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 @click.option("--all", "show_all", is_flag=True,
               help="Also show the sha256-<hex> tags that hold signatures and the referrers index.")
-@_remote_options
-def tags(repo: str, as_json: bool, show_all: bool, plain_http: bool, insecure: bool, ca_file: str | None,
-         timeout: float) -> None:
+@registry_options
+def tags(repo: str, as_json: bool, show_all: bool, config: Config) -> None:
     """List the tags of a registry repository, sorted.
 
     \b
@@ -350,23 +298,21 @@ def tags(repo: str, as_json: bool, show_all: bool, plain_http: bool, insecure: b
       modelcrate tags localhost:5000/team/bert
       modelcrate tags localhost:5000/team/bert --all --json
     """
-    _emit_names(transfer.list_tags(repo, remote=remote_settings(plain_http, insecure, ca_file, timeout),
-                                   show_referrers=show_all), as_json)
+    _emit_names(api.list_tags(repo, show_referrers=show_all, config=config), as_json)
 
 
 @cli.command()
 @click.argument("registry")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
-@_remote_options
-def catalog(registry: str, as_json: bool, plain_http: bool, insecure: bool, ca_file: str | None,
-            timeout: float) -> None:
+@registry_options
+def catalog(registry: str, as_json: bool, config: Config) -> None:
     """List the repositories of a registry (where the registry allows it).
 
     \b
     Example:
       modelcrate catalog localhost:5000
     """
-    _emit_names(transfer.catalog(registry, remote=remote_settings(plain_http, insecure, ca_file, timeout)), as_json)
+    _emit_names(api.catalog(registry, config=config), as_json)
 
 
 def _emit_names(names: list[str], as_json: bool) -> None:
@@ -380,9 +326,8 @@ def _emit_names(names: list[str], as_json: bool) -> None:
 @click.argument("registry")
 @click.option("-u", "--username", required=True, help="User name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (recommended).")
-@_remote_options
-def login(registry: str, username: str, password_stdin: bool, plain_http: bool, insecure: bool,
-          ca_file: str | None, timeout: float) -> None:
+@registry_options
+def login(registry: str, username: str, password_stdin: bool, config: Config) -> None:
     """Log in to a registry: check the credentials, then store them in the docker config.
 
     The credentials are verified with an authenticated request before anything is written. They go to
@@ -398,8 +343,7 @@ def login(registry: str, username: str, password_stdin: bool, plain_http: bool, 
         password = click.prompt("Password", hide_input=True, err=True)
     else:
         raise UsageError("no password: pass --password-stdin and pipe it in")
-    result = transfer.login(registry, username, password,
-                            remote=remote_settings(plain_http, insecure, ca_file, timeout))
+    result = api.login(registry, username, password, config=config)
     note = "" if result.verified else " (the registry did not ask for credentials)"
     click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
 
@@ -413,11 +357,8 @@ def logout(registry: str) -> None:
     Example:
       modelcrate logout registry.example.com
     """
-    remote = RemoteSettings(docker_config=config_dir())
-    if transfer.logout(registry, remote=remote):
+    if api.logout(registry, config=run_config()):
         click.echo(f"Removed the credentials for {registry}", err=True)
     else:
         click.echo(f"No credentials were stored for {registry}", err=True)
 
-
-__all__ = ["Bars"]

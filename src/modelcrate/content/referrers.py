@@ -82,8 +82,8 @@ def attach(target: Target, subject: Descriptor, *, artifact_type: str, blob: byt
 
 def register(target: Target, subject: Descriptor, referrer: Descriptor) -> None:
     """Make ``referrer`` (already pushed) discoverable from ``subject`` on ``target``."""
-    if isinstance(target, ReferrersAPI) and target.referrers_api(subject) is not None:
-        return  # the registry indexes it from the manifest's subject by itself
+    if isinstance(target, ReferrersAPI) and target.has_referrers_api():
+        return  # the registry indexes it from the manifest's subject by itself (probed once, then known)
     _add_to_index(target, subject, referrer)
 
 
@@ -174,16 +174,4 @@ def list_referrers(target: Target, subject: Descriptor, artifact_type: str | Non
             out.append(referrer)
     return sorted(out, key=lambda r: (r.annotations.get("org.opencontainers.image.created", ""), r.descriptor.digest))
 
-
-def copy_referrers(src: Target, dst: Target, subject: Descriptor, copy_graph, options) -> int:
-    """Copy every referrer of ``subject`` (and theirs, recursively) from ``src`` to ``dst``."""
-    count = 0
-    for r in list_referrers(src, subject):
-        copy_graph(src, dst, r.descriptor, options)
-        if r.legacy:
-            dst.tag(r.descriptor, cosign_signature_tag(subject.digest))
-        else:
-            register(dst, subject, r.descriptor)
-        count += 1 + copy_referrers(src, dst, r.descriptor, copy_graph, options)
-    return count
 

@@ -65,6 +65,11 @@ class ReferrersAPI(Protocol):
         Readers and writers then use the tag-schema fallback (content/referrers.py)."""
         ...
 
+    def has_referrers_api(self) -> bool:
+        """Whether the registry indexes referrers itself, so writers need no fallback index. Probed at
+        most once (per registry) and then remembered: asking costs no listing of any subject."""
+        ...
+
 
 @runtime_checkable
 class TagLocker(Protocol):

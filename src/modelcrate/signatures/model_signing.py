@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import unpack as _unpack
+from .. import unpacking as _unpack
 from .._internal.fsutil import atomic_write
 from ..content import referrers as _referrers
 from ..content.target import Target
@@ -22,7 +22,7 @@ from ..format.descriptor import Descriptor
 from ..format.model import ModelView
 from ..signing import bundle as _bundle
 from ..signing import oms as _oms
-from ..unpack import UnpackResult
+from ..unpacking import UnpackResult
 from .bundles import OMS_PREDICATE_TYPE, bundle_of, claimed_type, is_bundle, read_subject, reasons_text, short
 from .discovery import describe_bundle_signer
 from .policy import Policy

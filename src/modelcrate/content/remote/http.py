@@ -261,6 +261,14 @@ class Response:
         with contextlib.suppress(ModelcrateError):
             self.read(limit)
 
+    def abort(self) -> None:
+        """Wake a thread blocked reading this response: shut the socket down (closing alone does not)."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
@@ -268,7 +276,7 @@ class Response:
         if not self.raw.isclosed() and self.raw.length == 0:
             self.raw.read()  # HEAD, 204 and empty bodies: nothing to read, but mark the response done
         if self.raw.isclosed() and not self.raw.will_close:
-            self._client._release(conn)
+            self._client.release(conn)
         else:
             self.raw.close()
             conn.close()
@@ -322,7 +330,8 @@ class HttpClient:
                 return self._idle.pop(), True
         return self._new_connection()
 
-    def _release(self, conn: http.client.HTTPConnection) -> None:
+    def release(self, conn: http.client.HTTPConnection) -> None:
+        """Take back a connection whose response was read to the end (kept idle for reuse)."""
         with self._lock:
             if len(self._idle) < self._max_idle:
                 self._idle.append(conn)

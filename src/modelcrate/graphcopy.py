@@ -1,5 +1,9 @@
 """One graph copy between any two Targets: it serves push, pull, copy and re-tag.
 
+:func:`copy_graph` copies the DAG below one root; :func:`extended_copy` also carries the root's referrers
+(signatures, attestations, and their own referrers) along, as oras-go's ``ExtendedCopy`` does; :func:`copy`
+resolves a reference, runs the extended copy and tags the result.
+
 Blobs first (in parallel), then manifests bottom-up, then the tag: a manifest never lands before the
 content it points at, and a failed copy leaves no tag behind. A node the destination already has is
 skipped with everything below it. Every byte goes through a verifying reader on the way.
@@ -13,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from .config import DEFAULT_CONCURRENCY
 from .content import referrers
 from .content.target import Mounter, Target
 from .content.verify import read_all
@@ -37,7 +42,7 @@ class CopyOptions:
     """How to copy. ``referrers`` carries signatures and attestations along; ``mount_from`` names a
     repository on the destination registry to mount blobs from."""
 
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
     referrers: bool = True
     max_metadata_bytes: int = MAX_MANIFEST_BYTES
     progress: Progress = field(default_factory=Progress)
@@ -77,14 +82,7 @@ def copy(src: Target, src_ref: str, dst: Target, dst_ref: str | None = None,
         root = src.resolve(src_ref)
     except ModelcrateError as exc:
         raise CopyError("resolve " + src_ref, "source", exc) from exc
-    result = copy_graph(src, dst, root, options)
-    if options.referrers:
-        try:
-            result.referrers = referrers.copy_referrers(src, dst, root, copy_graph, options)
-        except CopyError:
-            raise
-        except ModelcrateError as exc:
-            raise CopyError("copy referrers", "destination", exc) from exc
+    result = extended_copy(src, dst, root, options) if options.referrers else copy_graph(src, dst, root, options)
     if dst_ref and not _digest.is_digest(dst_ref):
         try:
             dst.tag(root, dst_ref)
@@ -121,6 +119,32 @@ def copy_graph(src: Target, dst: Target, root: Descriptor, options: CopyOptions 
         options.progress.done(desc)
         result._add("copied", desc)
     return result
+
+
+def extended_copy(src: Target, dst: Target, root: Descriptor, options: CopyOptions | None = None) -> CopyResult:
+    """Copy the DAG below ``root`` and then every referrer of it, recursively, each made discoverable
+    from its subject on ``dst`` (the referrers API, the fallback index, or cosign's ``.sig`` tag)."""
+    options = options or CopyOptions()
+    result = copy_graph(src, dst, root, options)
+    try:
+        result.referrers = _copy_referrers(src, dst, root, options)
+    except CopyError:
+        raise
+    except ModelcrateError as exc:
+        raise CopyError("copy referrers", "destination", exc) from exc
+    return result
+
+
+def _copy_referrers(src: Target, dst: Target, subject: Descriptor, options: CopyOptions) -> int:
+    count = 0
+    for r in referrers.list_referrers(src, subject):
+        copy_graph(src, dst, r.descriptor, options)
+        if r.legacy:
+            dst.tag(r.descriptor, referrers.cosign_signature_tag(subject.digest))
+        else:
+            referrers.register(dst, subject, r.descriptor)
+        count += 1 + _copy_referrers(src, dst, r.descriptor, options)
+    return count
 
 
 def _exists(dst: Target, desc: Descriptor) -> bool:

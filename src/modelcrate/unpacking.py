@@ -23,6 +23,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import BinaryIO
 
+from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
 from ._internal.fsutil import FileSink
 from .content.verify import drain, read_all, verifying
@@ -87,14 +88,14 @@ def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...
 
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
-           concurrency: int = 4) -> UnpackResult:
+           concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
     return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency)
 
 
 def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
-                concurrency: int = 4) -> UnpackResult:
+                concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
     """Verify and place ``files`` under ``out_dir``; all or nothing.
 
     Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at

@@ -20,6 +20,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
 from ._internal.fsutil import hash_copy
 from .content.verify import verifying
@@ -148,7 +149,7 @@ def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLay
     return layers
 
 
-def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = 4) -> PackResult:
+def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEFAULT_CONCURRENCY) -> PackResult:
     """Store every planned layer (``concurrency`` files at a time), the config and the manifest in
     ``target``; tag it last."""
     ingest_file = getattr(target, "ingest_file", None)
@@ -198,7 +199,7 @@ def _finish(p: PackPlan, layers: list[Descriptor]) -> tuple[bytes, Descriptor, b
     return config, config_desc, manifest, Descriptor.of(OCI_MANIFEST, manifest)
 
 
-def stage(p: PackPlan, *, concurrency: int = 4) -> tuple["SourceTarget", Descriptor]:
+def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY) -> tuple["SourceTarget", Descriptor]:
     """Describe the planned model without storing it: a read-only Target that serves each file from
     disk (tar layers are regenerated, byte for byte, on each read). ``push DIR REF`` copies from it,
     so model data is never copied into the local store."""

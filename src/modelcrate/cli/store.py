@@ -1,0 +1,197 @@
+"""CLI commands on the local store: init, pack, list, inspect, unpack, tag, rm.
+
+Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .. import api
+from ..config import DEFAULT_CONCURRENCY
+from ..format.mediatypes import KINDS
+from .app import cli, config, emit_json, json_option
+from .render import human_size, table
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--name", help="Model name to write (default: the directory's name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
+def init(directory: str, name: str | None, force: bool) -> None:
+    """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
+
+    \b
+    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.h5 *.keras
+    Weight config: config.json, generation_config.json, tokenizer*, ...
+    Code: *.py *.sh    Docs: README* LICENSE* *.md
+    Other files are listed as comments for you to decide.
+
+    \b
+    Example:
+      modelcrate init ./my-model --name my-model
+    """
+    path = api.init(directory, name=name, force=force)
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-t", "--tag", "ref", required=True, help="Reference to store it under, NAME[:TAG].")
+@click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
+              help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
+              help="Files hashed and stored in parallel.")
+@json_option
+def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
+    """Pack DIRECTORY into the local store as a ModelPack artifact.
+
+    The same directory and metadata always give the same digest: layer order, modes and the
+    creation time (from modelcrate.yaml or SOURCE_DATE_EPOCH, never the clock) are fixed.
+
+    \b
+    Example:
+      modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
+    """
+    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config())
+    if as_json:
+        emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
+                   "size": packed.view.total_size, "files": len(packed.view.files)})
+    else:
+        click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
+                   f"{human_size(packed.view.total_size)})", err=True)
+        click.echo(packed.descriptor.digest)
+
+
+@cli.command(name="list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List the models in the local store.
+
+    \b
+    Example:
+      modelcrate list --json
+    """
+    rows = api.list_models(config=config())
+    if as_json:
+        emit_json([r.to_dict() for r in rows])
+        return
+    click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
+                     [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
+                      for r in rows]))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored.")
+@json_option
+def inspect(ref: str, raw: bool, as_json: bool) -> None:
+    """Show a model's metadata, files and digest.
+
+    \b
+    Example:
+      modelcrate inspect my-model:1.0.0
+      modelcrate inspect my-model@sha256:... --raw | jq .
+    """
+    view = api.inspect(ref, config=config())
+    if raw:
+        sys.stdout.buffer.write(view.manifest.raw)
+        sys.stdout.buffer.flush()
+        return
+    files = [{"path": f.path, "kind": f.kind, "format": f.format, "size": f.descriptor.size,
+              "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
+             for f in view.files]
+    if as_json:
+        emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
+                   "artifactType": view.manifest.artifact_type, "size": view.total_size,
+                   "metadata": view.metadata, "files": files})
+        return
+    meta = view.metadata or {}
+    click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
+    labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
+              "framework": "Framework", "format": "Format", "architecture": "Architecture",
+              "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
+    for key, label in labels.items():
+        if meta.get(key):
+            click.echo(f"{label + ':':<14}{meta[key]}")
+    lineage = meta.get("lineage") or {}
+    if lineage.get("base_model"):
+        click.echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
+    for m in meta.get("metrics") or []:
+        click.echo(f"{'Metric:':<14}{m['name']}={m['value']}"
+                   + (f" on {m['dataset']}" if m.get("dataset") else "")
+                   + (f"/{m['split']}" if m.get("split") else ""))
+    click.echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
+    click.echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
+                     [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
+                       f["digest"][7:19]] for f in files]))
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--filter", "kinds", multiple=True, type=click.Choice(KINDS),
+              help="Only layers of this kind (repeatable).")
+@click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
+              help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
+@json_option
+def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
+           signature_path: str | None, as_json: bool) -> None:
+    """Write a model's files into DIRECTORY, verifying every byte.
+
+    Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
+    wrong sizes or digests) and writes nothing when it refuses. With --model-signature, the OMS bundle
+    stored by `modelcrate sign` is written too, for `model_signing verify key --signature FILE DIRECTORY`.
+
+    \b
+    Example:
+      modelcrate unpack my-model:1.0.0 ./serving --filter weight --filter weight.config
+      modelcrate unpack my-model:1.0.0 ./serving --model-signature ./serving.sig
+    """
+    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, model_signature=signature_path,
+                        config=config())
+    signature = result.model_signature
+    if as_json:
+        out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}
+        if signature is not None:
+            out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
+        emit_json(out)
+    else:
+        click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
+        if signature is not None:
+            click.echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
+                       err=True)
+
+
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+def tag(src: str, dst: str) -> None:
+    """Give a model in the local store another name or tag.
+
+    \b
+    Example:
+      modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
+    """
+    desc = api.tag(src, dst, config=config())
+    click.echo(desc.digest)
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True)
+def rm(refs: tuple[str, ...]) -> None:
+    """Remove tags from the local store; content nothing else uses is freed.
+
+    \b
+    Example:
+      modelcrate rm my-model:1.0.0
+    """
+    cfg = config()
+    for ref in refs:
+        desc = api.remove(ref, config=cfg)
+        click.echo(f"untagged {ref} ({desc.digest})", err=True)

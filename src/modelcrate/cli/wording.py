@@ -1,0 +1,46 @@
+"""Error wording for the CLI: the library says what is missing in its own words, the CLI names the flag.
+
+The signature operations do not know their callers' flags (a Python caller passes ``cert=``, not
+``--cert``), so their messages say "a certificate chain needs the signing certificate"; here each such
+phrase becomes the flags that supply it, once, for every command.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+
+from ..errors import ModelcrateError
+
+
+@cache
+def _flag_wording() -> dict[str, str]:
+    # Imported on the error path only: rendering an error must not slow down every start-up.
+    from ..signatures import model_signing, sign_attest, signers, verifiers
+
+    return {
+        signers.CHAIN_WITHOUT_CERT: "--cert-chain needs --cert (the signing certificate)",
+        signers.COSIGN_NEEDS_KEY: "--cosign-legacy needs --key: keyless legacy signatures need a Rekor bundle "
+                                  "annotation",
+        verifiers.COSIGN_KEY_ONLY: "cosign legacy signatures are checked with --key only",
+        verifiers.KEYLESS_NEEDS_BOTH: "keyless verification needs both --cert-identity and --cert-oidc-issuer",
+        sign_attest.NO_METRICS: "the model's metadata has no metrics: give the evaluation with --predicate FILE",
+        model_signing.WHOLE_MODEL: "--model-signature covers the whole model: drop --filter and --include",
+        model_signing.OVERWRITE_HINT: "use --force to overwrite it",
+        "the model-signature path": "--model-signature",
+        "another key than the private key": "another key than --key",
+        "sign offline with a key": "sign offline with --key",
+    }
+
+
+def flag_wording(exc: ModelcrateError) -> ModelcrateError:
+    """``exc`` with the library's phrases for missing inputs replaced by the flags that supply them."""
+    text, hint = str(exc), exc.hint
+    for phrase, flags in _flag_wording().items():
+        text, hint = text.replace(phrase, flags), hint.replace(phrase, flags)
+    if (text, hint) == (str(exc), exc.hint):
+        return exc
+    worded = copy.copy(exc)
+    worded.args = (text,)
+    worded.hint = hint
+    return worded

@@ -1,0 +1,328 @@
+"""Blob uploads into one repository: cross-repository mount, then a resumable upload.
+
+Measured on the CI machine against registry 2.8.2, 1 GiB: monolithic PUT and 16–64 MiB PATCH chunks all
+ran at the registry's own limit, ~110–125 MiB/s, because it hashes the body on receipt and again at
+commit; 8 MiB chunks lost 25 %. So a blob goes up as ``POST`` then requests of at most ``chunk_size``
+(16 MiB) bytes, ``PATCH`` for all but the last and ``PUT ?digest=`` carrying the last: a blob of up to
+16 MiB is a plain monolithic upload.
+
+One existence check per blob. The graph copy asks ``exists`` (HEAD) before it pushes, so the push does
+not ask again — oras-go's remote blob ``Push`` never checks ("to minimize the number of out-going
+requests"). Our Pusher contract still says pushing present content succeeds without reading it, so the
+``POST`` that opens the session carries ``mount=<digest>&from=<this repository>``: a registry that holds
+the blob answers 201 and nothing is sent; otherwise it answers 202 with the session we needed anyway.
+
+The request being sent is streamed from the source *and* kept in one reusable buffer, so memory stays
+bounded and a failed request is never re-read from the source: after a failure the registry is asked
+how much arrived (``GET`` on the upload URL → ``Range``) and only the rest is sent. Registry 2.8.2
+ignores ``Content-Range``, so a blind re-send would append the chunk twice; and every answer carries a
+new ``Location`` (a signed ``_state`` token) that must be followed.
+
+Registry 2.8.2 cannot resume an upload whose last request was cut mid-body: it keeps the partial bytes
+but the state token the client holds no longer matches, and every request with it (the status GET too)
+answers 404 ``BLOB_UPLOAD_INVALID``. Then a blob that fits in the buffer is re-sent on a fresh session;
+a larger one fails with :class:`UploadLost`, and the operation layer runs the copy again, which skips
+every blob that already arrived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, urljoin
+
+from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, SizeMismatch
+from ...format.descriptor import Descriptor
+from .http import BLOCK, RETRY_STATUSES, Response, TransportError, cancelled, retry_after
+
+if TYPE_CHECKING:
+    from .repository import RegistryTarget
+
+_SESSION_GONE = ("BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN")
+
+
+class UploadLost(TransportError):
+    """The registry dropped an interrupted upload session and cannot say how much of it arrived."""
+
+    hint = "run the command again: blobs that finished uploading are not sent again"
+
+
+class BufferPool:
+    """``count`` reusable buffers of ``size`` bytes; ``take()`` waits for a free one."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.size = size
+        self._free: queue.LifoQueue[bytearray] = queue.LifoQueue()
+        self._made = 0
+        self._count = count
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[memoryview]:
+        with self._lock:
+            make = self._made < self._count and self._free.empty()
+            if make:
+                self._made += 1
+        buf = bytearray(self.size) if make else self._free.get()
+        try:
+            yield memoryview(buf)
+        finally:
+            self._free.put(buf)
+
+
+def range_end(value: str | None) -> int | None:
+    """Bytes held according to an upload ``Range: 0-N`` header: ``N + 1`` (registry 2.8.2 sends ``0-0`` for
+    both 0 and 1 byte; callers that can tell the two apart handle that case themselves)."""
+    if not value:
+        return None
+    text = value.strip().removeprefix("bytes=")
+    first, sep, last = text.partition("-")
+    if not sep or not first.isdigit() or not last.isdigit():
+        return None
+    return int(last) + 1
+
+
+class Uploader:
+    """Mounts and uploads blobs into one repository (``target``)."""
+
+    def __init__(self, target: RegistryTarget) -> None:
+        self.target = target
+        self._pending: dict[str, str] = {}  # upload sessions opened by a mount that answered 202
+        self._lock = threading.Lock()
+
+    def mount(self, desc: Descriptor, from_repository: str) -> bool:
+        """Cross-repository mount: True when the registry linked the blob (201). On 202 the registry opened
+        an upload session instead; it is kept for the upload that follows, and False says "copy it"."""
+        if from_repository == self.target.repository:
+            return False
+        scopes = (*self.target.scopes, f"repository:{from_repository}:pull")
+        try:
+            resp = self._post_mount(desc, from_repository, scopes)
+        except AuthError:
+            return False  # no pull access to the source: upload instead
+        location = self._session(resp, desc, from_repository, or_start=False)
+        if location is None:
+            return True
+        with self._lock:
+            self._pending[desc.digest] = location
+        return False
+
+    def push(self, desc: Descriptor, reader: BinaryIO) -> None:
+        """Upload ``reader`` (a verifying stream of ``desc``) unless the registry holds the blob already."""
+        with self._lock:
+            location = self._pending.pop(desc.digest, None)
+        if location is None:
+            own = self.target.repository
+            location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
+            if location is None:
+                return  # the registry holds it: the stream is not read
+        chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
+        if chunk <= BLOCK:
+            self._upload_with(desc, reader, location, memoryview(bytearray(chunk)))
+            return
+        with self.target.client.buffers.take() as buf:
+            self._upload_with(desc, reader, location, buf[:chunk])
+
+    # ---- sessions -----------------------------------------------------------------------------------
+    def _post_mount(self, desc: Descriptor, from_repository: str, scopes: tuple[str, ...]) -> Response:
+        url = self.target.url("blobs", f"uploads/?mount={quote(desc.digest)}&from={quote(from_repository, safe='/')}")
+        return self.target.request("POST", url, scopes=scopes, idempotent=True)
+
+    def _session(self, resp: Response, desc: Descriptor, from_repository: str, *, or_start: bool) -> str | None:
+        """The answer to a mount ``POST``: None when the registry linked the blob (201), else the upload
+        URL of the session it opened instead (202). With ``or_start``, a registry that refuses the mount
+        parameters (a 4xx other than an auth failure or rate limit) gets a plain session ``POST``."""
+        with resp:
+            if resp.status == 201:
+                said = resp.header("Docker-Content-Digest")
+                resp.drain()
+                if said and said != desc.digest:
+                    raise DigestMismatch(f"{self.target.name} linked {said} when asked to mount {desc.digest}")
+                return None
+            if resp.status == 202 and resp.header("Location"):
+                resp.drain()
+                return urljoin(resp.url, resp.header("Location") or "")
+            refused = or_start and 400 <= resp.status < 500 and resp.status not in (401, 403, 429)
+            if not refused:
+                raise self.target.client.error(resp, f"mount {desc.digest} from {from_repository} into "
+                                                     f"{self.target.name}")
+            resp.drain()
+        return self._start()
+
+    def _start(self) -> str:
+        url = self.target.url("blobs", "uploads/")
+        with self.target.request("POST", url, idempotent=True) as resp:
+            location = resp.header("Location")
+            if resp.status != 202 or not location:
+                raise self.target.client.error(resp, f"start an upload to {self.target.name}")
+            resp.drain()
+        return urljoin(url, location)
+
+    def _upload_with(self, desc: Descriptor, reader: BinaryIO, location: str, buf: memoryview) -> None:
+        chunk = len(buf)
+        offset = 0
+        while True:
+            part = buf[: min(chunk, desc.size - offset)]
+            final = offset + len(part) == desc.size
+            request = _Part(self, desc, reader, part, offset, final)
+            try:
+                next_location = request.send(location)
+            except UploadLost:
+                if offset or not final:
+                    raise
+                # The whole blob fits in the buffer: send it again on a fresh session; what was read from
+                # the source is not read again.
+                again = _Part(self, desc, reader, part, 0, True, have=request.filled)
+                next_location = again.send(self._start())
+            if final or next_location is None:
+                return
+            location = next_location
+            offset += len(part)
+
+    def status(self, desc: Descriptor, location: str) -> tuple[str, int | None] | None:
+        """(upload URL, bytes held) from one ``GET`` on the upload URL; None if the blob is complete.
+        A failed or busy answer raises TransportError: the caller counts it and asks again."""
+        with self.target.request("GET", location, idempotent=False) as resp:
+            if resp.status == 204 or resp.status == 202:
+                value = (resp.header("Range") or "").strip()
+                holds = None if value in ("0-0", "bytes=0-0") else (range_end(value) or 0)
+                new = urljoin(location, resp.header("Location") or location)
+                resp.drain()
+                return new, holds
+            if resp.status in RETRY_STATUSES:
+                resp.drain()
+                raise TransportError(f"{self.target.name} answered {resp.status} when asked about an upload")
+            if resp.status != 404:
+                raise self.target.client.error(resp, f"ask {self.target.name} about the upload of {desc.digest}")
+            resp.drain()
+        self.lost(desc)
+        return None
+
+    def lost(self, desc: Descriptor) -> None:
+        """The session is gone: done if the blob arrived anyway, else :class:`UploadLost`."""
+        if self.target.exists(desc):
+            return
+        raise UploadLost(f"the upload of {desc.digest} to {self.target.name} broke off and the registry cannot "
+                         "say how much of it arrived (registry 2.8.2 does this when a request is cut mid-body)")
+
+
+class _Part:
+    """One request of an upload: bytes ``offset``… of the blob, read from ``reader`` as they are sent and
+    kept in ``part``; a PATCH, or the completing PUT when ``final``. ``have`` bytes of ``part`` are already
+    filled. After a failure the registry is asked how much arrived and only the rest is sent."""
+
+    def __init__(self, uploader: Uploader, desc: Descriptor, reader: BinaryIO, part: memoryview, offset: int,
+                 final: bool, have: int = 0) -> None:
+        self.uploader, self.desc, self.reader, self.part = uploader, desc, reader, part
+        self.offset, self.final = offset, final
+        self.filled = have  # bytes of part read from the source so far
+        self.start = 0      # bytes of part the registry holds
+        self.name = uploader.target.name
+
+    def body(self, send: Any) -> None:
+        """The request body writer: the part from ``start``, reading the source only past ``filled``."""
+        part, stats = self.part, self.uploader.target.client.stats
+        pos = self.start
+        while pos < len(part):
+            if pos >= self.filled:
+                n = self.reader.readinto(part[self.filled: min(len(part), self.filled + BLOCK)])  # type: ignore[attr-defined]
+                if not n:
+                    raise SizeMismatch(f"{self.desc.digest}: the source ended after {self.offset + self.filled} "
+                                       f"of {self.desc.size} bytes")
+                self.filled += n
+            end = min(self.filled, pos + BLOCK)
+            send(part[pos:end])
+            stats.add(uploaded=end - pos)
+            pos = end
+
+    def send(self, location: str) -> str | None:
+        """Send the part to ``location``; return the next upload URL (None when the blob is done)."""
+        policy = self.uploader.target.client.settings.retry
+        failures = 0
+        while True:
+            wait: float | None = None
+            try:
+                resp = self._request(location)
+            except UploadLost:
+                raise
+            except TransportError as exc:
+                if cancelled():
+                    raise
+                error: ModelcrateError = exc
+            else:
+                with resp:
+                    done, answer = self._answered(resp, location)
+                    if done:
+                        return answer
+                    wait = retry_after(resp.headers)
+                    error = self.uploader.target.client.error(resp, f"upload {self.desc.digest} to {self.name}")
+            failures += 1
+            if failures >= policy.attempts:
+                raise error
+            policy.sleep(policy.delay(failures - 1, wait))
+            # Never re-send blindly: ask the registry how much of this upload it holds.
+            status, failures = self._ask(location, failures)
+            if status is None:
+                return None  # the blob is complete: the answer to the last request was lost
+            location, holds = status
+            if holds is None:  # "Range: 0-0": 0 or 1 byte. Assume nothing new arrived; were that wrong,
+                holds = min(self.offset + self.start, 1)  # the final PUT's digest check fails: never silent
+            if not self.offset + self.start <= holds <= self.offset + self.filled:
+                raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry reports {holds} "
+                                    f"bytes, but {self.offset + self.filled} were sent", hint="run the command again")
+            self.start = holds - self.offset
+            if self.start == len(self.part) and not self.final:
+                return location
+
+    def _request(self, location: str) -> Response:
+        headers = {"Content-Type": "application/octet-stream"}
+        if self.final:
+            url = location + ("&" if "?" in location else "?") + "digest=" + quote(self.desc.digest)
+            method = "PUT"
+        else:
+            url, method = location, "PATCH"
+            headers["Content-Range"] = f"{self.offset + self.start}-{self.offset + len(self.part) - 1}"
+        return self.uploader.target.request(method, url, headers=headers, body=self.body,
+                                            length=len(self.part) - self.start)
+
+    def _answered(self, resp: Response, location: str) -> tuple[bool, str | None]:
+        """(True, next URL or None) when ``resp`` ends this part; (False, None) when it is worth a retry."""
+        if self.final and resp.status in (201, 204):
+            said = resp.header("Docker-Content-Digest")
+            resp.drain()
+            if said and said != self.desc.digest:
+                raise DigestMismatch(f"{self.name} stored the upload as {said}, expected {self.desc.digest}")
+            return True, None
+        if not self.final and resp.status == 202 and resp.header("Location"):
+            holds = range_end(resp.header("Range"))
+            expect = self.offset + len(self.part)
+            resp.drain()
+            if holds is not None and holds != expect and not (holds == 1 and expect == 0):
+                raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry holds {holds} "
+                                    f"bytes after a chunk ending at {expect}",
+                                    hint="run the command again; the upload starts over")
+            return True, urljoin(location, resp.header("Location") or "")
+        if resp.status not in RETRY_STATUSES:
+            err = self.uploader.target.client.error(resp, f"upload {self.desc.digest} to {self.name}")
+            if resp.status == 404 and any(code in err.codes for code in _SESSION_GONE):
+                self.uploader.lost(self.desc)  # the session is gone: done if the blob is there
+                return True, None
+            raise err
+        return False, None
+
+    def _ask(self, location: str, failures: int) -> tuple[tuple[str, int | None] | None, int]:
+        """The upload's status, asking again after transport failures; and the failure count so far."""
+        policy = self.uploader.target.client.settings.retry
+        while True:
+            try:
+                return self.uploader.status(self.desc, location), failures
+            except UploadLost:
+                raise
+            except TransportError:
+                failures += 1
+                if failures >= policy.attempts:
+                    raise
+                policy.sleep(policy.delay(failures - 1))
