@@ -97,9 +97,9 @@ class World:
         yaml = re.sub(r"name: accuracy, value: [0-9.]+", f"name: accuracy, value: {accuracy}", yaml)
         (src / "modelcrate.yaml").write_text(yaml)
         ref = f"{self.name}:{version}"
-        packed = api.pack(src, ref, settings=Settings(self.home))
+        packed = api.pack(src, ref, config=Settings(self.home))
         if self.registry is not None:
-            transfer.push(ref, settings=Settings(self.home), remote=self.remote)
+            transfer.push(ref, config=Settings(self.home), remote=self.remote)
         return packed.descriptor
 
     def sign(self, desc: Descriptor, who: str = "release") -> None:

@@ -45,6 +45,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attest": ("signing", "Attach a signed attestation (in-toto statement about the manifest digest) to a model."),
     "verify-attestation": ("signing", "Verify a model's attestations of one type; exit non-zero unless one passes."),
     "discover": ("signing", "Show the signatures, attestations and other referrers of a model as a tree."),
+    "promote": ("lifecycle", "Promote a model into a stage: check the policy, move the stage tag, append a signed "
+                             "record."),
+    "rollback": ("lifecycle", "Move a stage back to the model it held before, recorded as a rollback."),
+    "demote": ("lifecycle", "Empty a stage, recorded as a demote; `rollback` puts the model back."),
+    "deprecate": ("lifecycle", "Sign a deprecation of a model: resolve warns, and a policy can refuse it."),
+    "retire": ("lifecycle", "Take a model out of every stage, record its retirement, optionally delete its tag."),
+    "history": ("lifecycle", "Print the verified history of a repository's stages (--at: what a stage held then)."),
+    "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals."),
+    "resolve": ("lifecycle", "Print NAME@sha256:... for a version or stage tag, verified against the policy."),
 }
 
 

@@ -19,12 +19,10 @@ from ..format.reference import Reference
 from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
-from ..settings import Settings
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
-from .main import cli, emit_json, json_option
+from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
 from .render import table
 from .signing import _options, load_signer
-from .transfer import remote_option_list, remote_settings
 
 
 _remote = _options(*remote_option_list())
@@ -42,7 +40,7 @@ _reason = click.option("--reason", default="", help="Why (recorded in the signed
 
 def _ctx(ref: str, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> lifecycle.Context:
     remote = remote_settings(plain_http, insecure, ca_file, timeout) if Reference.parse(ref).registry else None
-    return lifecycle.Context(Settings.from_env(), remote)
+    return lifecycle.Context(config(), remote)
 
 
 def _gate(policy_path: str | None) -> Gate | None:

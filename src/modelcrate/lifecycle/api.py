@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..config import Config
 from ..content.remote.registry import RemoteSettings
 from ..content.tagupdate import current
 from ..content.target import TagLister, Target
 from ..errors import InvalidReference, ModelcrateError, NotFound, PolicyViolation, UsageError
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
-from ..settings import Settings
 from ..signatures import Signer, Stored, Verifier, read_subject
-from ..transfer import open_target, resolve_checked
+from ..targets import open_target
+from ..targets import resolve as resolve_checked
 from . import chain as _chain
 from .chain import Entry, History
 from .checkpoint import Checkpoints
@@ -44,14 +45,14 @@ STATE_DIR = "state"
 
 @dataclass(frozen=True)
 class Context:
-    """Where an operation runs: settings, registry settings, and the clock (fixed in tests)."""
+    """Where an operation runs: the configuration, registry settings, and the clock (fixed in tests)."""
 
-    settings: Settings | None = None
+    config: Config | None = None
     remote: RemoteSettings | None = None
     now: datetime | None = None
 
-    def resolved(self) -> Settings:
-        return self.settings or Settings.from_env()
+    def resolved(self) -> Config:
+        return self.config or Config.from_env()
 
     def time(self) -> datetime:
         return self.now or datetime.now(UTC)
@@ -65,7 +66,7 @@ DEFAULT_CONTEXT = Context()
 
 @contextmanager
 def opened(r: Reference, ctx: Context, *, push: bool) -> Iterator[Target]:
-    with open_target(r, settings=ctx.resolved(), remote=ctx.remote, push=push) as target:
+    with open_target(r, ctx.resolved(), write=push, remote=ctx.remote) as target:
         yield target
 
 
