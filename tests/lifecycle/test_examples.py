@@ -27,7 +27,8 @@ def test_the_example_policy_loads(tmp_path: Path) -> None:
         (tmp_path / "keys" / f"{who}.pub").write_bytes(keys.public_pem(keys.generate()))
     gate = PolicyGate.load(str(tmp_path / "policy.yaml"))
     assert gate.stages() == ("dev", "staging", "production")
-    assert gate.promoters("production") is not None and gate.promoters("staging") is None
+    assert gate.promoters("production") is not None and gate.promoters("staging") is not None
+    assert gate.promoters("dev") is None
 
 
 def test_the_ci_workflow_uses_real_commands() -> None:

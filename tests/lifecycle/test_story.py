@@ -84,3 +84,14 @@ def test_only_listed_promoters_may_promote(world: World) -> None:
     with pytest.raises(PolicyViolation, match="promoters"):
         lifecycle.promote(f"{world.name}:3.0.0", to="production", signer=world.signer("mallory"), gate=gate,
                           ctx=world.ctx())
+
+
+def test_resolve_refuses_a_stage_without_promoters(world: World) -> None:
+    gate = world.gate()
+    world.pack("5.0.0")
+    lifecycle.promote(f"{world.name}:5.0.0", to="staging", signer=world.signer("mallory"), gate=gate, ctx=world.ctx())
+    with pytest.raises(PolicyViolation, match="names no promoters for staging"):
+        lifecycle.resolve(f"{world.name}:staging", gate=gate, ctx=world.ctx())
+    # With the keys a reader trusts, the same stage resolves only if they signed it.
+    with pytest.raises(PolicyViolation, match="not signed by an allowed promoter"):
+        lifecycle.resolve(f"{world.name}:staging", verifier=world.verifier("alice"), ctx=world.ctx())

@@ -351,7 +351,12 @@ def resolve(ref: str, *, gate: Gate | None = None, verifier: Verifier | None = N
     with opened(r, ctx, push=False) as target:
         stage = r.tag if not r.digest and _is_stage(r.tag, target, gate) else None
         if stage is not None and (policy is not None or verifier is not None):
-            state = _verified_stage(target, r.name, stage, _reader(gate, stage, verifier), ctx)
+            reader = _reader(gate, stage, verifier)
+            if isinstance(reader, UnverifiedRecords):  # anyone may move it: nothing proves who did
+                raise PolicyViolation(f"the policy names no promoters for {stage}, so its history cannot show "
+                                      f"who moved {r.name}:{stage}",
+                                      hint="add promoters for the stage to the policy, or pass their keys")
+            state = _verified_stage(target, r.name, stage, reader, ctx)
             if state.untracked:
                 raise _chain.UntrackedMove(state.untracked)
             entry = state.history.head
