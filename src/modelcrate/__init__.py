@@ -22,6 +22,7 @@ _API: dict[str, tuple[str, str]] = {
     **{name: ("modelcrate.api", name) for name in (
         "attest", "catalog", "copy", "discover", "init", "inspect", "login", "logout", "pack", "pull", "push",
         "resolve", "sign", "tag", "unpack", "verify", "verify_attestation")},
+    **{name: ("modelcrate.governance", name) for name in ("approve", "check_policy", "reject")},
     "list": ("modelcrate.api", "list_models"),
     "rm": ("modelcrate.api", "remove"),
     "tags": ("modelcrate.api", "list_tags"),
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
                       resolve, sign, tag, unpack, verify, verify_attestation)
     from .api import list_models as list, list_tags as tags, remove as rm  # noqa: F401
     from .config import Config  # noqa: F401
+    from .governance import approve, check_policy, reject  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import transfer
-from .content.remote.registry import RemoteSettings
+from . import api
+from .config import Config
 from .content.target import Target
 from .errors import NotFound, UsageError
-from .format.descriptor import Descriptor
-from .format.reference import Reference
 from .policy import approvals as _approvals
 from .policy.evaluate import Decision, Deprecation, Evidence, evaluate
 from .policy.evidence import gather
 from .policy.load import load_policy_file
 from .policy.rules import DEFAULT_STAGES, PolicyFile
-from .settings import Settings
-from .signatures import Signer, Stored
+from .signatures import Signer, Stored, read_subject
 from .signing.approval import check_stage_name
 
 
@@ -71,46 +67,39 @@ def _policy(policy: str | os.PathLike[str] | PolicyFile | None) -> PolicyFile | 
     return policy if isinstance(policy, PolicyFile) or policy is None else load_policy_file(policy)
 
 
-def _open(ref: str, *, settings: Settings | None, remote: RemoteSettings | None, local: bool,
-          push: bool) -> tuple[Reference, AbstractContextManager[Target]]:
-    r = Reference.parse(ref).or_latest()
-    return r, transfer.open_target(r, settings=settings or Settings.from_env(), remote=remote, push=push,
-                                   local=local)
-
-
 def _decide(ref: str, decision: str, *, stage: str, signer: Signer, comment: str | None,
-            policy: str | os.PathLike[str] | PolicyFile | None, settings: Settings | None,
-            remote: RemoteSettings | None, local: bool, created: datetime | None) -> Recorded:
+            policy: str | os.PathLike[str] | PolicyFile | None, local: bool, config: Config | None,
+            created: datetime | None) -> Recorded:
     check_stage_name(stage)
     loaded = _policy(policy)
     if loaded is not None and loaded.stage(stage) is None:
         raise UsageError(f"{stage!r} is not a stage of {loaded.source} (its stages: {', '.join(loaded.vocabulary)})")
-    r, opened = _open(ref, settings=settings, remote=remote, local=local, push=True)
-    with opened as target:
-        desc = transfer.resolve_checked(target, r)
-        stored = _approvals.record_decision(target, desc, r.name, signer, stage=stage, decision=decision,
+    with api.subject(ref, write=True, local=local, config=config) as (name, target, desc):
+        if read_subject(target, desc) is None:
+            raise UsageError(f"{ref} ({desc.digest}) is not a model: only models are approved or rejected")
+        stored = _approvals.record_decision(target, desc, name, signer, stage=stage, decision=decision,
                                             created=created or datetime.now(UTC), comment=comment)
     return Recorded(ref, desc.digest, stage, decision, signer.description, stored)
 
 
 def approve(ref: str, *, stage: str, signer: Signer, comment: str | None = None,
-            policy: str | os.PathLike[str] | PolicyFile | None = None, settings: Settings | None = None,
-            remote: RemoteSettings | None = None, local: bool = False, created: datetime | None = None) -> Recorded:
+            policy: str | os.PathLike[str] | PolicyFile | None = None, local: bool = False,
+            config: Config | None = None, created: datetime | None = None) -> Recorded:
     """Sign and attach an approval of the model REF resolves to, for ``stage``.
 
     With ``policy``, the stage must be one of its stages. Whether the approval counts is decided when a
     promotion is checked: only an approver the policy lists, for this digest and this stage.
     """
-    return _decide(ref, "approve", stage=stage, signer=signer, comment=comment, policy=policy, settings=settings,
-                   remote=remote, local=local, created=created)
+    return _decide(ref, "approve", stage=stage, signer=signer, comment=comment, policy=policy, local=local,
+                   config=config, created=created)
 
 
 def reject(ref: str, *, stage: str, signer: Signer, comment: str | None = None,
-           policy: str | os.PathLike[str] | PolicyFile | None = None, settings: Settings | None = None,
-           remote: RemoteSettings | None = None, local: bool = False, created: datetime | None = None) -> Recorded:
+           policy: str | os.PathLike[str] | PolicyFile | None = None, local: bool = False,
+           config: Config | None = None, created: datetime | None = None) -> Recorded:
     """Sign and attach a rejection: it blocks promotion into ``stage`` until the same identity approves later."""
-    return _decide(ref, "reject", stage=stage, signer=signer, comment=comment, policy=policy, settings=settings,
-                   remote=remote, local=local, created=created)
+    return _decide(ref, "reject", stage=stage, signer=signer, comment=comment, policy=policy, local=local,
+                   config=config, created=created)
 
 
 def tagged_stages(target: Target, digest: str, stages: Iterable[str]) -> frozenset[str]:
@@ -131,8 +120,8 @@ def tagged_stages(target: Target, digest: str, stages: Iterable[str]) -> frozens
 
 def check_policy(ref: str, *, stage: str, policy: str | os.PathLike[str] | PolicyFile | None = None,
                  promoter: str | None = None, current_stages: Iterable[str] | None = None,
-                 deprecated: Deprecation | bool | None = None, settings: Settings | None = None,
-                 remote: RemoteSettings | None = None, local: bool = False) -> PolicyCheck:
+                 deprecated: Deprecation | bool | None = None, local: bool = False,
+                 config: Config | None = None) -> PolicyCheck:
     """Evaluate ``policy``'s rules for ``stage`` against the model REF resolves to; never raises for a refusal.
 
     ``promoter`` is the identity that would sign the promotion (as its verifier reports it, e.g.
@@ -140,14 +129,12 @@ def check_policy(ref: str, *, stage: str, policy: str | os.PathLike[str] | Polic
     """
     check_stage_name(stage)
     loaded = _policy(policy)
-    r, opened = _open(ref, settings=settings, remote=remote, local=local, push=False)
-    with opened as target:
-        desc: Descriptor = transfer.resolve_checked(target, r)
+    with api.subject(ref, write=False, local=local, config=config) as (name, target, desc):
         if current_stages is None:
             current_stages = tagged_stages(target, desc.digest, loaded.vocabulary if loaded else DEFAULT_STAGES)
         if loaded is None:
             return PolicyCheck(ref, evaluate(None, Evidence(desc.digest, stage, frozenset(current_stages))))
-        gathered = gather(target, desc, r.name, loaded, stage, current_stages=current_stages,
+        gathered = gather(target, desc, name, loaded, stage, current_stages=current_stages,
                           deprecated=deprecated, promoter=promoter)
     return PolicyCheck(ref, evaluate(loaded, gathered.evidence), gathered.notes)
 

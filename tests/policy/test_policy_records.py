@@ -14,7 +14,7 @@ from modelcrate.content.layout import LocalRepository, LocalStore
 from modelcrate.errors import UsageError
 from modelcrate.format.descriptor import Descriptor
 from modelcrate.policy import approvals as policy_approvals
-from modelcrate.settings import Settings
+from modelcrate.config import Config
 from modelcrate.signing.approval import APPROVAL_V1, approval_predicate
 from tests.support.artifacts import write_model
 
@@ -32,7 +32,7 @@ def pack(tmp_path: Path, home: Path) -> Callable[..., tuple[LocalRepository, Des
              extra: str = METRICS) -> tuple[LocalRepository, Descriptor]:
         directory = write_model(tmp_path / ref.replace("/", "_").replace(":", "_"),
                                 {"model.safetensors": weights}, extra=extra)
-        result = api.pack(directory, ref, settings=Settings(home))
+        result = api.pack(directory, ref, config=Config(home))
         return LocalStore(home).repository(api.parse_local(ref).name), result.descriptor
 
     return make
@@ -200,6 +200,9 @@ def test_approve_refuses_a_stage_the_policy_does_not_know(people: People, write_
         governance.approve("team/m:1.0", stage="Prod", signer=people.signer("alice"))
     done = governance.approve("team/m:1.0", stage="production", signer=people.signer("alice"), comment="ok")
     assert done.signer == people.identity("alice") and done.decision == "approve"
+    with pytest.raises(UsageError, match="is not a model"):  # e.g. the approval record itself
+        governance.approve(f"team/m@{done.stored.descriptor.digest}", stage="production",
+                           signer=people.signer("alice"))
 
 
 def test_promoter_identity_of_a_signed_bundle(people: People, write_policy) -> None:
@@ -211,3 +214,52 @@ def test_promoter_identity_of_a_signed_bundle(people: People, write_policy) -> N
     data = statement.build_statement([("team/m", {"sha256": "ab" * 32})], "https://example.com/p/v1", {})
     assert promoter_identity(people.signer("bob").sign_statement(data), rules) == people.identity("bob")
     assert promoter_identity(people.signer("carol").sign_statement(data), rules) is None
+
+
+@pytest.mark.parametrize(("identity", "counts"), [("CN=model signer", True), ("CN=someone else", False)])
+def test_an_x509_approver_is_named_by_identity(people: People, write_policy, pack, identity: str,
+                                               counts: bool) -> None:
+    from tests.signing.conftest import make_pki
+    from tests.sigops.conftest import cert_signer, pem
+
+    now = dt.datetime.now(dt.UTC)  # certificate-backed bundles are checked at the time of verification
+    pki = make_pki(leaf_not_before=now - dt.timedelta(days=1), leaf_not_after=now + dt.timedelta(days=1))
+    (people.root / "root.pem").write_bytes(pem(pki.root))
+    (people.root / "int.pem").write_bytes(pem(pki.intermediate))
+    policy = write_policy(f"""\
+stages:
+  production:
+    approvals:
+      count: 2
+      identities: [{{ca: root.pem, chain: int.pem, identity: "{identity}"}}, {{key: keys/bob.pub}}]
+""")
+    repo, desc = pack()
+    policy_approvals.record_decision(repo, desc, repo.name, cert_signer(pki), stage="production",
+                                     decision="approve", created=T0)
+    decide(people, repo, desc, "bob")
+    result = check("team/m:1.0", policy, people, promoter="alice")
+    assert result.allowed is counts, failures(result)
+    if not counts:
+        assert any(f"certificate names CN=model signer, not {identity}" in n for n in result.notes), result.notes
+
+
+def test_an_approver_who_signed_the_model_is_recognised_even_if_not_a_listed_signer(people: People, write_policy,
+                                                                                    pack) -> None:
+    """alice is no package signer in the policy, but she signed the model: her approval does not count."""
+    repo, desc = pack()
+    ready(people, repo, desc)  # release signed; alice and carol approved
+    signatures.sign(repo, desc, repo.name, people.signer("alice"), created=T0, model_signing=False)
+    found = failures(check("team/m:1.0", write_policy(ISSUE_POLICY), people))
+    assert list(found) == ["approvals 2"]
+    assert f"not counted: {people.identity('alice')} signed the model" in found["approvals 2"]
+
+
+def test_a_malformed_approval_by_a_listed_approver_does_not_count(people: People, write_policy, pack) -> None:
+    repo, desc = pack()
+    ready(people, repo, desc, approvers=("alice",))
+    bad = {**approval_predicate(stage="production", decision="approve", subject_digest=desc.digest, actor="carol",
+                                time=T0), "decision": "approve!", "weight": 10}
+    signatures.attach_record(repo, desc, repo.name, people.signer("carol"), APPROVAL_V1, bad, created=T0)
+    result = check("team/m:1.0", write_policy(ISSUE_POLICY), people)
+    assert failures(result)["approvals 2"].startswith("1 of 2 approvals")
+    assert any("approval predicate has unknown fields: weight" in n for n in result.notes), result.notes

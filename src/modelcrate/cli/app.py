@@ -45,6 +45,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attest": ("signing", "Attach a signed attestation (in-toto statement about the manifest digest) to a model."),
     "verify-attestation": ("signing", "Verify a model's attestations of one type; exit non-zero unless one passes."),
     "discover": ("signing", "Show the signatures, attestations and other referrers of a model as a tree."),
+    "approve": ("governance", "Approve a model for a stage: a signed record bound to its digest and the stage."),
+    "reject": ("governance", "Reject a model for a stage: a signed record that blocks promotion."),
+    "policy": ("governance", "Check a model against the rules of a policy file, rule by rule."),
     "promote": ("lifecycle", "Promote a model into a stage: check the policy, move the stage tag, append a signed "
                              "record."),
     "rollback": ("lifecycle", "Move a stage back to the model it held before, recorded as a rollback."),

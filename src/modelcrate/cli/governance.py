@@ -11,22 +11,21 @@ from collections.abc import Callable
 import click
 
 from .. import governance
-from ..content.remote.registry import RemoteSettings
+from ..config import Config
 from ..errors import PolicyViolation
 from ..format.reference import Reference
 from ..signatures import KeyVerifier
-from .main import cli, emit_json, json_option
-from .signing import _read, _signer_options, _target_options, _worded, load_signer
-from .transfer import remote_settings
+from .app import cli, config, emit_json, json_option, remote_settings
+from .signing import _read, _signer_options, _target_options, load_signer
 
 _STATUS = {True: "pass", False: "FAIL", None: "skip"}
 
 
-def _remote(ref: str, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
-            timeout: float) -> RemoteSettings | None:
+def _config(ref: str, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
+            timeout: float) -> Config:
     if local or Reference.parse(ref).registry is None:
-        return None
-    return remote_settings(plain_http, insecure, registry_ca_file, timeout)
+        return config()
+    return config(remote=remote_settings(plain_http, insecure, registry_ca_file, timeout))
 
 
 def _decision_command(decision: str) -> Callable[..., None]:
@@ -40,14 +39,13 @@ def _decision_command(decision: str) -> Callable[..., None]:
     @_signer_options
     @_target_options
     @json_option
-    @_worded
     def command(ref: str, stage: str, comment: str | None, policy_path: str | None, key_path: str | None,
                 cert_path: str | None, chain_path: str | None, keyless: bool, local: bool, plain_http: bool,
                 insecure: bool, registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
         signer = load_signer(key_path, cert_path, chain_path, keyless)
         run = governance.approve if decision == "approve" else governance.reject
         done = run(ref, stage=stage, signer=signer, comment=comment, policy=policy_path, local=local,
-                   remote=_remote(ref, local, plain_http, insecure, registry_ca_file, timeout))
+                   config=_config(ref, local, plain_http, insecure, registry_ca_file, timeout))
         if as_json:
             emit_json(done.to_dict())
             return
@@ -80,7 +78,7 @@ cli.command(name="reject", help="""Reject a model for a stage: a signed record t
 
 @cli.group()
 def policy() -> None:
-    """Check models against a policy file (spec/policy.md)."""
+    """Check a model against the rules of a policy file, rule by rule."""
 
 
 @policy.command(name="check")
@@ -92,7 +90,6 @@ def policy() -> None:
               help="Public key of who would promote: checks promoters and that they are not an approver.")
 @_target_options
 @json_option
-@_worded
 def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | None, local: bool, plain_http: bool,
           insecure: bool, registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
     """Evaluate a stage's rules for a model: each rule passes or fails, with the reason and evidence.
@@ -106,7 +103,7 @@ def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | Non
     """
     promoter = KeyVerifier.from_pem(_read(promoter_key)).description if promoter_key else None
     result = governance.check_policy(ref, stage=stage, policy=policy_path, promoter=promoter, local=local,
-                                     remote=_remote(ref, local, plain_http, insecure, registry_ca_file, timeout))
+                                     config=_config(ref, local, plain_http, insecure, registry_ca_file, timeout))
     decision = result.decision
     if as_json:
         emit_json(result.to_dict())

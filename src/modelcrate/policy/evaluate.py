@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..signing.approval import ApprovalFields
-from .gates import GateSyntaxError, license_allowed
+from .gates import GateSyntaxError, MetricGate, license_allowed
 from .rules import ApprovalRule, PolicyFile, SignerSpec, StageRules
 
 
@@ -223,7 +223,7 @@ def _attestation(predicate_type: str, ev: Evidence) -> RuleResult:
     return RuleResult(rule, False, f"no verified {predicate_type} attestation by an allowed signer")
 
 
-def _metric(gate: Any, ev: Evidence) -> RuleResult:
+def _metric(gate: MetricGate, ev: Evidence) -> RuleResult:
     rule = f"metric {gate.text}"
     values = [m for m in ev.metrics if m.name == gate.metric]
     if not values:

@@ -100,7 +100,7 @@ def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, s
         evaluations = c.records(trusted, _statement.EVALUATION_V1)
         for r in evaluations.records if evaluations else []:
             metrics += _metrics(r.predicate.get("metrics"), r.bundle_digest)
-    approvals = _approvals(c, rules) if rules.approvals else ()
+    approvals = _approvals(c, rules.approvals.approvers) if rules.approvals else ()
     license_ = (metadata or {}).get("license")
     evidence = Evidence(subject.digest, stage, base.current_stages, signatures, tuple(attestations), approvals,
                         tuple(metrics), license_ if isinstance(license_, str) else None, deprecated, promoter,
@@ -121,9 +121,8 @@ def promoter_identity(bundle_bytes: bytes, rules: StageRules) -> str | None:
         return None
 
 
-def _approvals(c: _Collector, rules: StageRules) -> tuple[Approval, ...]:
-    assert rules.approvals is not None
-    found = c.records(rules.approvals.approvers, APPROVAL_V1)
+def _approvals(c: _Collector, approvers: Sequence[SignerSpec]) -> tuple[Approval, ...]:
+    found = c.records(approvers, APPROVAL_V1)
     out = []
     for r in found.records if found else []:
         try:

@@ -55,8 +55,8 @@ def parse_policy_text(text: bytes | str, *, base: Path, source: str) -> PolicyFi
 def pull_policy(policy: PolicyFile) -> _sig.Policy:
     """The pull/verify requirements (``signers`` and ``require``) as a :class:`modelcrate.signatures.Policy`."""
     if not policy.signers:
-        raise InvalidPolicy(f"{policy.source}: has no signers section, which verify --policy and pull --policy "
-                            "need (stages are checked by promote and policy check)")
+        raise InvalidPolicy(f"{policy.source}: has no signers section, which verifying or pulling by policy "
+                            "needs (stages are checked when promoting)")
     return _sig.Policy(_sig.AnyOf(tuple(s.verifier for s in policy.signers)), policy.require_signature,
                        policy.require_attestations, policy.source)
 
