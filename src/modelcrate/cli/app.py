@@ -51,12 +51,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("lifecycle", "Promote a model into a stage: check the policy, move the stage tag, append a signed "
                              "record."),
     "rollback": ("lifecycle", "Move a stage back to the model it held before, recorded as a rollback."),
-    "demote": ("lifecycle", "Empty a stage, recorded as a demote; `rollback` puts the model back."),
+    "demote": ("lifecycle", "Empty a stage (resolving it then fails), recorded as a demote; `rollback` puts the "
+                            "model back."),
     "deprecate": ("lifecycle", "Sign a deprecation of a model: resolve warns, and a policy can refuse it."),
-    "retire": ("lifecycle", "Take a model out of every stage, record its retirement, optionally delete its tag."),
-    "history": ("lifecycle", "Print the verified history of a repository's stages (--at: what a stage held then)."),
-    "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals."),
-    "resolve": ("lifecycle", "Print NAME@sha256:... for a version or stage tag, verified against the policy."),
+    "retire": ("lifecycle", "Take a model out of every stage, record its retirement, optionally delete its version "
+                            "tag."),
+    "history": ("lifecycle", "Print the verified history of a repository's stages: who promoted what, when, why, on "
+                             "what evidence."),
+    "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals, "
+                            "deprecation."),
+    "resolve": ("lifecycle", "Print NAME@sha256:… for a version or stage tag: the line a deployment pins."),
 }
 
 
