@@ -109,8 +109,16 @@ def stages_of(target: Target, gate: Gate) -> list[str]:
             tags = target.tags()
         except NotFound:
             tags = []
-        names += [s for s in map(stage_of_head, tags) if s and s not in names]
+        names += [s for s in map(stage_of_head, tags) if s and s not in names and _is_stage_name(s)]
     return names
+
+
+def _is_stage_name(name: str) -> bool:
+    try:
+        validate_stage(name)
+    except UsageError:
+        return False  # a junk `_history.…` tag: not a stage, and not a reason to fail
+    return True
 
 
 def _holding(target: Target, name: str, subject: Descriptor, gate: Gate, ctx: Context) -> frozenset[str]:
