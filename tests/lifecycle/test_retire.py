@@ -62,3 +62,19 @@ def test_demote_then_rollback_restores(world: World) -> None:
     assert world.target().resolve("dev").digest != v1.digest  # the empty-stage marker
     back = lifecycle.rollback(world.name, stage="dev", signer=world.signer("alice"), ctx=world.ctx())
     assert back.appended.stage_tag.digest == v1.digest
+
+
+def test_the_history_outlives_the_model_in_the_local_store(local_world: World) -> None:
+    """After retire --delete and garbage collection, the model's blobs are gone but its history still verifies."""
+    from modelcrate import api
+
+    world = local_world
+    v1 = world.pack("1.0.0")
+    lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), ctx=world.ctx())
+    lifecycle.retire(f"{world.name}:1.0.0", signer=world.signer("alice"), delete=True, ctx=world.ctx())
+    store = api.open_store(world.ctx().config)
+    assert store.gc() is not None
+    assert not store.has_blob(v1.digest)
+    [report] = lifecycle.history(world.name, stage="production", verifier=world.verifier("alice"), ctx=world.ctx())
+    assert [e.promotion.action for e in report.history.entries] == ["promote", "retire"]
+    assert report.history.entries[0].subject == v1.digest and report.untracked is None
