@@ -205,7 +205,7 @@ def _parse_at(text: str | None) -> datetime | None:
 
 def _approvers(entry: Entry) -> str:
     names = [e.signer or e.digest[7:19] for e in entry.promotion.evidence if e.kind == "approval"]
-    return ", ".join(names) or "none recorded"
+    return ", ".join(names) or "-"
 
 
 def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
@@ -213,9 +213,9 @@ def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
         verified = "signers verified" if report.signers_verified else "links verified, signers NOT verified"
         click.echo(f"{name} {report.stage}: {len(report.history.entries)} records ({verified})")
         rows = [[str(e.sequence), e.promotion.time, e.promotion.action, _short(e.subject), e.signer,
-                 e.promotion.reason, str(len(e.promotion.evidence))] for e in report.history.entries]
+                 e.promotion.reason or "-", _approvers(e), e.promotion.policy[:19]] for e in report.history.entries]
         if rows:
-            click.echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "EVIDENCE"], rows))
+            click.echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "APPROVED BY", "POLICY"], rows))
         if report.untracked:
             click.echo(f"warning: {report.untracked}", err=True)
 
@@ -262,7 +262,8 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
             click.echo(f"{r.stage} at {at_text}: empty ({e.promotion.action} #{e.sequence} by {e.signer})")
         else:
             click.echo(f"{r.stage} at {at_text}: {repo}@{e.promotion.to_digest} ({e.promotion.action} "
-                       f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)})")
+                       f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)}; "
+                       f"policy {e.promotion.policy})")
 
 
 @cli.command()
