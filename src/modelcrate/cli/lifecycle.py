@@ -16,6 +16,7 @@ import click
 from .. import lifecycle
 from ..errors import UsageError
 from ..format.reference import Reference
+from ..config import Config
 from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
@@ -326,3 +327,14 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
     else:
         click.echo(resolved.reference)
     sys.stdout.flush()
+
+
+def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None, cfg: Config) -> None:
+    """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
+    found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=_gate(policy_path),
+                                  verifier=_verifier((pub_key,) if pub_key else ()),
+                                  ctx=lifecycle.Context(cfg, cfg.remote))
+    if found is not None:
+        f = found.facts
+        click.echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
+                                                                    else ""), err=True)

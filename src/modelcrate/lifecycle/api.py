@@ -395,3 +395,13 @@ def _deprecation(target: Target, desc: Descriptor, name: str, gate: Gate, verifi
                  ) -> Deprecated | None:
     everyone = verifier or getattr(gate, "everyone", lambda: None)()
     return deprecated_state(target, desc, name, everyone) if everyone is not None else None
+
+
+def deprecated(ref: str, *, gate: Gate | None = None, verifier: Verifier | None = None,
+                ctx: Context = DEFAULT_CONTEXT) -> Deprecated | None:
+    """The verified deprecation (or retirement) of the model at ``ref``, by ``verifier`` or anyone the policy
+    names; None when there is none or nobody to verify it with (``pull`` warns with this)."""
+    gate = gate or NoPolicy()
+    r = Reference.parse(ref).or_latest()
+    with opened(r, ctx, push=False) as target:
+        return _deprecation(target, resolve_checked(target, r), r.name, gate, verifier)
