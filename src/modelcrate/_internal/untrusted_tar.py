@@ -75,5 +75,5 @@ def regular_files(reader: BinaryIO, layer_path: str, layer_size: int) -> Iterato
                 data = tar.extractfile(member)
                 assert data is not None  # regular members always have data
                 yield name, member, data  # type: ignore[misc]
-    except tarfile.TarError as exc:
-        raise InvalidManifest(f"tar layer is malformed: {str(exc)[:200]}") from None
+    except (tarfile.TarError, ValueError, OverflowError) as exc:  # tarfile lets int() errors of pax records out
+        raise InvalidManifest(f"tar layer is malformed: {' '.join(str(exc).split())[:200]}") from None
