@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo test fuzz bench-pack bench-transfer bench-startup bench-scan bench-search clean
+.PHONY: venv demo demo-lifecycle test fuzz bench-pack bench-transfer bench-startup bench-scan bench-search clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,19 @@ demo: venv
 	diff -r --exclude=modelcrate.yaml examples/tiny-classifier $(DEMO)/unpacked
 	$(BIN)/python $(DEMO)/unpacked/predict.py
 	@echo "demo OK: packed, inspected and unpacked byte-identical (store in $(DEMO)/store)"
+	# The lifecycle on the same local store: sign, approve, promote through two stages, history, resolve.
+	for who in release alice bob; do MODELCRATE_KEY_PASSWORD=demo-only $(BIN)/modelcrate keygen \
+	  --output-key-prefix $(DEMO)/$$who; done
+	MODELCRATE_HOME=$(DEMO)/store MODELCRATE_KEY_PASSWORD=demo-only $(BIN)/modelcrate sign tiny-classifier:1.0.0 --key $(DEMO)/release.key
+	MODELCRATE_HOME=$(DEMO)/store MODELCRATE_KEY_PASSWORD=demo-only $(BIN)/modelcrate approve tiny-classifier:1.0.0 --stage production --key $(DEMO)/bob.key --comment "reviewed"
+	MODELCRATE_HOME=$(DEMO)/store MODELCRATE_KEY_PASSWORD=demo-only $(BIN)/modelcrate promote tiny-classifier:1.0.0 --to staging --key $(DEMO)/alice.key --reason "demo"
+	MODELCRATE_HOME=$(DEMO)/store MODELCRATE_KEY_PASSWORD=demo-only $(BIN)/modelcrate promote tiny-classifier:staging --to production --key $(DEMO)/alice.key --reason "demo"
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate history tiny-classifier --key $(DEMO)/alice.pub
+	MODELCRATE_HOME=$(DEMO)/store $(BIN)/modelcrate resolve tiny-classifier:production --key $(DEMO)/alice.pub
+	@echo "demo OK: signed, approved, promoted to production with a verified history (make demo-lifecycle: on registry:2)"
+
+demo-lifecycle: venv
+	examples/lifecycle.sh
 
 test: venv
 	$(BIN)/python -m pytest -q

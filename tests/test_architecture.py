@@ -113,7 +113,7 @@ def test_remote_modules_import_without_cycles() -> None:
 
 # The environment is read at the edge only: Config.from_env (config.py), the public API's defaults
 # (api.py) and the CLI. Everything below takes a Config or plain values.
-EDGE = {"config.py", "api.py"}
+EDGE = {"config.py", "api.py", "lifecycle/api.py"}  # the public APIs by reference string
 ENV_READERS_BELOW_THE_EDGE = {
     # passes this process's environment through to the git child (PATH, HOME), reads no setting from it
     "provenance.py",
@@ -235,6 +235,21 @@ def test_signatures_is_a_package_of_small_modules() -> None:
     assert not (PKG / "signatures.py").exists()
     for path in _files("signatures"):
         assert len(path.read_text().splitlines()) <= 700, path.name
+
+
+@pytest.mark.parametrize("name", ["chain.py", "records.py", "stages.py"])
+def test_lifecycle_records_and_chain_are_pure(name: str) -> None:
+    """The lifecycle's record builders and chain verification take bytes and verified facts, never a store."""
+    imports = _imports(PKG / "lifecycle" / name)
+    allowed = ("modelcrate.errors", "modelcrate.format", "modelcrate.signing", "modelcrate.lifecycle.records",
+               "modelcrate.lifecycle.chain", "__future__", "collections", "dataclasses", "datetime", "re", "typing")
+    assert not {i for i in imports if not any(i == a or i.startswith(a + ".") for a in allowed)}, \
+        "pure modules import only pure layers"
+
+
+def test_lifecycle_does_not_reach_into_the_cli() -> None:
+    for path in _files("lifecycle"):
+        assert not {i for i in _imports(path) if i.startswith(("modelcrate.cli", "modelcrate.api"))}, path.name
 
 
 # What policy evaluation may not reach, directly or through what it imports: files, stores, the network,

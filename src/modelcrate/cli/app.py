@@ -59,6 +59,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "storage-initializer": ("discovery", "Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) "
                                          "into DEST."),
     "export": ("discovery", "Export model REF as an OCI image DST that serving platforms run (a KServe modelcar)."),
+    "promote": ("lifecycle", "Promote a model into a stage: check the policy, move the stage tag, append a signed "
+                             "record."),
+    "rollback": ("lifecycle", "Move a stage back to the model it held before, recorded as a rollback."),
+    "demote": ("lifecycle", "Empty a stage (resolving it then fails), recorded as a demote; `rollback` puts the "
+                            "model back."),
+    "deprecate": ("lifecycle", "Sign a deprecation of a model: resolve warns, and a policy can refuse it."),
+    "retire": ("lifecycle", "Take a model out of every stage, record its retirement, optionally delete its version "
+                            "tag."),
+    "history": ("lifecycle", "Print the verified history of a repository's stages: who promoted what, when, why, on "
+                             "what evidence."),
+    "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals, "
+                            "deprecation."),
+    "resolve": ("lifecycle", "Print NAME@sha256:… for a version or stage tag: the line a deployment pins."),
 }
 
 

@@ -275,6 +275,10 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     else:
         warn_unsafe_stored(ref, result.digest, config)
     _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
+    if pub_key or policy_path:
+        from .lifecycle import warn_if_deprecated  # the lifecycle's records, only when verifying
+
+        warn_if_deprecated(ref, result.digest, pub_key, policy_path, config)
 
 
 @cli.command(name="copy")

@@ -1,0 +1,340 @@
+"""CLI commands for the lifecycle: promote, rollback, demote, deprecate, retire, history, status, resolve.
+
+Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function, render a table,
+a line or ``--json``. Writers sign with ``--key`` (a private key) or ``--keyless``; readers verify with
+``--policy`` (its promoters) or ``--key`` (public keys of accepted promoters, repeatable).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+import click
+
+from .. import lifecycle
+from ..errors import UsageError
+from ..format.reference import Reference
+from ..config import Config
+from ..lifecycle.chain import Entry
+from ..lifecycle.gate import Gate
+from ..lifecycle.policy_gate import PolicyGate
+from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
+from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
+from .render import echo, table
+from .signing import _options, load_signer
+
+
+_remote = _options(*remote_option_list())
+_policy = click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
+                       help="The policy file (YAML): stage rules, and who may promote into each stage.")
+_signer = _options(
+    click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
+                 help="Private key to sign the record with (password from $MODELCRATE_KEY_PASSWORD or a prompt)."),
+    click.option("--keyless", is_flag=True, help="Sign keyless with Sigstore. Needs network."),
+)
+_readers = click.option("--key", "pub_paths", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                        help="Accept records signed by this public key (repeatable); default: the policy's promoters.")
+_reason = click.option("--reason", default="", help="Why (recorded in the signed record).")
+
+
+def _ctx(ref: str, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> lifecycle.Context:
+    remote = remote_settings(plain_http, insecure, ca_file, timeout) if Reference.parse(ref).registry else None
+    return lifecycle.Context(config(), remote)
+
+
+def _gate(policy_path: str | None) -> Gate | None:
+    return PolicyGate.load(policy_path) if policy_path else None
+
+
+def _signer_of(key_path: str | None, keyless: bool) -> Signer:
+    return load_signer(key_path, None, None, keyless)
+
+
+def _verifier(pub_paths: tuple[str, ...]) -> Verifier | None:
+    if not pub_paths:
+        return None
+    found = []
+    for path in pub_paths:
+        with open(path, "rb") as f:
+            found.append(KeyVerifier.from_pem(f.read()))
+    return AnyOf(tuple(found)) if len(found) > 1 else found[0]
+
+
+def _short(digest: str | None) -> str:
+    return digest[7:19] if digest else "-"
+
+
+def _landed(verb: str, promoted: lifecycle.Promoted, as_json: bool) -> None:
+    if as_json:
+        emit_json(promoted.to_dict())
+        return
+    p = promoted.appended.promotion
+    echo(f"{verb} {promoted.reference} in {p.stage}: record #{p.sequence} by {p.actor}"
+               + (f" ({promoted.appended.attempts} attempts: another promoter wrote first)"
+                  if promoted.appended.attempts > 1 else ""), err=True)
+    echo(promoted.reference)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--to", "stage", required=True, help="The stage to promote into (e.g. staging, production).")
+@_signer
+@_reason
+@_policy
+@_remote
+@json_option
+def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
+            plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Promote a model into a stage: check the policy, move the stage tag, append a signed record.
+
+    The stage tag is moved to the existing manifest (nothing is copied). The record names the evidence
+    that satisfied the policy, the policy's digest (or "no policy"), and the previous history entry.
+
+    \b
+    Example:
+      modelcrate promote localhost:5000/team/bert:1.1.0 --to production --key alice.key \\
+          --policy policy.yaml --reason "CAB-1234"
+    """
+    promoted = lifecycle.promote(ref, to=stage, signer=_signer_of(key_path, keyless), reason=reason,
+                                 gate=_gate(policy_path), ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+    _landed("promoted", promoted, as_json)
+
+
+def _stage_command(name: str, verb: str, run: Callable[..., lifecycle.Promoted], doc: str) -> None:
+    """Register ``rollback`` or ``demote``: REPO --stage S, signed, with the same options."""
+
+    @click.argument("repo")
+    @click.option("--stage", required=True, help="The stage to change.")
+    @_signer
+    @_reason
+    @_policy
+    @_remote
+    @json_option
+    def command(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
+                plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+        promoted = run(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
+                       gate=_gate(policy_path), ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+        _landed(verb, promoted, as_json)
+
+    command.__doc__ = doc
+    cli.command(name=name)(command)
+
+
+_stage_command("rollback", "rolled back to", lifecycle.rollback, """Move a stage back to the model it held before, recorded as a rollback.
+
+    \b
+    Example:
+      modelcrate rollback localhost:5000/team/bert --stage production --key bob.key --reason "latency"
+    """)
+_stage_command("demote", "emptied", lifecycle.demote, """Empty a stage (resolving it then fails), recorded as a demote; `rollback` puts the model back.
+
+    \b
+    Example:
+      modelcrate demote localhost:5000/team/bert --stage staging --key alice.key --reason "bad data"
+    """)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the model is deprecated (recorded, signed).")
+@click.option("--successor", help="The model to use instead (pinned by digest when in the same repository).")
+@_signer
+@_remote
+@json_option
+def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None, keyless: bool, plain_http: bool,
+              insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Sign a deprecation of a model: resolve warns, and a policy can refuse it.
+
+    \b
+    Example:
+      modelcrate deprecate localhost:5000/team/bert:1.0.0 --reason "superseded" \\
+          --successor localhost:5000/team/bert:1.1.0 --key release.key
+    """
+    stored = lifecycle.deprecate(ref, reason=reason, signer=_signer_of(key_path, keyless), successor=successor,
+                                 ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+    if as_json:
+        emit_json({"reference": ref, **stored.to_dict()})
+        return
+    echo(f"deprecated {ref}: {reason}", err=True)
+    echo(stored.descriptor.digest)
+
+
+@cli.command()
+@click.argument("ref")
+@_signer
+@click.option("--reason", default="retired", show_default=True, help="Why (recorded in the signed records).")
+@click.option("--delete", is_flag=True, help="Then delete its version tag, where the store allows it.")
+@_policy
+@_remote
+@json_option
+def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: bool, policy_path: str | None,
+           plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Take a model out of every stage, record its retirement, optionally delete its version tag.
+
+    The history keeps its digest and every record about it, so what it was stays provable.
+
+    \b
+    Example:
+      modelcrate retire localhost:5000/team/bert:1.0.0 --key alice.key --reason "CVE-2026-1234"
+    """
+    retired = lifecycle.retire(ref, signer=_signer_of(key_path, keyless), reason=reason, delete=delete,
+                               gate=_gate(policy_path), ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+    if as_json:
+        emit_json(retired.to_dict())
+        return
+    stages = ", ".join(a.stage for a in retired.stages) or "no stage"
+    echo(f"retired {retired.reference} (recorded in {stages})" + (", version tag deleted" if retired.deleted
+                                                                         else ""), err=True)
+    for note in retired.notes:
+        echo(f"note: {note}", err=True)
+    echo(retired.reference)
+
+
+def _parse_at(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at {text!r} is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)") from None
+    if when.tzinfo is None:
+        raise UsageError(f"--at {text!r} has no time zone: add Z or an offset")
+    return when
+
+
+def _approvers(entry: Entry) -> str:
+    names = [e.signer or e.digest[7:19] for e in entry.promotion.evidence if e.kind == "approval"]
+    return ", ".join(names) or "-"
+
+
+def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
+    for report in reports:
+        verified = "signers verified" if report.signers_verified else "links verified, signers NOT verified"
+        echo(f"{name} {report.stage}: {len(report.history.entries)} records ({verified})")
+        rows = [[str(e.sequence), e.promotion.time, e.promotion.action, _short(e.subject), e.signer,
+                 e.promotion.reason or "-", _approvers(e), e.promotion.policy[:19]] for e in report.history.entries]
+        if rows:
+            echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "APPROVED BY", "POLICY"], rows))
+        if report.untracked:
+            echo(f"warning: {report.untracked}", err=True)
+
+
+@cli.command()
+@click.argument("repo")
+@click.option("--stage", help="Only this stage (default: every stage with a history).")
+@click.option("--at", "at_text", help="Say what each stage held at this time (ISO 8601 with a zone).")
+@_readers
+@_policy
+@_remote
+@json_option
+def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[str, ...], policy_path: str | None,
+            plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Print the verified history of a repository's stages: who promoted what, when, why, on what evidence.
+
+    Every record's signature, its link to the one before, and the client's checkpoint are checked; a
+    broken or rewritten history is an error. With --at: what was in each stage then, and who approved it.
+
+    \b
+    Example:
+      modelcrate history localhost:5000/team/bert --stage production --policy policy.yaml
+      modelcrate history localhost:5000/team/bert --stage production --at 2026-03-01T12:00:00Z --key alice.pub
+    """
+    when = _parse_at(at_text)
+    reports = lifecycle.history(repo, stage=stage, gate=_gate(policy_path), verifier=_verifier(pub_paths),
+                                ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+    if when is None:
+        if as_json:
+            emit_json({"repository": repo, "stages": [r.to_dict() for r in reports]})
+        else:
+            _render_history(reports, repo)
+        return
+    answers = [(r, r.at(when)) for r in reports]
+    if as_json:
+        emit_json({"repository": repo, "at": at_text,
+                   "stages": [{"stage": r.stage, "entry": e.to_dict() if e else None,
+                               "model": e.promotion.to_digest if e else None} for r, e in answers]})
+        return
+    for r, e in answers:
+        if e is None:
+            echo(f"{r.stage} at {at_text}: no record yet")
+        elif e.promotion.to_digest is None:
+            echo(f"{r.stage} at {at_text}: empty ({e.promotion.action} #{e.sequence} by {e.signer})")
+        else:
+            echo(f"{r.stage} at {at_text}: {repo}@{e.promotion.to_digest} ({e.promotion.action} "
+                       f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)}; "
+                       f"policy {e.promotion.policy})")
+
+
+@cli.command()
+@click.argument("repo")
+@_readers
+@_policy
+@_remote
+@json_option
+def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, plain_http: bool, insecure: bool,
+           ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Every version of a repository: digest, created, stages, signatures, approvals, deprecation.
+
+    With --policy or --key the signatures, approvals and deprecations are verified; without, what the
+    referrers claim is shown as claimed.
+
+    \b
+    Example:
+      modelcrate status localhost:5000/team/bert --policy policy.yaml
+    """
+    result = lifecycle.status(repo, gate=_gate(policy_path), verifier=_verifier(pub_paths),
+                              ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "SIGNED BY", "APPROVALS", "DEPRECATION"],
+                     [[v.tag, _short(v.digest), v.created or "", ",".join(v.stages) or "-",
+                       ", ".join(v.signatures) or "-", "; ".join(v.approvals) or "-", v.deprecation or "-"]
+                      for v in result.versions]))
+    for s in result.stages:
+        echo(f"stage {s.stage}: {_short(s.history.current)} ({len(s.history.entries)} records"
+                   + ("" if s.signers_verified else ", signers not verified") + ")")
+        if s.untracked or s.problem:
+            echo(f"warning: {s.untracked or s.problem}", err=True)
+
+
+@cli.command()
+@click.argument("ref")
+@_readers
+@_policy
+@_remote
+@json_option
+def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain_http: bool, insecure: bool,
+            ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Print NAME@sha256:… for a version or stage tag: the line a deployment pins.
+
+    For a stage, with --policy or --key, exits non-zero (6) naming what failed unless its latest record is
+    signed by an allowed promoter, its history verifies, the tag is where the history says, and the
+    policy holds for the model now. A deprecated model is reported on stderr.
+
+    \b
+    Example:
+      modelcrate resolve localhost:5000/team/bert:production --policy policy.yaml
+    """
+    resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
+                                 ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+    for warning in resolved.warnings:
+        echo(f"warning: {warning}", err=True)
+    if as_json:
+        emit_json(resolved.to_dict())
+    else:
+        echo(resolved.reference)
+    sys.stdout.flush()
+
+
+def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None, cfg: Config) -> None:
+    """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
+    found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=_gate(policy_path),
+                                  verifier=_verifier((pub_key,) if pub_key else ()),
+                                  ctx=lifecycle.Context(cfg, cfg.remote))
+    if found is not None:
+        f = found.facts
+        echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
+                                                                    else ""), err=True)

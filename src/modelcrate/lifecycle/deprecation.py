@@ -1,0 +1,65 @@
+"""Deprecation and retirement records: signed statements about one model digest (spec/lifecycle.md).
+
+A deprecation says "do not start using this; use the successor"; a retirement (written by ``retire``) says
+the model was taken out of every stage. Both are ``https://modelcrate.dev/deprecation/v1`` records, stored
+as referrers of the model with the shared record layer, and found again only through a verifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..content.target import Target
+from ..errors import ModelcrateError
+from ..format.descriptor import Descriptor
+from ..signatures import Record, Signer, Stored, Verifier, attach_record, collect_records
+from .records import DEPRECATION_V1, Deprecation, deprecation, parse_deprecation
+
+
+@dataclass(frozen=True)
+class Deprecated:
+    """A verified deprecation (or retirement) record and its facts."""
+
+    record: Record
+    facts: Deprecation
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.facts.to_predicate(), "signer": self.record.signer, "record": self.record.descriptor.digest}
+
+
+def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *, reason: str,
+              successor: str | None = None, created: datetime, status: str = "deprecated") -> Stored:
+    """Sign a deprecation (``status="retired"`` for a retirement) of ``subject`` and attach it."""
+    facts = deprecation(reason=reason, actor=signer.description, time=created.replace(microsecond=0),
+                        successor=successor, status=status)
+    return attach_record(target, subject, name, signer, DEPRECATION_V1, facts.to_predicate(), created=created)
+
+
+def deprecations(target: Target, subject: Descriptor, name: str, verifier: Verifier) -> list[Deprecated]:
+    """Every verified, well-formed deprecation record of ``subject``, oldest first."""
+    found = []
+    for record in collect_records(target, subject, name, verifier, predicate_type=DEPRECATION_V1).records:
+        try:
+            found.append(Deprecated(record, parse_deprecation(record.predicate)))
+        except ModelcrateError:
+            continue  # signed by an accepted key but malformed: it deprecates nothing
+    return sorted(found, key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
+
+
+def deprecation_of(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Record | None:
+    """The record that decides whether ``desc`` is deprecated: the newest retirement, else the newest
+    deprecation; None when no accepted signer deprecated it. (A deprecation is not withdrawn: a model
+    once deprecated stays so.)"""
+    chosen = _decisive(deprecations(target, desc, name, verifier))
+    return chosen.record if chosen else None
+
+
+def deprecated_state(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Deprecated | None:
+    """:func:`deprecation_of` with the record's parsed facts."""
+    return _decisive(deprecations(target, desc, name, verifier))
+
+
+def _decisive(found: list[Deprecated]) -> Deprecated | None:
+    retired = [d for d in found if d.facts.status == "retired"]
+    return (retired or found or [None])[-1]
