@@ -40,8 +40,11 @@ from .content.remote.http import TransportError, cancelled
 from .content.remote.registry import RemoteSettings
 from .content.target import Target
 from .graphcopy import CopyOptions, CopyResult, Progress, copy
-from .errors import InvalidReference, ModelcrateError, UsageError
+from .errors import InvalidManifest, InvalidReference, ModelcrateError, UsageError
+from .content.verify import read_all
 from .format.descriptor import Descriptor
+from .format.mediatypes import MAX_MANIFEST_BYTES
+from .format.model import read_model
 from .format.reference import Reference, is_referrers_tag
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
@@ -146,8 +149,18 @@ def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run
     return result, tally, used
 
 
+def _model_files(source: Target, root: Descriptor) -> tuple[tuple[str, int], ...]:
+    """(path, size) of the model's files, from its manifest (``()`` for an artifact that is not a model)."""
+    try:
+        with source.fetch(root) as stream:  # a registry's manifest is cached by now: no request
+            view = read_model(read_all(stream, root, MAX_MANIFEST_BYTES))
+    except InvalidManifest:
+        return ()
+    return tuple((f.path, f.descriptor.size) for f in view.files)
+
+
 def _result(reference: str, root: Descriptor, result: CopyResult, tally: _Tally, rounds: int,
-            targets: Targets, files: tuple[tuple[str, int], ...] = ()) -> TransferResult:
+            targets: Targets, source: Target) -> TransferResult:
     copied, mounted = tally.copied_nodes, tally.mounted_nodes
     # a node copied in an earlier round shows up as skipped in a later one: it counts as copied
     skipped = {d: n for d, n in tally.skipped_nodes.items() if d not in copied and d not in mounted}
@@ -157,7 +170,8 @@ def _result(reference: str, root: Descriptor, result: CopyResult, tally: _Tally,
         reference=reference, digest=root.digest, media_type=root.media_type, size=total,
         copied=len(copied), skipped=len(skipped), mounted=len(mounted),
         bytes_copied=sum(copied.values()), bytes_skipped=sum(skipped.values()),
-        bytes_sent=sent, bytes_received=received, referrers=result.referrers, rounds=rounds, files=files)
+        bytes_sent=sent, bytes_received=received, referrers=result.referrers, rounds=rounds,
+        files=_model_files(source, root))
 
 
 # ---- operations ---------------------------------------------------------------------------------------
@@ -175,7 +189,7 @@ def push(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
         root = resolve(src, r)
         dst = targets.open(r, write=True)
         result, tally, used = _copy(src, root, dst, r.tag, run)
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, src)
 
 
 def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, modelfile: str | None = None,
@@ -194,7 +208,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
         dst = targets.open(r, write=True)
         # A directory has no signatures or attestations to carry along.
         result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False)
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, source)
 
 
 Verification = _signatures.Policy | _signatures.Verifier
@@ -217,7 +231,7 @@ def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
         result, tally, used = _copy(src, root, dst, r.tag, run)
         if not r.tag:
             dst.keep(root)  # type: ignore[attr-defined]
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, dst)
 
 
 def _pull_source(targets: Targets, r: Reference, verify: Verification | None) -> tuple[Target, Descriptor]:
@@ -284,7 +298,7 @@ def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettin
         if not tag and dr.registry is None:
             dst.keep(root)  # type: ignore[attr-defined]
         shown = f"{dr.name}:{tag}" if tag else f"{dr.name}@{root.digest}"
-        return _result(shown, root, result, tally, used, targets)
+        return _result(shown, root, result, tally, used, targets, src)
 
 
 def list_tags(repo: str, *, config: Config | None = None, remote: RemoteSettings | None = None,

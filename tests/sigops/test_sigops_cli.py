@@ -134,7 +134,7 @@ def test_attest_generates_provenance_with_git_facts(mc, signed_example: str, tmp
     (["verify", "tiny:1.0"], 2, "verify with exactly one of"),
     (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-identity", "a"], 2, "exactly one of"),
     (["verify", "tiny:1.0", "--cert-identity", "a@b"], 2, "both --cert-identity and --cert-oidc-issuer"),
-    (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-chain", "modelcrate.pub"], 2, "goes with --ca-file"),
+    (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-chain", "modelcrate.pub"], 2, "goes with --ca-roots"),
     (["verify", "tiny:1.0", "--key", "modelcrate.key"], 2, "not a readable PEM public key"),
     (["verify-attestation", "tiny:1.0", "--type", "provenance", "--key", "modelcrate.pub"], 5,
      "no https://slsa.dev/provenance/v1 attestation found"),

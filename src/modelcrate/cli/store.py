@@ -1,12 +1,9 @@
-"""CLI commands on the local store: init, pack, list, inspect, unpack, tag, rm.
+"""CLI commands on the local store: init, pack, list, unpack, rm.
 
 Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json``.
 """
 
 from __future__ import annotations
-
-import sys
-from typing import Any
 
 import click
 
@@ -21,7 +18,8 @@ from .render import human_size, table
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", help="Model name to write (default: the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
-def init(directory: str, name: str | None, force: bool) -> None:
+@json_option
+def init(directory: str, name: str | None, force: bool, as_json: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
     \b
@@ -34,8 +32,11 @@ def init(directory: str, name: str | None, force: bool) -> None:
     Example:
       modelcrate init ./my-model --name my-model
     """
-    path = api.init(directory, name=name, force=force)
-    click.echo(f"wrote {path}", err=True)
+    done = api.init(directory, name=name, force=force)
+    if as_json:
+        emit_json(done.to_dict())
+    else:
+        click.echo(f"wrote {done.path} ({len(done.files)} files found)", err=True)
 
 
 @cli.command()
@@ -58,8 +59,7 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
     """
     packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config())
     if as_json:
-        emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
-                   "size": packed.view.total_size, "files": len(packed.view.files)})
+        emit_json(packed.to_dict())
     else:
         click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
                    f"{human_size(packed.view.total_size)})", err=True)
@@ -82,52 +82,6 @@ def list_(as_json: bool) -> None:
     click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
                      [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
                       for r in rows]))
-
-
-@cli.command()
-@click.argument("ref")
-@click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored.")
-@json_option
-def inspect(ref: str, raw: bool, as_json: bool) -> None:
-    """Show a model's metadata, files and digest.
-
-    \b
-    Example:
-      modelcrate inspect my-model:1.0.0
-      modelcrate inspect my-model@sha256:... --raw | jq .
-    """
-    view = api.inspect(ref, config=config())
-    if raw:
-        sys.stdout.buffer.write(view.manifest.raw)
-        sys.stdout.buffer.flush()
-        return
-    files = [{"path": f.path, "kind": f.kind, "format": f.format, "size": f.descriptor.size,
-              "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
-             for f in view.files]
-    if as_json:
-        emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
-                   "artifactType": view.manifest.artifact_type, "size": view.total_size,
-                   "metadata": view.metadata, "files": files})
-        return
-    meta = view.metadata or {}
-    click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
-    labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
-              "framework": "Framework", "format": "Format", "architecture": "Architecture",
-              "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
-    for key, label in labels.items():
-        if meta.get(key):
-            click.echo(f"{label + ':':<14}{meta[key]}")
-    lineage = meta.get("lineage") or {}
-    if lineage.get("base_model"):
-        click.echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
-    for m in meta.get("metrics") or []:
-        click.echo(f"{'Metric:':<14}{m['name']}={m['value']}"
-                   + (f" on {m['dataset']}" if m.get("dataset") else "")
-                   + (f"/{m['split']}" if m.get("split") else ""))
-    click.echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
-    click.echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
-                     [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
-                       f["digest"][7:19]] for f in files]))
 
 
 @cli.command()
@@ -157,10 +111,7 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
                         config=config())
     signature = result.model_signature
     if as_json:
-        out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}
-        if signature is not None:
-            out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
-        emit_json(out)
+        emit_json(result.to_dict())
     else:
         click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
         if signature is not None:
@@ -169,29 +120,24 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
 
 
 @cli.command()
-@click.argument("src")
-@click.argument("dst")
-def tag(src: str, dst: str) -> None:
-    """Give a model in the local store another name or tag.
-
-    \b
-    Example:
-      modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
-    """
-    desc = api.tag(src, dst, config=config())
-    click.echo(desc.digest)
-
-
-@cli.command()
 @click.argument("refs", nargs=-1, required=True)
-def rm(refs: tuple[str, ...]) -> None:
+@json_option
+def rm(refs: tuple[str, ...], as_json: bool) -> None:
     """Remove tags from the local store; content nothing else uses is freed.
+
+    NAME@DIGEST removes every tag of NAME that names that manifest, and says which. With --json, a list
+    with one object per REF.
 
     \b
     Example:
       modelcrate rm my-model:1.0.0
+      modelcrate rm my-model@sha256:...
     """
     cfg = config()
-    for ref in refs:
-        desc = api.remove(ref, config=cfg)
-        click.echo(f"untagged {ref} ({desc.digest})", err=True)
+    done = [api.remove(ref, config=cfg) for ref in refs]
+    if as_json:
+        emit_json([d.to_dict() for d in done])
+        return
+    for d in done:
+        for name in d.untagged or (d.reference,):
+            click.echo(f"untagged {name} ({d.digest})", err=True)

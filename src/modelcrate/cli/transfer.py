@@ -22,10 +22,8 @@ from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..results import TransferResult
-from .app import cli, config as run_config, emit_json, registry_options, remote_option_list, remote_settings
+from .app import cli, config as run_config, emit_json, json_option, registry_options
 from .render import human_size
-
-__all__ = ["Bars", "remote_option_list", "remote_settings"]  # the option helpers, for cli/signing
 
 
 # ---- shared options ---------------------------------------------------------------------------------
@@ -324,10 +322,14 @@ def _emit_names(names: list[str], as_json: bool) -> None:
 
 @cli.command()
 @click.argument("registry")
-@click.option("-u", "--username", required=True, help="User name.")
+@click.option("-u", "--username", help="User name (asked for on a terminal when not given, as docker does).")
+@click.option("-p", "--password", "password_arg", hidden=True,
+              help="The password on the command line (visible to other users: prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (recommended).")
+@json_option
 @registry_options
-def login(registry: str, username: str, password_stdin: bool, config: Config) -> None:
+def login(registry: str, username: str | None, password_arg: str | None, password_stdin: bool, as_json: bool,
+          config: Config) -> None:
     """Log in to a registry: check the credentials, then store them in the docker config.
 
     The credentials are verified with an authenticated request before anything is written. They go to
@@ -337,27 +339,45 @@ def login(registry: str, username: str, password_stdin: bool, config: Config) ->
     Example:
       echo "$TOKEN" | modelcrate login registry.example.com -u ci-bot --password-stdin
     """
-    if password_stdin:
+    if username is None:
+        if password_stdin or not sys.stdin.isatty():
+            raise UsageError("no username: pass -u/--username")
+        username = click.prompt("Username", err=True)
+    if password_arg is not None:
+        click.echo("modelcrate: warning: a password on the command line is visible to other users; "
+                   "use --password-stdin", err=True)
+        password = password_arg
+    elif password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, err=True)
     else:
         raise UsageError("no password: pass --password-stdin and pipe it in")
     result = api.login(registry, username, password, config=config)
+    if as_json:
+        emit_json(result.to_dict())
+        return
     note = "" if result.verified else " (the registry did not ask for credentials)"
-    click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
+    click.echo(f"Login Succeeded: {result.username}@{result.registry}{note}", err=True)
+    click.echo(f"Credentials stored in {result.stored_in}" + (
+        "" if result.helper else " (base64-encoded, not encrypted; configure a credential helper "
+                                 "in the docker config to keep them in a keychain)"), err=True)
 
 
 @cli.command()
 @click.argument("registry")
-def logout(registry: str) -> None:
+@json_option
+def logout(registry: str, as_json: bool) -> None:
     """Forget the stored credentials for a registry.
 
     \b
     Example:
       modelcrate logout registry.example.com
     """
-    if api.logout(registry, config=run_config()):
+    removed = api.logout(registry, config=run_config())
+    if as_json:
+        emit_json({"registry": registry, "removed": removed})
+    elif removed:
         click.echo(f"Removed the credentials for {registry}", err=True)
     else:
         click.echo(f"No credentials were stored for {registry}", err=True)
