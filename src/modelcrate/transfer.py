@@ -266,7 +266,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, run.progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=run.concurrency), run.rounds, config)
+                                                            concurrency=run.concurrency, include=include),
+                                run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)

@@ -11,8 +11,10 @@ one at a time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import tarfile
 import tempfile
 import threading
@@ -27,7 +29,7 @@ from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
 from ._internal.fsutil import FileSink
 from .content.verify import drain, read_all, verifying
-from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
+from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath, UsageError
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
 from .format.model import ModelFile, ModelView, normalize_mode, read_model
 
@@ -74,16 +76,40 @@ def fetch_model(target: Target, reference: str) -> ModelView:
     return read_model(raw)
 
 
+NOTHING_SELECTED = "no file of the model matches the kinds and paths asked for"
+
+
 def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> list[ModelFile]:
-    """The files ``--filter KIND`` and ``--include GLOB`` keep (a tar layer is kept whole)."""
+    """The files ``kinds`` and the ``include`` globs keep. A tar layer is kept whole when a glob matches its
+    path, and kept for its matching members (see :func:`write_files`) when a glob may reach inside it.
+    Selecting nothing is an error: an empty unpack is never what was meant."""
     out = []
     for f in view.files:
         if kinds and f.kind not in kinds:
             continue
-        if include and not any(fnmatchcase(f.path, g) or fnmatchcase(f.path + "/", g) for g in include):
+        if include and not any(_may_match(f, g) for g in include):
             continue
         out.append(f)
+    if not out and (kinds or include):
+        shown = ", ".join(f"{f.path} ({f.kind})" for f in view.files[:20])
+        raise UsageError(f"{NOTHING_SELECTED}; its files: {shown}")
     return out
+
+
+def _whole(f: ModelFile, include: tuple[str, ...]) -> bool:
+    return not include or any(fnmatchcase(f.path, g) or fnmatchcase(f.path + "/", g) for g in include)
+
+
+def _may_match(f: ModelFile, glob: str) -> bool:
+    """Whether ``glob`` matches the layer, or (for a tar layer) may match a path inside it: the glob's
+    literal prefix, up to its first wildcard, must agree with the layer's directory."""
+    if fnmatchcase(f.path, glob) or fnmatchcase(f.path + "/", glob):
+        return True
+    if f.format == "raw":
+        return False
+    literal = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+    inside = f.path + "/"
+    return inside.startswith(literal) or literal.startswith(inside)
 
 
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
@@ -91,16 +117,19 @@ def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
-    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency)
+    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency,
+                       include=include)
 
 
 def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
-                concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
+                concurrency: int = DEFAULT_CONCURRENCY, include: tuple[str, ...] = ()) -> UnpackResult:
     """Verify and place ``files`` under ``out_dir``; all or nothing.
 
-    Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at
-    a time. The first failure stops the rest and is raised as it is; the result lists files in manifest
-    order whatever the concurrency."""
+    A file that exists with exactly the bytes it would get is left as it is (a re-run fetches nothing for
+    it); one with other bytes is refused unless ``force``. Of a tar layer, only the members ``include``
+    matches are written (all when the layer itself matches). Raw layers are fetched on up to
+    ``concurrency`` threads (1: one after another), then tar layers one at a time. The first failure stops
+    the rest and is raised as it is; the result lists files in manifest order whatever the concurrency."""
     raw_paths = []
     for f in files:
         path = safe_relpath(f.path)
@@ -110,8 +139,6 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
     _no_duplicates(raw_paths)
     stage = _Stage(out_dir, force)
     try:
-        for path in raw_paths:
-            stage.check(path)  # refuse early, before any byte is fetched
         for f in files:
             if f.format not in ("raw", "tar"):
                 raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
@@ -120,6 +147,10 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         by_digest: dict[str, list[tuple[int, ModelFile]]] = {}
         for slot, f in enumerate(files):
             if f.format == "raw":
+                # refuse early, before any byte is fetched; a file already in place is not fetched again
+                if stage.check(safe_relpath(f.path), f.descriptor.digest):
+                    stage.keep(safe_relpath(f.path), f.descriptor.size, slot=slot)
+                    continue
                 by_digest.setdefault(f.descriptor.digest, []).append((slot, f))
 
         def fetch_raw(group: list[tuple[int, ModelFile]]) -> None:
@@ -131,8 +162,11 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
         for slot, f in enumerate(files):
             if f.format == "tar":
+                members = () if _whole(f, include) else include
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot)
+                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot, members)
+        if include and not stage.temps:
+            raise UsageError(f"{NOTHING_SELECTED} (no member of its tar layers matched either)")
         return stage.commit()
     finally:
         stage.abort()
@@ -208,7 +242,9 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) -> None:
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int,
+                 members: tuple[str, ...] = ()) -> None:
+    """Write the tar layer's regular files (only those ``members`` globs match, when given)."""
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
@@ -219,6 +255,8 @@ def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) 
                     continue
                 if not member.isreg():
                     raise UnsafePath(f"tar layer holds {name!r}, a link or special file; only regular files are allowed")
+                if members and not any(fnmatchcase(name, g) for g in members):
+                    continue
                 stage.check(name)
                 src = tar.extractfile(member)
                 assert src is not None  # regular members always have data
@@ -235,8 +273,13 @@ class _Stopped(Exception):
 @dataclass
 class _Temp:
     rel: str
-    path: Path
+    path: Path | None  # None: the destination already holds these bytes
     size: int = 0
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as f:
+        return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
 
 
 class _Stage:
@@ -256,8 +299,10 @@ class _Stage:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
-    def check(self, rel: str) -> None:
-        """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
+    def check(self, rel: str, digest: str | None = None) -> bool:
+        """Refuse a path that walks through a symlink or collides. An existing file is fine with ``force``;
+        without it, True when it holds exactly the bytes of ``digest`` (nothing to write), else refused.
+        Without a digest (a tar member) an existing file is compared when its bytes are written."""
         node = self.out
         for part in rel.split("/")[:-1]:
             node = node / part
@@ -268,8 +313,21 @@ class _Stage:
         dest = self.out / rel
         if dest.is_dir() and not dest.is_symlink():
             raise UnsafePath(f"{rel!r} would replace the directory {dest}")
-        if (dest.exists() or dest.is_symlink()) and not self.force:
-            raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite")
+        if dest.is_symlink() and not self.force:
+            raise AlreadyExists(f"{dest} exists (a symlink)", hint="use --force to overwrite")
+        if not dest.exists() or self.force:
+            return False
+        if digest is None:
+            return False
+        if _file_digest(dest) == digest:
+            return True
+        raise AlreadyExists(f"{dest} exists with other content", hint="use --force to overwrite")
+
+    def keep(self, rel: str, size: int, *, slot: int) -> None:
+        """Record ``rel`` as in place already: listed in the result, never renamed over."""
+        with self._lock:
+            self.claims.add(rel)
+            self.temps.setdefault(slot, []).append(_Temp(rel, None, size))
 
     def stop(self) -> None:
         self._stopped.set()
@@ -309,12 +367,19 @@ class _Stage:
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written
+        if dest.exists() and not self.force:  # a tar member over an existing file: same bytes or refused
+            if _file_digest(dest) != _file_digest(temp.path):
+                raise AlreadyExists(f"{dest} exists with other content", hint="use --force to overwrite")
+            with self._lock:
+                os.unlink(temp.path)
+                temp.path = None
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()
         for slot in sorted(self.temps):
             for temp in self.temps[slot]:
-                os.replace(temp.path, self.out / temp.rel)
+                if temp.path is not None:
+                    os.replace(temp.path, self.out / temp.rel)
                 result.files.append((temp.rel, temp.size))
         self.done = True
         return result
@@ -326,8 +391,9 @@ class _Stage:
             self._stopped.set()
             for temps in self.temps.values():
                 for temp in temps:
-                    with contextlib.suppress(FileNotFoundError):
-                        temp.path.unlink()
+                    if temp.path is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            temp.path.unlink()
             for d in reversed(self.made_dirs):
                 with contextlib.suppress(OSError):
                     d.rmdir()

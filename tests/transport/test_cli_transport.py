@@ -45,7 +45,10 @@ def test_push_and_pull_print_the_digest_and_a_summary(registry: RegistryProcess,
     done = run_cli("pull", f"{registry.host}/{repo}@{digest}", "-o", str(out))
     assert done.returncode == 0 and done.stdout.strip() == digest
     assert model_files(out) == model_files(root)
-    assert run_cli("pull", ref, "-o", str(out)).returncode == 1  # files exist
+    assert run_cli("pull", ref, "-o", str(out)).returncode == 0  # the same bytes are in place already
+    first = sorted(out.iterdir())[0]
+    first.write_bytes(b"changed")
+    assert run_cli("pull", ref, "-o", str(out)).returncode == 1  # other bytes: refused without --force
     assert run_cli("pull", ref, "-o", str(out), "--force").returncode == 0
     assert run_cli("tags", f"{registry.host}/{repo}").stdout == "1\n"
     assert json.loads(run_cli("tags", f"{registry.host}/{repo}", "--json").stdout) == ["1"]

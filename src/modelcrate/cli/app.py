@@ -161,6 +161,24 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 
 
+class KindChoice(click.Choice):  # type: ignore[type-arg]
+    """A layer kind: the names of spec/format.md or the aliases modelcrate.yaml accepts (``weights``, ``docs``...)."""
+
+    def __init__(self) -> None:
+        from ..format.mediatypes import KIND_ALIASES, KINDS
+
+        self.aliases = KIND_ALIASES
+        super().__init__([*KINDS, *KIND_ALIASES])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        chosen = super().convert(value, param, ctx)
+        return self.aliases.get(chosen, chosen)
+
+
+def kind_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--filter", "kinds", multiple=True, type=KindChoice(), help=help_text)
+
+
 def options(*decorators: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Several click options as one decorator, applied in the order listed."""
     def apply(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,8 +9,7 @@ import click
 
 from .. import api
 from ..config import DEFAULT_CONCURRENCY
-from ..format.mediatypes import KINDS
-from .app import cli, config, emit_json, json_option
+from .app import cli, config, emit_json, json_option, kind_option
 from .render import human_size, table
 
 
@@ -87,8 +86,8 @@ def list_(as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--filter", "kinds", multiple=True, type=click.Choice(KINDS),
-              help="Only layers of this kind (repeatable).")
+@kind_option("Only layers of this kind (repeatable): weight (weights), weight.config (config), code, doc (docs), "
+             "dataset (data).")
 @click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),

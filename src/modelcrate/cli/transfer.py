@@ -20,9 +20,9 @@ from ..config import DEFAULT_CONCURRENCY, Config
 from ..graphcopy import Progress
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
-from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
+from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE
 from ..results import TransferResult
-from .app import cli, config as run_config, emit_json, json_option, registry_options
+from .app import cli, config as run_config, emit_json, json_option, kind_option, registry_options
 from .render import human_size
 
 
@@ -223,8 +223,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
               help="Write the model's files into this directory instead of the local store.")
 @click.option("--force", is_flag=True, help="With -o: overwrite existing files.")
-@click.option("--filter", "kinds", multiple=True, type=click.Choice(KINDS),
-              help="With -o: only layers of this kind (repeatable).")
+@kind_option("With -o: only layers of this kind (repeatable; the kinds and aliases of modelcrate.yaml).")
 @click.option("--include", multiple=True, help="With -o: only paths matching this glob (repeatable).")
 @click.option("--key", "pub_key", type=click.Path(dir_okay=False, exists=True),
               help="Refuse the model, before a byte lands, unless it is signed by this public key (PEM).")

@@ -48,6 +48,7 @@ def _flag_wording() -> dict[str, str]:
         model_signing.WHOLE_MODEL: "--model-signature covers the whole model: drop --filter and --include",
         model_signing.OVERWRITE_HINT: "use --force to overwrite it",
         "the model-signature path": "--model-signature",
+        "the kinds and paths asked for": "--filter/--include",
         "another key than the private key": "another key than --key",
         "sign offline with a key": "sign offline with --key",
     }
