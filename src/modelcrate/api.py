@@ -96,7 +96,7 @@ def init(directory: PathLike, *, name: str | None = None, force: bool = False) -
 
 
 def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config: Config | None = None,
-         concurrency: int | None = None) -> Packed:
+         concurrency: int | None = None, progress: Progress | None = None) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
     files at a time (default: the config's). The same files and metadata always give the same digest."""
     from . import packing as _pack
@@ -109,7 +109,8 @@ def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config:
     p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch)
     store = open_store(cfg)
     with store.writing():
-        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency)
+        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency,
+                            progress=progress)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
 
 
@@ -181,8 +182,8 @@ def delete(ref: str, *, config: Config | None = None) -> Deleted:
 
 
 def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include: tuple[str, ...] = (),
-           force: bool = False, model_signature: PathLike | None = None, config: Config | None = None
-           ) -> Unpacked:
+           force: bool = False, model_signature: PathLike | None = None, config: Config | None = None,
+           progress: Progress | None = None) -> Unpacked:
     """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpacking` for the safety rules).
 
     With ``model_signature``, the OpenSSF model-signing bundle stored by :func:`sign` is also written to
@@ -192,6 +193,10 @@ def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include:
     r, repo, desc = resolve_local(ref, config)
     signature = None
     if model_signature is None:
+        if progress is not None:
+            from .transfer import Watched  # reports each file's bytes as they are read
+
+            repo = Watched(repo, progress)  # type: ignore[assignment]
         result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
     else:
         result, signature = _signatures.unpack_with_signature(repo, desc, out_dir, model_signature, force=force,

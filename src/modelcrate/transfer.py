@@ -203,7 +203,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
     run = _Run.of(config, concurrency, progress, rounds)
     plan = _pack.plan(directory, modelfile, source_date_epoch=config.source_date_epoch)
-    source, root = _pack.stage(plan, concurrency=run.concurrency)
+    source, root = _pack.stage(plan, concurrency=run.concurrency, progress=run.progress)
     with Targets(config, remote=_registry(config, remote)) as targets:
         dst = targets.open(r, write=True)
         # A directory has no signatures or attestations to carry along.
@@ -264,7 +264,7 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
             src, root, model_signature, kinds=kinds, include=include, verify=verify, force=force)
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
-        watched = _Watched(src, run.progress)
+        watched = Watched(src, run.progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
                                                             concurrency=run.concurrency, include=include),
                                 run.rounds, config)
@@ -354,7 +354,7 @@ def logout(registry: str, *, config: Config | None = None, remote: RemoteSetting
     return _registry(config, remote).docker().erase(_registry_host(registry))
 
 
-class _Watched:
+class Watched:
     """A Target wrapper that reports fetched bytes to a Progress (the verifying stream passes through)."""
 
     def __init__(self, inner: Target, progress: Progress) -> None:
@@ -396,5 +396,5 @@ class _Reporting(io.RawIOBase):
         return n
 
 
-__all__ = ["LoginResult", "TransferResult", "catalog", "copy_ref", "list_tags", "login", "logout", "parse_remote",
+__all__ = ["LoginResult", "TransferResult", "Watched", "catalog", "copy_ref", "list_tags", "login", "logout", "parse_remote",
            "pull", "pull_to_dir", "push", "push_dir"]

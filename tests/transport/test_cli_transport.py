@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pty
 import select
 import subprocess
@@ -81,7 +82,7 @@ def test_progress_bars_only_on_a_terminal(registry: RegistryProcess, repo: str, 
     os.close(master)
     text = seen.decode(errors="replace")
     assert proc.returncode == 0 and stdout.decode().startswith("sha256:")
-    assert "total" in text and "ETA" in text and "/s" in text and "done      w.bin" in text
+    assert "pushing" in text and "MiB" in text and re.search(r"done\s+w\.bin", text)  # see tests/cli/test_progress.py
     assert "pushed " in text  # the summary follows the bars
     quiet = subprocess.run([cli_path(), "push", str(root), f"{registry.host}/{repo}:2", "-q"],
                            capture_output=True, env=env, timeout=60)

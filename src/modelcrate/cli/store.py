@@ -9,7 +9,8 @@ import click
 
 from .. import api
 from ..config import DEFAULT_CONCURRENCY
-from .app import cli, config, emit_json, json_option, kind_option
+from .app import cli, config, emit_json, json_option, kind_option, quiet_option
+from .progress import progress_for, showing
 from .render import human_size, table
 
 
@@ -45,8 +46,9 @@ def init(directory: str, name: str | None, force: bool, as_json: bool) -> None:
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
               help="Files hashed and stored in parallel.")
+@quiet_option
 @json_option
-def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
+def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, quiet: bool, as_json: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
@@ -56,13 +58,16 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
     Example:
       modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
     """
-    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config())
+    cfg = config()
+    with showing(progress_for(quiet or as_json, "packing"), cfg) as progress:
+        packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=cfg, progress=progress)
     if as_json:
         emit_json(packed.to_dict())
-    else:
+        return
+    if not quiet:
         click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
                    f"{human_size(packed.view.total_size)})", err=True)
-        click.echo(packed.descriptor.digest)
+    click.echo(packed.descriptor.digest)
 
 
 @cli.command(name="list")
@@ -92,9 +97,10 @@ def list_(as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
+@quiet_option
 @json_option
 def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
-           signature_path: str | None, as_json: bool) -> None:
+           signature_path: str | None, quiet: bool, as_json: bool) -> None:
     """Write a model's files into DIRECTORY, verifying every byte.
 
     Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
@@ -106,12 +112,14 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
       modelcrate unpack my-model:1.0.0 ./serving --filter weight --filter weight.config
       modelcrate unpack my-model:1.0.0 ./serving --model-signature ./serving.sig
     """
-    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, model_signature=signature_path,
-                        config=config())
+    cfg = config()
+    with showing(progress_for(quiet or as_json, "unpacking"), cfg) as progress:
+        result = api.unpack(ref, directory, kinds=kinds, include=include, force=force,
+                            model_signature=signature_path, config=cfg, progress=progress)
     signature = result.model_signature
     if as_json:
         emit_json(result.to_dict())
-    else:
+    elif not quiet:
         click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
         if signature is not None:
             click.echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
