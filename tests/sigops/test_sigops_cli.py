@@ -153,7 +153,7 @@ def test_errors_are_one_line_with_exit_codes(mc, signed_example: str, args: list
 def test_wrong_password_and_keyless_offline(mc, signed_example: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELCRATE_KEY_PASSWORD", "wrong")
     r = mc("sign", signed_example, "--key", "modelcrate.key")
-    assert r.exit_code == 5 and "wrong password" in r.stderr
+    assert r.exit_code == 2 and "wrong password" in r.stderr  # a usage error, not a failed signature
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", "not-a-token")
     r = mc("sign", signed_example, "--keyless")
     assert r.exit_code == 5 and "not-a-token" not in r.output and len(r.stderr.strip().splitlines()) == 1

@@ -82,6 +82,15 @@ class _Group(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The store this run would use, resolved as every command resolves it ($MODELCRATE_HOME, XDG...).
+        original = self.help
+        self.help = (original or "").replace("{store}", str(config().home))
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = original
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # The group's own flags are accepted anywhere before `--`: move them in front of the subcommand.
         end = args.index("--") if "--" in args else len(args)
@@ -136,8 +145,8 @@ def _fail(ctx: click.Context, line: str, code: int, exc: BaseException, *, messa
 def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Package, store and move machine-learning models as OCI artifacts.
 
-    The local store is an OCI image layout at $MODELCRATE_HOME (default: $XDG_DATA_HOME/modelcrate, else
-    ~/.local/share/modelcrate).
+    The local store is an OCI image layout at {store} (set $MODELCRATE_HOME to move it; default
+    $XDG_DATA_HOME/modelcrate, else ~/.local/share/modelcrate).
 
     \b
     Example:
@@ -159,6 +168,19 @@ def emit_json(value: Any) -> None:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
+
+
+def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for a REF argument: the references of the local store that start with ``incomplete``."""
+    from click.shell_completion import CompletionItem
+
+    from .. import api
+
+    try:
+        rows = api.list_models(config=config())
+    except Exception:  # an unreadable store completes nothing rather than printing an error into the shell
+        return []
+    return [CompletionItem(r.reference) for r in rows if r.reference.startswith(incomplete)]
 
 
 class KindChoice(click.Choice):  # type: ignore[type-arg]
@@ -239,9 +261,7 @@ def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeo
     settings = RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
                               timeout=Timeout(connect=min(10.0, timeout), read=timeout),
                               retry=RetryPolicy(attempts=retries + 1), docker_config=base.docker_config)
-    if trace is not None and "trace" in RemoteSettings.__dataclass_fields__:
-        settings = replace(settings, trace=trace)
-    return settings
+    return replace(settings, trace=trace) if trace is not None else settings
 
 
 def _tracer() -> Callable[[str], None] | None:

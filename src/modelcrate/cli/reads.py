@@ -16,7 +16,7 @@ from .. import api
 from ..config import Config
 from ..errors import UsageError
 from ..results import Inspected
-from .app import cli, emit_json, json_option, options, registry_options
+from .app import cli, complete_refs, emit_json, json_option, options, registry_options
 from .render import human_size, table
 
 _where = options(
@@ -26,7 +26,7 @@ _where = options(
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored (as `manifest` does).")
 @_where
 @json_option
@@ -78,7 +78,7 @@ def _write_bytes(data: bytes) -> None:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_where
 @json_option
 @registry_options
@@ -101,7 +101,7 @@ def digest(ref: str, local: bool, remote: bool, as_json: bool, config: Config) -
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_where
 @registry_options
 def manifest(ref: str, local: bool, remote: bool, config: Config) -> None:
@@ -117,7 +117,7 @@ def manifest(ref: str, local: bool, remote: bool, config: Config) -> None:
 
 
 @cli.command()
-@click.argument("src")
+@click.argument("src", shell_complete=complete_refs)
 @click.argument("dst")
 @_where
 @json_option
@@ -142,7 +142,7 @@ def tag(src: str, dst: str, local: bool, remote: bool, as_json: bool, config: Co
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @registry_options

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..config import Config
 from ..errors import UsageError
 from ..signing.keys import ALGORITHMS as KEY_ALGORITHMS
 from ..signing.statement import SIGNATURE_V1
-from .app import cli, deprecated_alias, emit_json, json_option, options, registry_options
+from .app import cli, complete_refs, deprecated_alias, emit_json, json_option, options, registry_options
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
 COSIGN_PASSWORD_ENV = "COSIGN_PASSWORD"
@@ -76,20 +76,30 @@ def _env_password() -> bytes | None:
 
 
 def _password(*, confirm: bool = False) -> bytes:
-    """The key password: the environment, else a prompt; with no one to ask, one line naming the variable."""
+    """The key password: the environment, else a prompt on a terminal, else a line of piped stdin (twice,
+    matching, for a new key); with nothing to read, one line naming the variable to set."""
     env = _env_password()
     if env is not None:
         return env
+    if not sys.stdin.isatty():
+        return _piped_password(confirm).encode("utf-8")
     question = "Password for the new private key" if confirm else "Password for the private key"
-    try:
-        with warnings.catch_warnings():  # getpass warns when it cannot hide the input; we say it once below
-            warnings.simplefilter("ignore")
-            text = click.prompt(question, hide_input=True, confirmation_prompt=confirm, err=True, default="",
-                                show_default=False)
-    except click.Abort:
-        raise UsageError(f"the private key needs a password and there is no terminal to ask: "
-                         f"set {PASSWORD_ENV}") from None
+    text = click.prompt(question, hide_input=True, confirmation_prompt=confirm, err=True, default="",
+                        show_default=False)
     return str(text).encode("utf-8")
+
+
+def _piped_password(confirm: bool) -> str:
+    def line() -> str:
+        text = sys.stdin.readline()
+        if not text:
+            raise UsageError(f"the private key needs a password and there is no terminal to ask: set {PASSWORD_ENV}")
+        return text.rstrip("\r\n")
+
+    while True:
+        first = line()
+        if not confirm or line() == first:
+            return first
 
 
 def load_signer(key_path: str | None, cert_path: str | None, chain_path: str | None, keyless: bool) -> Any:
@@ -140,7 +150,7 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_signer_options
 @click.option("--cosign-legacy", is_flag=True,
               help="Also write cosign's simple-signing signature at the sha256-<hex>.sig tag (for cosign v2, skopeo).")
@@ -178,7 +188,7 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_verifier_options
 @_target_options
 @json_option
@@ -211,7 +221,7 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, legacy_ca_path: 
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--type", "predicate_type", required=True,
               help="provenance (SLSA v1), evaluation (modelcrate metrics), or any predicate type URI.")
 @click.option("--predicate", "predicate_path", type=click.Path(dir_okay=False, exists=True),
@@ -253,7 +263,7 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
 
 
 @cli.command(name="verify-attestation")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--type", "predicate_type", required=True, help="provenance, evaluation, or a predicate type URI.")
 @_verifier_options
 @_target_options
@@ -296,7 +306,7 @@ def _tree(nodes: list[Any], prefix: str = "") -> list[str]:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_target_options
 @json_option
 def discover(ref: str, local: bool, as_json: bool, config: Config) -> None:

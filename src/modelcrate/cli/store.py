@@ -5,11 +5,15 @@ Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+from typing import Any
+
 import click
 
 from .. import api
 from ..config import DEFAULT_CONCURRENCY
-from .app import cli, config, emit_json, json_option, kind_option, quiet_option
+from ..errors import UsageError
+from .app import cli, complete_refs, config, emit_json, json_option, kind_option, quiet_option
 from .progress import progress_for, showing
 from .render import human_size, table
 
@@ -70,26 +74,61 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, quie
     click.echo(packed.descriptor.digest)
 
 
+_LIST_FIELDS = ("reference", "name", "tag", "digest", "size", "created", "version")
+
+
+def _matches(row: Any, filters: tuple[str, ...]) -> bool:
+    for item in filters:
+        key, eq, pattern = item.partition("=")
+        if not eq or key not in _LIST_FIELDS:
+            raise UsageError(f"--filter {item!r}: write KEY=GLOB with KEY one of {', '.join(_LIST_FIELDS)}")
+        if not fnmatchcase(str(getattr(row, key) or ""), pattern):
+            return False
+    return True
+
+
+def _formatted(row: Any, template: str) -> str:
+    values = {**row.to_dict(), "size": human_size(row.size), "bytes": row.size, "short": row.digest[7:19]}
+    try:
+        return template.replace("\\t", "\t").format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"--format {template!r}: {exc}; fields: {', '.join(sorted(values))}") from None
+
+
 @cli.command(name="list")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the references, one a line.")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=GLOB",
+              help=f"Only models whose KEY matches GLOB (repeatable; KEY: {', '.join(_LIST_FIELDS)}).")
+@click.option("--format", "template", metavar="TEMPLATE",
+              help="Print each model with this template, e.g. '{reference}\\t{digest}' (fields as in --json, plus "
+                   "short and bytes).")
 @json_option
-def list_(as_json: bool) -> None:
+def list_(quiet: bool, filters: tuple[str, ...], template: str | None, as_json: bool) -> None:
     """List the models in the local store.
 
     \b
     Example:
       modelcrate list --json
+      modelcrate list --filter 'name=team/*' --filter 'tag=1.*' -q
+      modelcrate list --format '{reference} {short} {size}'
     """
-    rows = api.list_models(config=config())
+    rows = [r for r in api.list_models(config=config()) if _matches(r, filters)]
     if as_json:
         emit_json([r.to_dict() for r in rows])
-        return
-    click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
-                     [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
-                      for r in rows]))
+    elif quiet:
+        for r in rows:
+            click.echo(r.reference)
+    elif template is not None:
+        for r in rows:
+            click.echo(_formatted(r, template))
+    else:
+        click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
+                         [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
+                          for r in rows]))
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("directory", type=click.Path(file_okay=False))
 @kind_option("Only layers of this kind (repeatable): weight (weights), weight.config (config), code, doc (docs), "
              "dataset (data).")
@@ -127,7 +166,7 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
 
 
 @cli.command()
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_refs)
 @json_option
 def rm(refs: tuple[str, ...], as_json: bool) -> None:
     """Remove tags from the local store; content nothing else uses is freed.
