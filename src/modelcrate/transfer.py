@@ -271,10 +271,13 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
+        kept = set(written.unchanged)
+        kept_bytes = sum(n for path, n in written.files if path in kept)
         sent, received = targets.bytes_moved()
         return TransferResult(reference=str(r), digest=root.digest, media_type=root.media_type, size=size,
-                              copied=len(files), bytes_copied=size, bytes_sent=sent, bytes_received=received,
-                              rounds=used, files=tuple(written.files))
+                              copied=len(written.files) - len(kept), skipped=len(kept),
+                              bytes_copied=sum(n for _p, n in written.files) - kept_bytes, bytes_skipped=kept_bytes,
+                              bytes_sent=sent, bytes_received=received, rounds=used, files=tuple(written.files))
 
 
 def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettings | None = None,

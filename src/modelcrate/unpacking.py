@@ -62,6 +62,7 @@ class UnpackResult:
     """What was written: relative paths and sizes."""
 
     files: list[tuple[str, int]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # of ``files``: already in place, not rewritten
 
     @property
     def total_size(self) -> int:
@@ -380,6 +381,8 @@ class _Stage:
             for temp in self.temps[slot]:
                 if temp.path is not None:
                     os.replace(temp.path, self.out / temp.rel)
+                else:
+                    result.unchanged.append(temp.rel)
                 result.files.append((temp.rel, temp.size))
         self.done = True
         return result

@@ -47,6 +47,7 @@ def test_pull_o_run_again_skips_identical_files_and_refuses_changed_ones(
     again = mc("pull", ref, "-o", str(out), "-q", "--json")
     assert again.exit_code == 0, again.output  # was: "… exists"
     assert json.loads(again.stdout)["files"] == json.loads(first.stdout)["files"]
+    assert (json.loads(again.stdout)["copied"], json.loads(again.stdout)["skipped"]) == (0, 4)
     weight_gets = [r for r in fault_proxy.stats.requests if r.method == "GET" and "/blobs/" in r.target]
     assert len(weight_gets) == 1  # only the tar layer is read again (to compare its members); no raw file
     (out / "model.safetensors").write_bytes(b"changed")

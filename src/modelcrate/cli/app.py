@@ -113,6 +113,9 @@ class _Group(click.Group):
             _fail(ctx, worded.diagnostics(), exc.exit_code, exc, message=str(worded), hint=worded.hint)
         except KeyboardInterrupt as exc:
             _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
+        except BrokenPipeError:  # `modelcrate … | head`: the reader has gone; stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except OSError as exc:
             _fail(ctx, f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1, exc)
         except Exception as exc:  # a bug: say so, keep the traceback for --debug
