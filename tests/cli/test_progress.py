@@ -101,3 +101,19 @@ def test_push_pack_and_unpack_show_bars_on_a_terminal_and_nothing_with_q(
                  ["unpack", "m:1", str(tmp_path / "out2"), "-q"], ["pull", ref, "-q"]):
         code, shown = _in_pty(args, env)
         assert code == 0 and shown.strip() == "", (args, shown)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "-q"]], ids=["help", "list", "list-q"])
+def test_the_renderer_is_loaded_only_for_long_operations(args: list[str], tmp_path: Path) -> None:
+    """rich (and the copy machinery) load with a long operation on a terminal, never for start-up."""
+    import json
+    import sys
+
+    code = ("import sys, json\nfrom modelcrate.cli.main import cli\n"
+            f"try:\n    cli({args!r}, prog_name='modelcrate')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"MODELCRATE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert not {m for m in loaded if m == "rich" or m.startswith(("rich.", "modelcrate.graphcopy"))}
