@@ -170,7 +170,7 @@ def test_a_metric_value_must_be_a_number_unless_declared_a_string(mc, tmp_path: 
     text = "name: m\nversion: 1.0.0\nmetrics: [{{name: quality, value: high{}}}]\nfiles:\n  - {{path: w.bin, kind: weight}}\n"
     (root / "modelcrate.yaml").write_text(text.format(""))
     r = mc("pack", str(root), "-t", "m:1")
-    assert r.exit_code == 2 and "line 3" in r.stderr and "type" in r.stderr
+    assert r.exit_code == 2 and "line 3" in r.stderr and "'high' is not of type 'number'" in r.stderr
     (root / "modelcrate.yaml").write_text(text.format(", type: string"))
     assert mc("pack", str(root), "-t", "m:1").exit_code == 0
     assert json.loads(mc("inspect", "m:1", "--json").stdout)["metadata"]["metrics"][0]["value"] == "high"
