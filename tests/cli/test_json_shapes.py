@@ -84,6 +84,7 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("push DIR", "push", str(example), f"{remote}:dir", "-q")
     run("inspect (registry)", "inspect", f"{remote}:dir")
     run("copy", "copy", f"{remote}:1", f"{remote}-copy:1", "-q")
+    assert run("tags", "tags", remote) == ["1", "dir"]
     assert mc("keygen").exit_code == 0
     run("sign", "sign", f"{remote}:1", "--key", "modelcrate.key")
     run("verify", "verify", f"{remote}:1", "--key", "modelcrate.pub")
