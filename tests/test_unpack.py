@@ -19,7 +19,7 @@ from modelcrate.content.layout import LocalStore
 from modelcrate.errors import AlreadyExists, DigestMismatch, InvalidManifest, SizeMismatch, UnsafePath
 from modelcrate.settings import Settings
 from modelcrate.format.descriptor import Descriptor
-from modelcrate.transfer import _Watched
+from modelcrate.transfer import Watched
 from modelcrate.unpacking import _Stage, _Stopped, fetch_model, safe_relpath, unpack, write_files
 
 from tests.support.artifacts import Layer, link, put_model, reg, tar_bytes
@@ -450,6 +450,6 @@ def test_progress_never_sees_one_digest_fetched_twice_at_once(repo, tmp_path: Pa
                     barrier.wait(timeout=0.5)
 
     progress = Recording()
-    result = write_files(_Watched(Slow(repo, descs), progress), files, tmp_path / "out", concurrency=8)  # type: ignore[arg-type]
+    result = write_files(Watched(Slow(repo, descs), progress), files, tmp_path / "out", concurrency=8)  # type: ignore[arg-type]
     assert progress.clashes == 0 and not progress.active
     assert progress.bytes == sum(size for _p, size in result.files)
