@@ -20,7 +20,7 @@ from tests.support.registry import RegistryProcess
 GOLDEN = Path(__file__).parent / "golden" / "shapes.json"
 # Commands about one model: always "reference" and "digest".
 MODEL_COMMANDS = {"pack", "inspect", "inspect (registry)", "digest", "tag", "unpack", "push", "push DIR", "pull",
-                  "pull -o", "copy", "sign", "verify", "attest", "verify-attestation", "discover", "delete"}
+                  "pull -o", "copy", "sign", "verify", "attest", "verify-attestation", "discover", "delete", "approve", "reject", "policy check"}
 
 
 # Documents whose fields are specified elsewhere (spec/metadata.md, the predicate types): shape "object".
@@ -91,6 +91,9 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("attest", "attest", f"{remote}:1", "--type", "provenance", "--key", "modelcrate.key")
     run("verify-attestation", "verify-attestation", f"{remote}:1", "--type", "provenance", "--key", "modelcrate.pub")
     run("discover", "discover", f"{remote}:1")
+    run("approve", "approve", f"{remote}:1", "--stage", "staging", "--key", "modelcrate.key")
+    run("reject", "reject", f"{remote}:1", "--stage", "production", "--key", "modelcrate.key")
+    run("policy check", "policy", "check", f"{remote}:1", "--stage", "staging")
     run("rm", "rm", f"{remote}:1", f"{remote}:2")
     run("pull", "pull", f"{remote}:1", "-q")
     run("pull -o", "pull", f"{remote}:1", "-o", str(tmp_path / "pulled"), "-q")
@@ -100,6 +103,8 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("version", "version")
     run("delete", "delete", f"{remote}-copy@{packed['digest']}", "--force")
     run("error", "inspect", "nothing:here", code=3)
+    refused = run("policy refused", "policy", "check", f"{remote}:1", "--stage", "production", "--policy",
+                  str(_policy(tmp_path)), code=6)
 
     for name in MODEL_COMMANDS:
         assert {"reference", "digest"} <= set(outputs[name]), name
@@ -109,11 +114,23 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     assert outputs["error"] == {"error": {"message": "nothing:here is not in the local store",
                                           "hint": "see `modelcrate list`, or pull it first", "exit_code": 3}}
     assert all({"reference", "digest", "untagged"} <= set(r) for r in outputs["rm"])
+    assert set(refused) == {"error"} and refused["error"]["exit_code"] == 6  # one document: the error object
 
     shapes = {name: shape(value) for name, value in sorted(outputs.items())}
     if os.environ.get("MODELCRATE_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(shapes, indent=2, sort_keys=True) + "\n")
     assert shapes == json.loads(GOLDEN.read_text())
+
+
+def _policy(tmp_path: Path) -> Path:
+    """A policy no model meets: production needs an approval from a key nobody holds."""
+    from modelcrate.signing import keys
+
+    pub = tmp_path / "nobody.pub"
+    pub.write_bytes(keys.public_pem(keys.generate("ecdsa-p256")))
+    path = tmp_path / "policy.yaml"
+    path.write_text(f"version: 1\nstages:\n  staging: {{}}\n  production:\n    approvals: {{count: 1, keys: [{pub}]}}\n")
+    return path
 
 
 @pytest.mark.parametrize("args", [

@@ -99,7 +99,8 @@ def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | Non
                                      config=config)
     decision = result.decision
     if as_json:
-        emit_json(result.to_dict())
+        if not decision.refused:  # a refusal prints the error object instead, as every failure does
+            emit_json(result.to_dict())
     else:
         source = f"{policy_path} ({decision.policy_digest})" if policy_path else "no policy"
         echo(f"{ref} ({decision.digest}) into {stage}, policy {source}")
