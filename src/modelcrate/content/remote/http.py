@@ -574,7 +574,8 @@ def error_detail(body: bytes) -> tuple[list[str], str]:
         text = body[:200].decode("utf-8", "replace").strip().splitlines()
         return [], text[0] if text else ""
     codes, messages = [], []
-    for err in (obj.get("errors") or []) if isinstance(obj, dict) else []:
+    errors = obj.get("errors") if isinstance(obj, dict) else None
+    for err in errors if isinstance(errors, list) else []:  # `"errors": true` is as likely as a list
         if isinstance(err, dict):
             code, message = str(err.get("code", ""))[:64], str(err.get("message", ""))[:200]
             codes.append(code)
