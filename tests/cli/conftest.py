@@ -11,17 +11,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from modelcrate.cli.main import cli
+from tests.support.markers import mark_registry_tests
 
-_REGISTRY_FIXTURES = {"registry", "htpasswd_registry", "token_registry", "registry_factory", "fault_proxy"}
 PASSWORD = "correct horse battery staple"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests here that use a registry carry the ``registry`` marker (CI fails them, never skips them)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents and _REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.registry)
+    mark_registry_tests(items, Path(__file__).parent)
 
 
 @pytest.fixture

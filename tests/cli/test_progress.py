@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import pty
 import re
-import select
 import subprocess
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from modelcrate.cli.progress import Bars, eta_text
 from modelcrate.format.descriptor import Descriptor
 from modelcrate.format.mediatypes import ANN_FILEPATH
-from tests.conftest import cli_path
+from tests.support.terminal import on_terminal
 from tests.support.registry import RegistryProcess
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
@@ -58,30 +56,8 @@ def test_bars_fit_a_60_column_terminal() -> None:
 
 def _in_pty(args: list[str], env: dict[str, str], columns: int = 60) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal ``columns`` wide; (exit code, what the terminal showed)."""
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    proc = subprocess.Popen([cli_path(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                            env={**env, "COLUMNS": str(columns), "TERM": "xterm"})
-    os.close(slave)
-    shown = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    proc.wait(timeout=60)
-    os.close(master)
-    return proc.returncode, shown.decode("utf-8", "replace")
+    code, _stdout, shown = on_terminal(args, env, columns)
+    return code, shown
 
 
 def test_push_pack_and_unpack_show_bars_on_a_terminal_and_nothing_with_q(

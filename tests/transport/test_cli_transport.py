@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import pty
-import select
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from tests.conftest import cli_path
 from tests.support.registry import RegistryProcess
+from tests.support.terminal import on_terminal
 from tests.transport.conftest import model_files, write_model
 
 COMMANDS = ["push", "pull", "copy", "tags", "catalog", "login", "logout"]
@@ -61,27 +60,9 @@ def test_push_and_pull_print_the_digest_and_a_summary(registry: RegistryProcess,
 def test_progress_bars_only_on_a_terminal(registry: RegistryProcess, repo: str, tmp_path: Path,
                                           docker_config: Path, home: Path) -> None:
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(4_000_000)})
-    master, slave = pty.openpty()
     env = {**os.environ, "MODELCRATE_HOME": str(home), "DOCKER_CONFIG": str(docker_config)}
-    proc = subprocess.Popen([cli_path(), "push", str(root), f"{registry.host}/{repo}:1"], stdout=subprocess.PIPE,
-                            stderr=slave, env=env)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _w, _x = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout, _ = proc.communicate(timeout=30)
-    os.close(master)
-    text = seen.decode(errors="replace")
-    assert proc.returncode == 0 and stdout.decode().startswith("sha256:")
+    code, stdout, text = on_terminal(["push", str(root), f"{registry.host}/{repo}:1"], env, columns=80, timeout=30)
+    assert code == 0 and stdout.decode().startswith("sha256:")
     assert "pushing" in text and "MiB" in text and re.search(r"done\s+w\.bin", text)  # see tests/cli/test_progress.py
     assert "pushed " in text  # the summary follows the bars
     quiet = subprocess.run([cli_path(), "push", str(root), f"{registry.host}/{repo}:2", "-q"],
