@@ -20,7 +20,8 @@ from tests.support.registry import RegistryProcess
 GOLDEN = Path(__file__).parent / "golden" / "shapes.json"
 # Commands about one model: always "reference" and "digest".
 MODEL_COMMANDS = {"pack", "inspect", "inspect (registry)", "digest", "tag", "unpack", "push", "push DIR", "pull",
-                  "pull -o", "copy", "sign", "verify", "attest", "verify-attestation", "discover", "delete", "approve", "reject", "policy check"}
+                  "pull -o", "copy", "sign", "verify", "attest", "verify-attestation", "discover", "delete", "approve", "reject", "policy check",
+                  "lineage"}
 
 
 # Documents whose fields are specified elsewhere (spec/metadata.md, the predicate types): shape "object".
@@ -94,6 +95,9 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("approve", "approve", f"{remote}:1", "--stage", "staging", "--key", "modelcrate.key")
     run("reject", "reject", f"{remote}:1", "--stage", "production", "--key", "modelcrate.key")
     run("policy check", "policy", "check", f"{remote}:1", "--stage", "staging")
+    run("scan", "scan", str(example))
+    run("diff", "diff", f"{remote}:1", f"{remote}:dir")
+    run("lineage", "lineage", f"{remote}:1")
     run("rm", "rm", f"{remote}:1", f"{remote}:2")
     run("pull", "pull", f"{remote}:1", "-q")
     run("pull -o", "pull", f"{remote}:1", "-o", str(tmp_path / "pulled"), "-q")
