@@ -54,8 +54,8 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 
 # The operations layer and the interfaces above it; content/ (stores, the registry Target) sits below them.
 OPERATIONS = ("modelcrate.graphcopy", "modelcrate.transfer", "modelcrate.packing", "modelcrate.unpacking",
-              "modelcrate.targets", "modelcrate.index", "modelcrate.serving", "modelcrate.compare",
-              "modelcrate.lineage_graph",
+              "modelcrate.targets", "modelcrate.housekeeping", "modelcrate.index", "modelcrate.serving",
+              "modelcrate.compare", "modelcrate.lineage_graph",
               "modelcrate.signatures", "modelcrate.api", "modelcrate.cli")
 
 
@@ -229,6 +229,15 @@ def test_signatures_never_reach_the_cli(path: Path) -> None:
     """The signature operations return values; only cli/ renders them (and adds flag hints)."""
     imports = _imports(path)
     assert not {i for i in imports if i == "click" or i.startswith(("click.", "modelcrate.cli"))}
+
+
+def test_cli_imports_rich_only_inside_functions() -> None:
+    """The progress renderer's library loads when bars are drawn, not when a command module loads."""
+    for path in _files("cli"):
+        top = [n for n in ast.parse(path.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | \
+                {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+        assert not {n for n in names if n == "rich" or n.startswith("rich.")}, path.name
 
 
 def test_signatures_is_a_package_of_small_modules() -> None:

@@ -28,7 +28,7 @@ def test_init_pack_list_inspect_unpack_tag_rm(run_cli, example: Path, tmp_path: 
     r = run_cli("pack", str(example), "-t", "team/tiny:1.0", "--json")
     assert r.returncode == 0, r.stderr
     packed = json.loads(r.stdout)
-    assert packed["digest"].startswith("sha256:") and packed["files"] == 4
+    assert packed["digest"].startswith("sha256:") and len(packed["files"]) == 4
 
     listed = json.loads(run_cli("list", "--json").stdout)
     assert [(x["name"], x["tag"], x["digest"]) for x in listed] == [("team/tiny", "1.0", packed["digest"])]

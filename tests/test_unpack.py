@@ -19,7 +19,7 @@ from modelcrate.content.layout import LocalStore
 from modelcrate.errors import AlreadyExists, DigestMismatch, InvalidManifest, SizeMismatch, UnsafePath
 from modelcrate.settings import Settings
 from modelcrate.format.descriptor import Descriptor
-from modelcrate.transfer import _Watched
+from modelcrate.transfer import Watched
 from modelcrate.unpacking import _Stage, _Stopped, fetch_model, safe_relpath, unpack, write_files
 
 from tests.support.artifacts import Layer, link, put_model, reg, tar_bytes
@@ -450,6 +450,31 @@ def test_progress_never_sees_one_digest_fetched_twice_at_once(repo, tmp_path: Pa
                     barrier.wait(timeout=0.5)
 
     progress = Recording()
-    result = write_files(_Watched(Slow(repo, descs), progress), files, tmp_path / "out", concurrency=8)  # type: ignore[arg-type]
+    result = write_files(Watched(Slow(repo, descs), progress), files, tmp_path / "out", concurrency=8)  # type: ignore[arg-type]
     assert progress.clashes == 0 and not progress.active
     assert progress.bytes == sum(size for _p, size in result.files)
+
+
+def test_a_rerun_keeps_identical_files_raw_and_tar_without_rewriting_them(repo, tmp_path: Path) -> None:
+    put_model(repo, [Layer("a.bin", b"raw bytes"), _tar_layer([(reg("dir/x.txt"), b"member bytes")])])
+    out = tmp_path / "out"
+    unpack(repo, "t", out)
+    inodes = {p: (out / p).stat().st_ino for p in ("a.bin", "dir/x.txt")}
+    again = unpack(repo, "t", out)
+    assert sorted(again.unchanged) == ["a.bin", "dir/x.txt"]
+    assert {p: (out / p).stat().st_ino for p in inodes} == inodes  # left as they were, not renamed over
+    assert sorted(p.name for p in out.rglob("*")) == ["a.bin", "dir", "x.txt"]  # no temp file left
+
+
+def test_a_symlink_where_a_file_goes_is_never_followed_even_to_the_same_bytes(repo, tmp_path: Path) -> None:
+    put_model(repo, [Layer("a.bin", b"raw bytes")])
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"raw bytes")  # what the layer holds: a digest check through the link would pass
+    (out / "a.bin").symlink_to(outside)
+    with pytest.raises(AlreadyExists, match="not a regular file"):
+        unpack(repo, "t", out)
+    unpack(repo, "t", out, force=True)  # replaces the link itself
+    assert not (out / "a.bin").is_symlink() and (out / "a.bin").read_bytes() == b"raw bytes"
+    assert outside.read_bytes() == b"raw bytes" and not outside.is_symlink()

@@ -4,8 +4,11 @@ Each function takes plain values and an optional :class:`~modelcrate.config.Conf
 from the environment here, at the edge, and passed down), and returns one of the small records of
 :mod:`modelcrate.results`. References resolve by the CLI's rules:
 
-* ``pack``, ``inspect``, ``unpack``, ``tag``, ``list_models``, ``remove`` work on the local store, whose
-  names may carry a registry host (``localhost:5000/team/bert:1.0`` is a local name after a pull);
+* ``pack``, ``unpack``, ``list_models``, ``remove``, ``prune``, ``disk_usage`` work on the local store,
+  whose names may carry a registry host (``localhost:5000/team/bert:1.0`` is a local name after a pull);
+* ``inspect``, ``digest``, ``manifest`` and ``tag`` read the local store when the name is there, else the
+  registry the reference names (``remote=True`` always asks the registry, ``local=True`` never does);
+  they read the manifest only, never a model's weights. ``delete`` removes a manifest from a registry;
 * ``push``, ``pull``, ``list_tags``, ``catalog``, ``login`` talk to the registry the reference names;
 * ``copy``, ``resolve``, ``sign``, ``verify``, ``verify_attestation``, ``attest``, ``discover`` use the
   registry when the reference names one and the local store otherwise (``local=True`` forces the store).
@@ -23,7 +26,7 @@ Heavy modules (signing, HTTP, packing) are imported by the functions that need t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,19 +36,19 @@ from ._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from .config import Config
 from .content.layout import LocalRepository, LocalStore, split_ref_name
 from .content.target import Target
+from .content.verify import read_all
 from .errors import ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
-from .format.mediatypes import ANN_REF_NAME
-from .format.model import ModelView, read_model
+from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
+from .format.model import read_model
 from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
-from .results import (Attested, Discovery, Listed, LoginResult, Packed, Resolved, Signed, TransferResult,
-                      Unpacked, Verification)
+from .results import (Attested, Deleted, Discovery, DiskUsage, Pruned, Initialized, Inspected, Listed, LoginResult, Packed,
+                      Removed, Resolved, Signed, Tagged, TransferResult, Unpacked, Verification)
 from .targets import Targets, as_reference, resolve as _resolve_in
 
 if TYPE_CHECKING:
     from .format.diff import ModelDiff
     from .graphcopy import Progress
-    from .importers.detect import Written
     from .unpacking import Check
     from .index.search import Filters as SearchFilters, Match as SearchMatch
     from .lineage_graph import LineageNode
@@ -77,10 +80,11 @@ def resolve_local(ref: str, config: Config | None = None) -> tuple[Reference, Lo
 
 
 def init(directory: PathLike, *, name: str | None = None, force: bool = False,
-         follow_external_symlinks: bool = False, formats: list[str] | None = None) -> Written:
+         follow_external_symlinks: bool = False, formats: list[str] | None = None) -> Initialized:
     """Write ``DIR/modelcrate.yaml`` from what the directory says about itself (a Kitfile, a modctl
     Modelfile, an MLflow MLmodel, a Hugging Face card and config.json, weight headers), classifying its
-    files; refuse to overwrite unless ``force``. ``formats`` limits (and requires) the sources read."""
+    files; refuse to overwrite unless ``force``, and refuse a directory with no files (there would be
+    nothing to pack). ``formats`` limits (and requires) the sources read."""
     from .importers import detect
 
     return detect.write(directory, name=name, force=force, formats=formats,
@@ -89,7 +93,7 @@ def init(directory: PathLike, *, name: str | None = None, force: bool = False,
 
 def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None = None,
          config: Config | None = None, concurrency: int | None = None,
-         follow_external_symlinks: bool = False) -> Packed:
+         follow_external_symlinks: bool = False, progress: Progress | None = None) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``; default: ``name:version``
     from modelcrate.yaml), ``concurrency`` files at a time (default: the config's). The same files and
     metadata always give the same digest."""
@@ -104,7 +108,8 @@ def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None =
     validate_user_tag(r.tag or DEFAULT_TAG)
     store = open_store(cfg)
     with store.writing():
-        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency)
+        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency,
+                            progress=progress)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
 
 
@@ -119,18 +124,78 @@ def _yaml_reference(metadata: Mapping[str, Any]) -> str:
     return ref
 
 
-def inspect(ref: str, *, config: Config | None = None) -> ModelView:
-    """The parsed model at local ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes).
-    KitOps ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`)."""
+@contextmanager
+def reading(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None
+            ) -> Iterator[tuple[Reference, Target, Descriptor, bool]]:
+    """(reference, Target, manifest, whether it is a registry) for a read by ``ref``: the local store when
+    the name is there (or ``local``), else the registry ``ref`` names (always with ``remote``)."""
+    if local and remote:
+        raise UsageError("choose the local store or the registry, not both")
+    r = as_reference(ref)
+    if remote and r.registry is None:
+        raise UsageError(f"{ref} names no registry", hint=f"write it as HOST[:PORT]/{r.name}")
+    with Targets(_config(config)) as targets:
+        if not remote:
+            target = targets.open(r, write=False, local=True)
+            try:
+                found: Descriptor | None = _resolve_in(target, r)
+            except NotFound:
+                if local or r.registry is None:
+                    raise
+                found = None
+            if found is not None:
+                yield r, target, found, False
+                return
+        target = targets.open(r, write=False)
+        yield r, target, _resolve_in(target, r), True
+
+
+def _manifest_bytes(target: Target, desc: Descriptor) -> bytes:
+    with target.fetch(desc) as stream:
+        return read_all(stream, desc, MAX_MANIFEST_BYTES)
+
+
+def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Inspected:
+    """The parsed model ``ref`` names: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes).
+    Read from its manifest alone, in the local store or on the registry (see :func:`reading`). KitOps
+    ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`)."""
     from .unpacking import fetch_model
 
-    _r, repo, desc = resolve_local(ref, config)
-    return fetch_model(repo, desc.digest)
+    with reading(ref, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
+        return Inspected(str(r) if r.registry or r.digest else ref, fetch_model(target, desc.digest), is_remote)
+
+
+def digest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Resolved:
+    """The manifest ``ref`` names, resolved as :func:`inspect` does (for a registry: one ``HEAD``)."""
+    with reading(ref, local=local, remote=remote, config=config) as (r, _target, desc, _remote):
+        return Resolved(ref, r.name, desc)
+
+
+def manifest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> bytes:
+    """The manifest bytes ``ref`` names, exactly as stored and checked against their digest."""
+    with reading(ref, local=local, remote=remote, config=config) as (_r, target, desc, _remote):
+        return _manifest_bytes(target, desc)
+
+
+def delete(ref: str, *, config: Config | None = None) -> Deleted:
+    """Delete the manifest ``ref`` names from its registry (``DELETE`` by digest: every tag naming that
+    manifest goes with it, as the distribution spec defines). Blobs are left to the registry's GC."""
+    from .content.remote.deletion import delete_manifest
+
+    r = as_reference(ref)
+    if r.registry is None:
+        raise UsageError(f"{ref} names no registry; delete works on registries",
+                         hint="for the local store use `modelcrate rm`")
+    with Targets(_config(config)) as targets:
+        target = targets.open(r, write=True)
+        desc = _resolve_in(target, r)
+        delete_manifest(target, desc)  # type: ignore[arg-type]
+    return Deleted(f"{r.name}@{desc.digest}", desc.digest)
 
 
 def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include: tuple[str, ...] = (),
            force: bool = False, model_signature: PathLike | None = None, config: Config | None = None,
-           check: Check | None = None) -> Unpacked:
+           check: Check | None = None, progress: Progress | None = None) -> Unpacked:
     """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpacking` for the safety rules).
 
     With ``model_signature``, the OpenSSF model-signing bundle stored by :func:`sign` is also written to
@@ -138,16 +203,19 @@ def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include:
     before they are put in place (``scan.UnpackGate`` scans them; raising refuses the model)."""
     from . import signatures as _signatures, unpacking as _unpack
 
-    _r, repo, desc = resolve_local(ref, config)
+    r, repo, desc = resolve_local(ref, config)
     signature = None
-    if model_signature is not None:
-        _signatures.check_model_signature_request(kinds, include)
-        _signatures.check_signature_path(model_signature, force=force)
-        signature = _signatures.model_signature(repo, desc)
-    result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force, check=check)
-    if signature is not None and model_signature is not None:
-        _signatures.save_model_signature(signature, model_signature, force=force)
-    return Unpacked(str(out_dir), tuple(result.files), signature)
+    if model_signature is None:
+        if progress is not None:
+            from .transfer import Watched  # reports each file's bytes as they are read
+
+            repo = Watched(repo, progress)  # type: ignore[assignment]
+        result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force, check=check)
+    else:
+        result, signature = _signatures.unpack_with_signature(repo, desc, out_dir, model_signature, force=force,
+                                                              kinds=kinds, include=include, check=check)
+    return Unpacked(str(out_dir), tuple(result.files), signature, reference=str(r), digest=desc.digest,
+                    model_signature_path=None if model_signature is None else str(model_signature))
 
 
 def model_signature(ref: str, config: Config | None = None) -> Any:
@@ -159,42 +227,62 @@ def model_signature(ref: str, config: Config | None = None) -> Any:
     return _signatures.model_signature(repo, desc)
 
 
-def tag(src: str, dst: str, *, config: Config | None = None) -> Descriptor:
-    """Point local reference ``dst`` at what ``src`` names (the content is shared, not copied)."""
+def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config: Config | None = None
+        ) -> Tagged:
+    """Point ``dst`` at what ``src`` names. In the local store (when ``src`` is there, or ``local``) the
+    content is shared, not copied. On a registry (``src`` not in the store, or ``remote``) the manifest is
+    tagged again without pulling: in the same repository by one ``PUT``; elsewhere by a copy that mounts
+    the blobs on the same registry. Signatures come along to a new name either way."""
+    with reading(src, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
+        d = parse_local(dst)
+        if d.digest or not d.tag:
+            raise UsageError(f"{dst}: the destination needs a tag, not a digest")
+        validate_user_tag(d.tag)
+        if is_remote:
+            if d.registry is None:
+                raise UsageError(f"{dst} names no registry; tagging on {r.registry} needs HOST/NAME:TAG",
+                                 hint="to keep a local copy, use `modelcrate pull` then `modelcrate tag`")
+            if d.name != r.name:
+                copy(f"{r.name}@{desc.digest}", dst, config=config)
+            else:
+                with Targets(_config(config)) as targets:
+                    targets.open(d, write=True).tag(desc, d.tag)
+            return Tagged(str(d), src, desc)
+    _tag_local(r, desc, d, config)
+    return Tagged(str(d), src, desc)
+
+
+def _tag_local(r: Reference, desc: Descriptor, d: Reference, config: Config | None) -> None:
     from .graphcopy import CopyOptions, extended_copy
 
-    r, repo, desc = resolve_local(src, config)
-    d = parse_local(dst)
-    if d.digest or not d.tag:
-        raise UsageError(f"{dst}: the destination needs a tag, not a digest")
-    validate_user_tag(d.tag)
-    store = repo.store
-    dst_repo = store.repository(d.name)
+    assert d.tag is not None
+    store = open_store(config)
+    repo, dst_repo = store.repository(r.name), store.repository(d.name)
     if d.name != r.name:
         # Referrers (signatures, attestations) are indexed per repository: carry them to the new name,
         # as a copy would. The blobs are shared, so this only writes the new name's referrers index.
         with store.writing():
             extended_copy(repo, dst_repo, desc, CopyOptions())
     dst_repo.tag(desc, d.tag)
-    return desc
 
 
-def remove(ref: str, *, config: Config | None = None) -> Descriptor:
-    """Remove a tag from the local store and free content nothing else uses."""
+def remove(ref: str, *, config: Config | None = None) -> Removed:
+    """Remove a tag from the local store and free content nothing else uses. ``NAME@DIGEST`` removes every
+    tag of ``NAME`` naming that manifest; the result lists them."""
     r = parse_local(ref)
     store = open_store(config)
     if r.digest:
-        removed = None
-        for e in store.entries():
-            name, _tag, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
-            if name == r.name and e.digest == r.digest:
-                removed = store.remove_ref(e.annotation(ANN_REF_NAME) or "")
-        if removed is None:
+        names = [e.annotation(ANN_REF_NAME) or "" for e in store.entries() if e.digest == r.digest]
+        mine = [n for n in names if split_ref_name(n)[0] == r.name]
+        if not mine:
             raise NotFound(f"{r} is not in the local store")
+        removed = [store.remove_ref(n) for n in mine][0]
+        untagged = tuple(n for n in mine if split_ref_name(n)[1] is not None)
     else:
         removed = store.remove_ref(f"{r.name}:{r.tag}")
+        untagged = (f"{r.name}:{r.tag}",)
     store.gc()
-    return removed
+    return Removed(ref, removed.digest, untagged)
 
 
 def list_models(*, config: Config | None = None) -> list[Listed]:
@@ -213,6 +301,21 @@ def list_models(*, config: Config | None = None) -> list[Listed]:
         meta = view.metadata or {}
         out.append(Listed(name, tag_, e.digest, view.total_size, meta.get("created"), meta.get("version")))
     return sorted(out, key=lambda x: (x.name, x.tag or ""))
+
+
+def prune(*, untagged: bool = False, dry_run: bool = False, config: Config | None = None) -> Pruned:
+    """Free local-store space: blobs no tag reaches and leftovers of killed runs; with ``untagged`` also
+    the manifests kept without a tag (pulled by digest). ``dry_run`` only reports."""
+    from . import housekeeping
+
+    return housekeeping.prune(open_store(config), untagged=untagged, dry_run=dry_run)
+
+
+def disk_usage(*, config: Config | None = None) -> DiskUsage:
+    """The local store's size by repository, and what :func:`prune` would free now."""
+    from . import housekeeping
+
+    return housekeeping.disk_usage(open_store(config))
 
 
 # ---- registries ----------------------------------------------------------------------------------
@@ -406,28 +509,16 @@ def attest(ref: str, predicate_type: str, signer: Signer, *, predicate: Mapping[
     from .signing import statement as _statement
 
     uri = _statement.predicate_type_uri(predicate_type)
-    if predicate is None and uri not in (_statement.SLSA_PROVENANCE_V1, _statement.EVALUATION_V1):
-        raise UsageError(f"predicate type {predicate_type} needs a predicate", hint="pass --predicate FILE")
+    if predicate is None and not _signatures.has_default_predicate(uri):
+        raise UsageError(f"predicate type {predicate_type} {NEEDS_PREDICATE}")
     when = created or datetime.now(UTC)
     with subject(ref, write=True, local=local, config=config) as (name, target, desc):
         if predicate is None:
-            predicate = _default_predicate(uri, target, desc, when, Path(workdir or Path.cwd()),
-                                           os.environ if env is None else env)
+            predicate = _signatures.default_predicate(target, desc, uri, created=when,
+                                                      workdir=Path(workdir or Path.cwd()),
+                                                      env=os.environ if env is None else env)
         stored = _signatures.attest(target, desc, name, signer, uri, predicate, created=when)
     return Attested(ref, desc.digest, signer.description, uri, stored)
-
-
-def _default_predicate(uri: str, target: Target, desc: Descriptor, created: datetime, workdir: Path,
-                       env: Mapping[str, str]) -> dict[str, Any]:
-    from . import provenance, signatures as _signatures
-    from .signing import statement as _statement
-
-    view = _signatures.read_subject(target, desc)
-    metadata = (view.metadata if view is not None else None) or {}
-    if uri == _statement.SLSA_PROVENANCE_V1:
-        return provenance.build_provenance(metadata, git=provenance.git_facts(workdir),
-                                           ci=provenance.ci_facts(env), tools=provenance.tool_versions())
-    return _signatures.evaluation_from_metadata(metadata, created=created)
 
 
 def discover(ref: str, *, local: bool = False, config: Config | None = None) -> Discovery:
@@ -473,6 +564,86 @@ def lineage(ref: str, *, follow: bool = True, local: bool = False, key: PathLike
                             verifier=verifier)  # type: ignore[arg-type]
 
 
+# ---- signers and verifiers from files --------------------------------------------------------------
+def _read(path: PathLike, what: str) -> bytes:
+    """A key, certificate or chain file: a regular file of bounded size, else one line naming it."""
+    return read_regular_file(path, MAX_SMALL_FILE, f"the {what}")
+
+
+def signer(*, key: PathLike | None = None, password: bytes | Callable[[], bytes | None] | None = None,
+           cert: PathLike | None = None, chain: PathLike | None = None, keyless: bool = False,
+           env: Mapping[str, str] | None = None) -> Signer:
+    """The Signer for a private key file (PEM; ``password`` as bytes, or a function asked only when the
+    key is encrypted), optionally with its certificate and chain files; or, with ``keyless``, Sigstore
+    keyless signing with the token ``SIGSTORE_ID_TOKEN`` of ``env`` (default: this process's environment)
+    or the browser flow."""
+    from . import signatures as _signatures
+
+    if keyless:
+        if key or cert or chain:
+            raise UsageError("keyless signing takes no key, certificate or chain")
+        return _signatures.KeylessSigner(_signatures.identity_token(os.environ if env is None else env))
+    if key is None:
+        raise UsageError("say how to sign: a private key (optionally with its certificate), or keyless")
+    pem = _read(key, "private key")
+    if callable(password):
+        password = password() if b"ENCRYPTED" in pem else None
+    return _signatures.KeySigner.from_pem(pem, password, cert=_read(cert, "certificate") if cert else None,
+                                          chain=_read(chain, "certificate chain") if chain else None)
+
+
+def verifier(*, key: PathLike | None = None, ca_roots: PathLike | None = None, chain: tuple[PathLike, ...] = (),
+             identity: str | None = None, issuer: str | None = None, trusted_root: PathLike | None = None,
+             policy: PathLike | None = None) -> Verifier | Policy:
+    """Exactly one way to accept signatures: a public key file, CA roots (with intermediates), a keyless
+    identity with its OIDC issuer (against ``trusted_root``, default Sigstore's production root), or a
+    policy file."""
+    from . import signatures as _signatures
+
+    chosen = [name for name, on in (("key", key), ("CA roots", ca_roots), ("policy", policy),
+                                    ("keyless identity", identity or issuer)) if on]
+    if len(chosen) != 1:
+        raise UsageError(VERIFY_WITH_ONE + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if chain and not ca_roots:
+        raise UsageError(CHAIN_NEEDS_ROOTS)
+    if trusted_root and not (identity or issuer):
+        raise UsageError(ROOT_NEEDS_IDENTITY)
+    if key:
+        return _signatures.KeyVerifier.from_pem(_read(key, "public key"))
+    if ca_roots:
+        return _signatures.CAVerifier(_read(ca_roots, "CA roots"), tuple(_read(p, "certificate") for p in chain))
+    if policy:
+        return _signatures.load_policy(policy)
+    return _signatures.KeylessVerifier(identity or "", issuer or "", Path(trusted_root) if trusted_root else None)
+
+
+def _keypair_paths(prefix: PathLike) -> tuple[Path, Path]:
+    base = Path(prefix)
+    return base.with_name(base.name + ".key"), base.with_name(base.name + ".pub")
+
+
+def check_keygen(prefix: PathLike) -> None:
+    """Refuse a key prefix whose ``.key`` or ``.pub`` file exists (key files are never overwritten)."""
+    for path in _keypair_paths(prefix):
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"{path} already exists; not overwriting a key file")
+
+
+def keygen(prefix: PathLike, password: bytes, *, algorithm: str = "ecdsa-p256") -> tuple[Path, Path]:
+    """Write ``PREFIX.key`` (PEM encrypted with ``password``, mode 0600) and ``PREFIX.pub``; never overwrite."""
+    from .signing import keys
+
+    check_keygen(prefix)
+    return keys.write_keypair(Path(prefix), keys.generate(algorithm), password)
+
+
+# Phrases the CLI words with its flag names (cli/wording.py).
+VERIFY_WITH_ONE = "verify with exactly one of a public key, CA roots, a keyless identity with its issuer, or a policy"
+CHAIN_NEEDS_ROOTS = "intermediate certificates go with CA roots"
+ROOT_NEEDS_IDENTITY = "a trusted root goes with a keyless identity and its issuer"
+NEEDS_PREDICATE = "has no default predicate: it needs a predicate"
+
+
 def _verifier(key: PathLike | Verifier | None, policy: PathLike | Policy | None, *, what: str
               ) -> Verifier | Policy | None:
     """The verifier ``key`` or ``policy`` names (paths are read here); at most one of them."""
@@ -495,6 +666,8 @@ def _one_verifier(verifier: Verifier | Policy | None, key: PathLike | None, poli
     return verifier if verifier is not None else _verifier(key, policy, what="verify")  # type: ignore[return-value]
 
 
-__all__ = ["attest", "catalog", "copy", "diff", "discover", "init", "inspect", "iter_catalog", "lineage",
-           "list_models", "list_tags", "login", "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
-           "resolve", "resolve_local", "search", "sign", "subject", "tag", "unpack", "verify", "verify_attestation"]
+__all__ = ["attest", "catalog", "check_keygen", "copy", "delete", "diff", "digest", "discover", "disk_usage",
+           "init", "inspect", "iter_catalog", "keygen", "lineage", "list_models", "list_tags", "login", "logout",
+           "manifest", "model_signature", "open_store", "pack", "parse_local", "prune", "pull", "push", "reading",
+           "remove", "resolve", "resolve_local", "search", "sign", "signer", "subject", "tag", "unpack", "verifier",
+           "verify", "verify_attestation"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
@@ -30,6 +30,9 @@ from .format import metadata as _metadata, modelfile as _modelfile
 from .format.descriptor import Descriptor
 from .format.mediatypes import MAX_LAYERS, MODEL_CONFIG, OCI_MANIFEST, layer_media_type
 from .format.model import build_config, build_model_manifest, layer_descriptor, normalize_mode, sort_layers
+
+if TYPE_CHECKING:
+    from .graphcopy import Progress
 
 _GLOB_CHARS = set("*?[")
 
@@ -162,9 +165,10 @@ def _match(root: Path, mf: _modelfile.Modelfile, source: str, files: list[str]) 
     return layers
 
 
-def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEFAULT_CONCURRENCY) -> PackResult:
+def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEFAULT_CONCURRENCY,
+         progress: Progress | None = None) -> PackResult:
     """Store every planned layer (``concurrency`` files at a time), the config and the manifest in
-    ``target``; tag it last."""
+    ``target``; tag it last. ``progress`` hears ``done`` for each layer stored."""
     ingest_file = getattr(target, "ingest_file", None)
     ingest_stream = getattr(target, "ingest_stream", None)
     if ingest_file is None or ingest_stream is None:
@@ -175,7 +179,7 @@ def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEF
             return _with_tar(p.directory, planned, lambda r: ingest_stream(r, media_type))
         return ingest_file(str(p.directory / planned.path), media_type)
 
-    layers = _layers(p, store, concurrency)
+    layers = _layers(p, store, concurrency, progress)
     config, config_desc, manifest, desc = _finish(p, layers)
     target.push(config_desc, io.BytesIO(config))
     target.push(desc, io.BytesIO(manifest))
@@ -184,14 +188,21 @@ def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEF
     return PackResult(desc, manifest, tuple(sort_layers(layers)))
 
 
-def _layers(p: PackPlan, store: Callable[[PlannedLayer, str], Descriptor], concurrency: int) -> list[Descriptor]:
+def _layers(p: PackPlan, store: Callable[[PlannedLayer, str], Descriptor], concurrency: int,
+            progress: Progress | None = None) -> list[Descriptor]:
     """Every planned layer, in plan order, ``concurrency`` files at a time. sha256 runs at about the speed
     of one core and releases the GIL, so files hashed side by side use every core (benchmarks/pack.py)."""
+    def one(planned: PlannedLayer) -> Descriptor:
+        desc = _layer(p, planned, store)
+        if progress is not None:
+            progress.done(desc)
+        return desc
+
     if concurrency <= 1 or len(p.layers) <= 1:
-        return [_layer(p, planned, store) for planned in p.layers]
+        return [one(planned) for planned in p.layers]
     pool = ThreadPoolExecutor(min(concurrency, len(p.layers)), thread_name_prefix="modelcrate-pack")
     try:
-        return list(pool.map(lambda planned: _layer(p, planned, store), p.layers))
+        return list(pool.map(one, p.layers))
     finally:  # on an error or Ctrl-C, files not started are not started
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -212,7 +223,8 @@ def _finish(p: PackPlan, layers: list[Descriptor]) -> tuple[bytes, Descriptor, b
     return config, config_desc, manifest, Descriptor.of(OCI_MANIFEST, manifest)
 
 
-def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY) -> tuple["SourceTarget", Descriptor]:
+def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY,
+          progress: Progress | None = None) -> tuple["SourceTarget", Descriptor]:
     """Describe the planned model without storing it: a read-only Target that serves each file from
     disk (tar layers are regenerated, byte for byte, on each read). ``push DIR REF`` copies from it,
     so model data is never copied into the local store."""
@@ -235,7 +247,7 @@ def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY) -> tuple["Sour
         blobs[desc.digest] = (opener, desc)
         return desc
 
-    layers = _layers(p, hash_only, concurrency)
+    layers = _layers(p, hash_only, concurrency, progress)
     config, config_desc, manifest, desc = _finish(p, layers)
     for raw, d in ((config, config_desc), (manifest, desc)):
         blobs[d.digest] = (lambda raw=raw: contextlib.nullcontext(io.BytesIO(raw)), d)

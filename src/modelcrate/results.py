@@ -1,13 +1,15 @@
 """The values the public API returns: small frozen records with stable fields.
 
 Each has the fields a caller (or the CLI's ``--json``) needs and nothing that holds a connection or a
-file open. Records of the signing layer (``Verified``, ``Stored``, ``Node``) are the ones of
+file open. ``to_dict()`` is the record's JSON shape, the one ``--json`` prints (spec/cli-json.md): records
+about a model always carry ``reference`` and ``digest``, and ``files`` is always a list of objects with at
+least ``path`` and ``size``. Records of the signing layer (``Verified``, ``Stored``, ``Node``) are the ones of
 :mod:`modelcrate.signatures`, referenced here by name only, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .format.descriptor import Descriptor
@@ -15,6 +17,20 @@ from .format.descriptor import Descriptor
 if TYPE_CHECKING:
     from .format.model import ModelView
     from .signatures import ModelSignature, Node, Stored, Verified
+
+
+def file_list(files: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """``[(path, size)]`` as the JSON ``files`` list."""
+    return [{"path": path, "size": size} for path, size in files]
+
+
+def model_dict(reference: str, view: ModelView) -> dict[str, Any]:
+    """The JSON shape of a model (``pack``, ``inspect``): manifest facts, metadata and every file."""
+    return {"reference": reference, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
+            "artifactType": view.manifest.artifact_type, "size": view.total_size, "metadata": view.metadata,
+            "files": [{"path": f.path, "kind": f.kind, "format": f.format, "size": f.descriptor.size,
+                       "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
+                      for f in view.files]}
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,88 @@ class Packed:
     def digest(self) -> str:
         return self.descriptor.digest
 
+    def to_dict(self) -> dict[str, Any]:
+        return model_dict(self.reference, self.view)
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """A model read by reference (local store or registry), from its manifest alone."""
+
+    reference: str
+    view: ModelView
+    remote: bool = False
+
+    @property
+    def digest(self) -> str:
+        return self.view.manifest.digest
+
+    # the ModelView's fields, so an Inspected reads like the view it holds
+    manifest = property(lambda self: self.view.manifest)
+    files = property(lambda self: self.view.files)
+    metadata = property(lambda self: self.view.metadata)
+    total_size = property(lambda self: self.view.total_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**model_dict(self.reference, self.view), "remote": self.remote}
+
+
+@dataclass(frozen=True)
+class Initialized:
+    """What ``init`` or ``import`` wrote: the modelcrate.yaml, the model name in it, the files it classified,
+    the source formats it read, what it could not map, and the fields filled from weight headers."""
+
+    path: str
+    name: str
+    files: tuple[str, ...]
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "files": [{"path": f} for f in self.files],
+                "sources": list(self.sources), "notes": list(self.notes), "facts": dict(self.facts)}
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """``tag``: the new reference, the one it was made from, and the manifest both name."""
+
+    reference: str
+    source: str
+    descriptor: Descriptor
+
+    @property
+    def digest(self) -> str:
+        return self.descriptor.digest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "source": self.source, "digest": self.digest,
+                "mediaType": self.descriptor.media_type}
+
+
+@dataclass(frozen=True)
+class Removed:
+    """``rm``: the manifest a reference named and every tag removed with it (``NAME:TAG`` each)."""
+
+    reference: str
+    digest: str
+    untagged: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "untagged": list(self.untagged)}
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """``delete``: the manifest removed from a registry."""
+
+    reference: str
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "deleted": True}
+
 
 @dataclass(frozen=True)
 class Listed:
@@ -41,9 +139,13 @@ class Listed:
     created: str | None
     version: str | None
 
+    @property
+    def reference(self) -> str:
+        return f"{self.name}:{self.tag}" if self.tag else f"{self.name}@{self.digest}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "tag": self.tag, "digest": self.digest, "size": self.size,
-                "created": self.created, "version": self.version}
+        return {"reference": self.reference, "name": self.name, "tag": self.tag, "digest": self.digest,
+                "size": self.size, "created": self.created, "version": self.version}
 
 
 @dataclass(frozen=True)
@@ -87,9 +189,8 @@ class TransferResult:
             "reference": self.reference, "digest": self.digest, "mediaType": self.media_type, "size": self.size,
             "copied": self.copied, "skipped": self.skipped, "mounted": self.mounted,
             "bytesCopied": self.bytes_copied, "bytesSkipped": self.bytes_skipped, "bytesSent": self.bytes_sent,
-            "bytesReceived": self.bytes_received, "referrers": self.referrers, "rounds": self.rounds}
-        if self.files:
-            out["files"] = [{"path": p, "size": s} for p, s in self.files]
+            "bytesReceived": self.bytes_received, "referrers": self.referrers, "rounds": self.rounds,
+            "files": file_list(self.files)}
         return out
 
 
@@ -102,6 +203,15 @@ class LoginResult:
     stored_in: str
     verified: bool
 
+    @property
+    def helper(self) -> bool:
+        """True when a credential helper holds them; else they are base64 in the docker config file."""
+        return self.stored_in.startswith("docker-credential-")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"registry": self.registry, "username": self.username, "storedIn": self.stored_in,
+                "helper": self.helper, "verified": self.verified}
+
 
 @dataclass(frozen=True)
 class Unpacked:
@@ -111,10 +221,20 @@ class Unpacked:
     directory: str
     files: tuple[tuple[str, int], ...]
     model_signature: ModelSignature | None = None
+    reference: str = ""
+    digest: str = ""
+    model_signature_path: str | None = None
 
     @property
     def total_size(self) -> int:
         return sum(size for _path, size in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        signature = self.model_signature
+        return {"reference": self.reference, "digest": self.digest, "directory": self.directory,
+                "size": self.total_size, "files": file_list(self.files),
+                "modelSignature": None if signature is None else {
+                    "path": self.model_signature_path, "referrer": signature.referrer, "signer": signature.signer}}
 
 
 @dataclass(frozen=True)
@@ -127,6 +247,10 @@ class Signed:
     stored: tuple[Stored, ...]
     notes: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "signer": self.signer,
+                "stored": [s.to_dict() for s in self.stored], "notes": list(self.notes)}
+
 
 @dataclass(frozen=True)
 class Attested:
@@ -137,6 +261,10 @@ class Attested:
     signer: str
     predicate_type: str
     stored: Stored
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "signer": self.signer,
+                "predicateType": self.predicate_type, "stored": self.stored.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -149,6 +277,9 @@ class Verification:
     digest: str
     verified: tuple[Verified, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "verified": [v.to_dict() for v in self.verified]}
+
 
 @dataclass(frozen=True)
 class Discovery:
@@ -158,3 +289,55 @@ class Discovery:
     name: str
     digest: str
     referrers: tuple[Node, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "referrers": [n.to_dict() for n in self.referrers]}
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What ``prune`` removed (or, on a dry run, would remove)."""
+
+    dry_run: bool
+    blobs: int
+    bytes: int
+    leftovers: int
+    leftover_bytes: int
+    untagged: tuple[str, ...] = ()
+
+    @property
+    def freed(self) -> int:
+        return self.bytes + self.leftover_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dryRun": self.dry_run, "blobs": self.blobs, "bytes": self.bytes, "leftovers": self.leftovers,
+                "leftoverBytes": self.leftover_bytes, "freed": self.freed, "untagged": list(self.untagged)}
+
+
+@dataclass(frozen=True)
+class RepositoryUsage:
+    """One repository of the local store: its tagged models, the bytes it reaches, the bytes only it reaches."""
+
+    name: str
+    models: int
+    size: int
+    unique: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "models": self.models, "size": self.size, "unique": self.unique}
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """``df``: the local store's bytes on disk, by repository, and what ``prune`` would free now."""
+
+    root: str
+    total: int
+    blobs: int
+    reclaimable: int
+    leftovers: int
+    repositories: tuple[RepositoryUsage, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"store": self.root, "total": self.total, "blobs": self.blobs, "reclaimable": self.reclaimable,
+                "leftovers": self.leftovers, "repositories": [r.to_dict() for r in self.repositories]}

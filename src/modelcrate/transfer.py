@@ -40,8 +40,11 @@ from .content.remote.http import TransportError, cancelled
 from .content.remote.registry import RemoteSettings
 from .content.target import Target
 from .graphcopy import CopyOptions, CopyResult, Progress, blob_slots, copy
-from .errors import InvalidReference, ModelcrateError, UsageError
+from .errors import InvalidManifest, InvalidReference, ModelcrateError, UsageError
+from .content.verify import read_all
 from .format.descriptor import Descriptor
+from .format.mediatypes import MAX_MANIFEST_BYTES
+from .format.model import read_model
 from .format.reference import Reference, is_referrers_tag
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
@@ -149,8 +152,18 @@ def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run
     return result, tally, used
 
 
+def _model_files(source: Target, root: Descriptor) -> tuple[tuple[str, int], ...]:
+    """(path, size) of the model's files, from its manifest (``()`` for an artifact that is not a model)."""
+    try:
+        with source.fetch(root) as stream:  # a registry's manifest is cached by now: no request
+            view = read_model(read_all(stream, root, MAX_MANIFEST_BYTES))
+    except InvalidManifest:
+        return ()
+    return tuple((f.path, f.descriptor.size) for f in view.files)
+
+
 def _result(reference: str, root: Descriptor, result: CopyResult, tally: _Tally, rounds: int,
-            targets: Targets, files: tuple[tuple[str, int], ...] = ()) -> TransferResult:
+            targets: Targets, source: Target) -> TransferResult:
     copied, mounted = tally.copied_nodes, tally.mounted_nodes
     # a node copied in an earlier round shows up as skipped in a later one: it counts as copied
     skipped = {d: n for d, n in tally.skipped_nodes.items() if d not in copied and d not in mounted}
@@ -160,7 +173,8 @@ def _result(reference: str, root: Descriptor, result: CopyResult, tally: _Tally,
         reference=reference, digest=root.digest, media_type=root.media_type, size=total,
         copied=len(copied), skipped=len(skipped), mounted=len(mounted),
         bytes_copied=sum(copied.values()), bytes_skipped=sum(skipped.values()),
-        bytes_sent=sent, bytes_received=received, referrers=result.referrers, rounds=rounds, files=files)
+        bytes_sent=sent, bytes_received=received, referrers=result.referrers, rounds=rounds,
+        files=_model_files(source, root))
 
 
 # ---- operations ---------------------------------------------------------------------------------------
@@ -178,7 +192,7 @@ def push(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
         root = resolve(src, r)
         dst = targets.open(r, write=True)
         result, tally, used = _copy(src, root, dst, r.tag, run)
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, src)
 
 
 def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, modelfile: str | None = None,
@@ -195,12 +209,12 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     run = _Run.of(config, concurrency, progress, rounds)
     plan = _pack.plan(directory, modelfile, source_date_epoch=config.source_date_epoch,
                       follow_external_symlinks=follow_external_symlinks)
-    source, root = _pack.stage(plan, concurrency=run.concurrency)
+    source, root = _pack.stage(plan, concurrency=run.concurrency, progress=run.progress)
     with Targets(config, remote=_registry(config, remote)) as targets:
         dst = targets.open(r, write=True)
         # A directory has no signatures or attestations to carry along.
         result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False)
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, source)
 
 
 def _check_push_order(directory: str | os.PathLike[str], ref: str) -> None:
@@ -234,7 +248,7 @@ def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
                 dst.tag(root, r.tag)
         if not r.tag:
             dst.keep(root)  # type: ignore[attr-defined]
-        return _result(str(r), root, result, tally, used, targets)
+        return _result(str(r), root, result, tally, used, targets, dst)
 
 
 def _pull_source(targets: Targets, r: Reference, verify: Verification | None) -> tuple[Target, Descriptor]:
@@ -268,18 +282,21 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
             src, root, model_signature, kinds=kinds, include=include, verify=verify, force=force)
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
-        watched = _Watched(src, run.progress)
+        watched = Watched(src, run.progress)
         slots = blob_slots(run.concurrency, [f.descriptor.size for f in files])
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=slots, check=check),
-                                   run.rounds, config)
+                                                            concurrency=slots, check=check, include=include),
+                                run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
+        kept = set(written.unchanged)
+        kept_bytes = sum(n for path, n in written.files if path in kept)
         sent, received = targets.bytes_moved()
         return TransferResult(reference=str(r), digest=root.digest, media_type=root.media_type, size=size,
-                              copied=len(files), bytes_copied=size, bytes_sent=sent, bytes_received=received,
-                              rounds=used, files=tuple(written.files))
+                              copied=len(written.files) - len(kept), skipped=len(kept),
+                              bytes_copied=sum(n for _p, n in written.files) - kept_bytes, bytes_skipped=kept_bytes,
+                              bytes_sent=sent, bytes_received=received, rounds=used, files=tuple(written.files))
 
 
 def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettings | None = None,
@@ -304,7 +321,7 @@ def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettin
         if not tag and dr.registry is None:
             dst.keep(root)  # type: ignore[attr-defined]
         shown = f"{dr.name}:{tag}" if tag else f"{dr.name}@{root.digest}"
-        return _result(shown, root, result, tally, used, targets)
+        return _result(shown, root, result, tally, used, targets, src)
 
 
 def list_tags(repo: str, *, config: Config | None = None, remote: RemoteSettings | None = None,
@@ -369,7 +386,7 @@ def logout(registry: str, *, config: Config | None = None, remote: RemoteSetting
     return _registry(config, remote).docker().erase(_registry_host(registry))
 
 
-class _Watched:
+class Watched:
     """A Target wrapper that reports fetched bytes to a Progress (the verifying stream passes through)."""
 
     def __init__(self, inner: Target, progress: Progress) -> None:
@@ -411,5 +428,5 @@ class _Reporting(io.RawIOBase):
         return n
 
 
-__all__ = ["LoginResult", "TransferResult", "catalog", "copy_ref", "list_tags", "login", "logout", "parse_remote",
+__all__ = ["LoginResult", "TransferResult", "Watched", "catalog", "copy_ref", "list_tags", "login", "logout", "parse_remote",
            "pull", "pull_to_dir", "push", "push_dir"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
+import re
 import stat
 import threading
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
 from ._internal.paths import safe_relpath
 from ._internal.untrusted_tar import TAR_FORMATS, regular_files
 from .content.verify import drain, read_all, verifying
-from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
+from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath, UsageError
 from . import foreign
 from .format import untrusted_json
 from .format.descriptor import Descriptor
@@ -43,6 +45,7 @@ class UnpackResult:
     """What was written: relative paths and sizes."""
 
     files: list[tuple[str, int]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # of ``files``: already in place, not rewritten
 
     @property
     def total_size(self) -> int:
@@ -63,15 +66,23 @@ def _small_blob(target: Target, desc: Descriptor) -> bytes:
         return read_all(stream, desc, MAX_MANIFEST_BYTES)
 
 
+NOTHING_SELECTED = "no file of the model matches the kinds and paths asked for"
+
+
 def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> list[ModelFile]:
-    """The files ``--filter KIND`` and ``--include GLOB`` keep (a tar layer is kept whole)."""
+    """The files ``kinds`` and the ``include`` globs keep. A tar layer is kept whole when a glob matches its
+    path, and kept for its matching members (see :func:`write_files`) when a glob may reach inside it.
+    Selecting nothing is an error: an empty unpack is never what was meant."""
     out = []
     for f in view.files:
         if kinds and f.kind not in kinds:
             continue
-        if include and not any(fnmatchcase(f.path, g) or fnmatchcase(f.path + "/", g) for g in include):
+        if include and not any(_may_match(f, g) for g in include):
             continue
         out.append(f)
+    if not out and (kinds or include):
+        shown = ", ".join(f"{f.path} ({f.kind})" for f in view.files[:20])
+        raise UsageError(f"{NOTHING_SELECTED}; its files: {shown}")
     return out
 
 
@@ -81,25 +92,43 @@ Staged = list[tuple[str, Callable[[], BinaryIO]]]
 Check = Callable[[Staged], None]
 
 
+def _whole(f: ModelFile, include: tuple[str, ...]) -> bool:
+    return not include or any(fnmatchcase(f.path, g) or fnmatchcase(f.path + "/", g) for g in include)
+
+
+def _may_match(f: ModelFile, glob: str) -> bool:
+    """Whether ``glob`` matches the layer, or (for a tar layer) may match a path inside it: the glob's
+    literal prefix, up to its first wildcard, must agree with the layer's directory."""
+    if fnmatchcase(f.path, glob) or fnmatchcase(f.path + "/", glob):
+        return True
+    if f.format == "raw":
+        return False
+    literal = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+    inside = f.path + "/"
+    return inside.startswith(literal) or literal.startswith(inside)
+
+
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
            concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
     return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency,
-                       check=check)
+                       check=check, include=include)
 
 
 def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
-                concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None) -> UnpackResult:
+                concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None,
+                include: tuple[str, ...] = ()) -> UnpackResult:
     """Verify and place ``files`` under ``out_dir``; all or nothing.
 
-    ``check`` sees every verified file before any is renamed into place; raising refuses the artifact
-    and leaves nothing behind (the unsafe-pickle gate uses it).
-
-    Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at
-    a time. The first failure stops the rest and is raised as it is; the result lists files in manifest
-    order whatever the concurrency."""
+    A file that exists with exactly the bytes it would get is left as it is (a re-run fetches nothing for
+    it); one with other bytes is refused unless ``force``. Of a tar layer, only the members ``include``
+    matches are written (all when the layer itself matches). ``check`` sees every verified file before any
+    is renamed into place; raising refuses the artifact and leaves nothing behind (the unsafe-pickle gate
+    uses it). Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar
+    layers one at a time. The first failure stops the rest and is raised as it is; the result lists files
+    in manifest order whatever the concurrency."""
     raw_paths = []
     for f in files:
         if f.format != "raw" and not f.path:
@@ -111,8 +140,6 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
     _no_duplicates(raw_paths)
     stage = _Stage(out_dir, force)
     try:
-        for path in raw_paths:
-            stage.check(path)  # refuse early, before any byte is fetched
         for f in files:
             if f.format not in LAYER_READ_FORMATS:
                 raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks "
@@ -122,6 +149,10 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         by_digest: dict[str, list[tuple[int, ModelFile]]] = {}
         for slot, f in enumerate(files):
             if f.format == "raw":
+                # refuse early, before any byte is fetched; a file already in place is not fetched again
+                if stage.check(safe_relpath(f.path), f.descriptor.digest):
+                    stage.keep(safe_relpath(f.path), f.descriptor.size, slot=slot)
+                    continue
                 by_digest.setdefault(f.descriptor.digest, []).append((slot, f))
 
         def fetch_raw(group: list[tuple[int, ModelFile]]) -> None:
@@ -133,8 +164,11 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
         for slot, f in enumerate(files):
             if f.format != "raw":
+                members = () if _whole(f, include) else include
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, f, slot)
+                    _extract_tar(verifying(stream, f.descriptor), stage, f, slot, members)
+        if include and not stage.temps:
+            raise UsageError(f"{NOTHING_SELECTED} (no member of its tar layers matched either)")
         if check is not None:
             check(stage.staged())
         return stage.commit()
@@ -212,9 +246,14 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer: ModelFile, slot: int) -> None:
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer: ModelFile, slot: int,
+                 members: tuple[str, ...] = ()) -> None:
+    """Write the tar layer's regular files (only those ``members`` globs match, when given). Every member,
+    written or not, counts against the tar limits of :func:`regular_files`."""
     layer_path = safe_relpath(layer.path) if layer.path else ""
     for name, member, src in regular_files(reader, layer_path, layer.descriptor.size, layer.format):
+        if members and not any(fnmatchcase(name, g) for g in members):
+            continue
         stage.check(name)
         stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
@@ -228,13 +267,30 @@ class _Stopped(Exception):
 class _Temp:
     rel: str
     dir_fd: int  # the directory it sits in, opened without following links
-    name: str  # its temporary name there
+    name: str | None  # its temporary name there; None: the destination already holds these bytes
     size: int = 0
 
 
 def _open_temp(temp: _Temp) -> BinaryIO:
-    fd = os.open(temp.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=temp.dir_fd)
+    # A kept file (same bytes already in place) is checked where it is: a re-run gates it like the first.
+    name = temp.name if temp.name is not None else temp.rel.rpartition("/")[2]
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=temp.dir_fd)
     return os.fdopen(fd, "rb")
+
+
+def _digest_at(dir_fd: int, name: str) -> str:
+    """The sha256 digest of the regular file ``name`` in ``dir_fd``, opened without following a link."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
+
+
+def _exists_at(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class _Stage:
@@ -262,21 +318,38 @@ class _Stage:
         self._lock = threading.RLock()
         self._stopped = threading.Event()
 
-    def check(self, rel: str) -> None:
-        """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
+    def check(self, rel: str, digest: str | None = None) -> bool:
+        """Refuse a path that walks through a symlink or collides. An existing file is fine with ``force``;
+        without it, True when it holds exactly the bytes of ``digest`` (nothing to write), else refused.
+        Without a digest (a tar member) an existing file is compared when its bytes are written."""
         with self._lock:
             parent, _, name = rel.rpartition("/")
             dir_fd = self._dir(parent, rel, create=False)
             if dir_fd is None:
-                return
+                return False
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except FileNotFoundError:
-                return
+                return False
             if stat.S_ISDIR(st.st_mode):
                 raise UnsafePath(f"{rel!r} would replace the directory {self.out / rel}")
-            if not self.force:
-                raise AlreadyExists(f"{self.out / rel} exists", hint="use --force to overwrite")
+            if self.force:
+                return False
+            if not stat.S_ISREG(st.st_mode):
+                raise AlreadyExists(f"{self.out / rel} exists (not a regular file)", hint="use --force to overwrite")
+            if digest is None:
+                return False
+            if _digest_at(dir_fd, name) == digest:
+                return True
+            raise AlreadyExists(f"{self.out / rel} exists with other content", hint="use --force to overwrite")
+
+    def keep(self, rel: str, size: int, *, slot: int) -> None:
+        """Record ``rel`` as in place already: listed in the result, never renamed over."""
+        with self._lock:
+            self.claims.add(rel)
+            dir_fd = self._dir(rel.rpartition("/")[0], rel, create=False)
+            assert dir_fd is not None  # check() found the file there
+            self.temps.setdefault(slot, []).append(_Temp(rel, dir_fd, None, size))
 
     def _dir(self, rel_dir: str, rel: str, *, create: bool) -> int | None:  # lock held
         """The fd of ``out/rel_dir``, opened component by component; None if missing and not ``create``."""
@@ -357,9 +430,15 @@ class _Stage:
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written
+        if not self.force and _exists_at(dir_fd, name):  # a tar member over an existing file: same bytes or refused
+            if _digest_at(dir_fd, name) != _digest_at(dir_fd, tmp):
+                raise AlreadyExists(f"{self.out / rel} exists with other content", hint="use --force to overwrite")
+            with self._lock:
+                os.unlink(tmp, dir_fd=dir_fd)
+                temp.name = None
 
     def staged(self) -> Staged:
-        """Every temp file so far, in manifest order, with an opener that reads it by its directory fd."""
+        """Every file so far (temp or kept), in manifest order, with an opener that reads it by its directory fd."""
         return [(t.rel, functools.partial(_open_temp, t)) for slot in sorted(self.temps) for t in self.temps[slot]]
 
     def commit(self) -> UnpackResult:
@@ -367,6 +446,10 @@ class _Stage:
         touched = set()
         for slot in sorted(self.temps):
             for temp in self.temps[slot]:
+                if temp.name is None:
+                    result.unchanged.append(temp.rel)
+                    result.files.append((temp.rel, temp.size))
+                    continue
                 name = temp.rel.rpartition("/")[2]
                 try:
                     os.replace(temp.name, name, src_dir_fd=temp.dir_fd, dst_dir_fd=temp.dir_fd)
@@ -386,6 +469,8 @@ class _Stage:
             if not self.done:
                 for temps in self.temps.values():
                     for temp in temps:
+                        if temp.name is None:
+                            continue
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(temp.name, dir_fd=temp.dir_fd)
                 for parent, name in reversed(self.made_dirs):

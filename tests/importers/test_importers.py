@@ -230,7 +230,7 @@ def test_import_command(run_cli, hf_dir: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "looked for MLmodel" in r.stderr
     r = run_cli("pack", str(hf_dir), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["files"] == 6
+    assert len(json.loads(r.stdout)["files"]) == 6
 
 
 def test_init_on_a_plain_directory_skips_git(run_cli, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from modelcrate.errors import AlreadyExists, SignatureError, UsageError
+from modelcrate.errors import AlreadyExists, UsageError
 from modelcrate.signing import keys
 
 from .conftest import OMS, OMS_KEYS
@@ -64,12 +64,12 @@ def test_password_is_required() -> None:
 
 def test_wrong_password_is_reported_without_secrets() -> None:
     pem = keys.private_pem(keys.generate(), SECRET)
-    with pytest.raises(SignatureError) as info:
+    with pytest.raises(UsageError) as info:  # the user's input: exit 2, not the signature code
         keys.load_private_key(pem, b"guess-" + SECRET)
     assert str(info.value) == "could not decrypt the private key: wrong password?"
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert SECRET.decode() not in repr(info.value)
-    with pytest.raises(SignatureError, match="a password is needed"):
+    with pytest.raises(UsageError, match="a password is needed"):
         keys.load_private_key(pem, None)
 
 

@@ -134,7 +134,7 @@ def test_attest_generates_provenance_with_git_facts(mc, signed_example: str, tmp
     (["verify", "tiny:1.0"], 2, "verify with exactly one of"),
     (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-identity", "a"], 2, "exactly one of"),
     (["verify", "tiny:1.0", "--cert-identity", "a@b"], 2, "both --cert-identity and --cert-oidc-issuer"),
-    (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-chain", "modelcrate.pub"], 2, "goes with --ca-file"),
+    (["verify", "tiny:1.0", "--key", "modelcrate.pub", "--cert-chain", "modelcrate.pub"], 2, "goes with --ca-roots"),
     (["verify", "tiny:1.0", "--key", "modelcrate.key"], 2, "not a readable PEM public key"),
     (["verify-attestation", "tiny:1.0", "--type", "provenance", "--key", "modelcrate.pub"], 5,
      "no https://slsa.dev/provenance/v1 attestation found"),
@@ -153,7 +153,7 @@ def test_errors_are_one_line_with_exit_codes(mc, signed_example: str, args: list
 def test_wrong_password_and_keyless_offline(mc, signed_example: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELCRATE_KEY_PASSWORD", "wrong")
     r = mc("sign", signed_example, "--key", "modelcrate.key")
-    assert r.exit_code == 5 and "wrong password" in r.stderr
+    assert r.exit_code == 2 and "wrong password" in r.stderr  # a usage error, not a failed signature
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", "not-a-token")
     r = mc("sign", signed_example, "--keyless")
     assert r.exit_code == 5 and "not-a-token" not in r.output and len(r.stderr.strip().splitlines()) == 1

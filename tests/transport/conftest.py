@@ -20,20 +20,14 @@ from modelcrate.content.remote import RegistryClient, RemoteSettings, RetryPolic
 from modelcrate.settings import Settings
 from tests.support.artifacts import write_model  # noqa: F401  (tests import it from here)
 from tests.support.registry import RegistryProcess
+from tests.support.markers import mark_registry_tests
 
 # Backoff in milliseconds: retries are exercised, not waited for (Retry-After is still honoured).
 FAST_RETRY = RetryPolicy(attempts=4, backoff=0.02, cap=0.1)
 
 
-_REGISTRY_FIXTURES = {"registry", "htpasswd_registry", "token_registry", "registry_factory", "fault_proxy"}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests here that use a registry carry the ``registry`` marker (CI fails them, never skips them)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents and _REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.registry)
+    mark_registry_tests(items, Path(__file__).parent)
 
 
 @pytest.fixture

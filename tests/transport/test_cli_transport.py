@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import cli_path
 from tests.support.registry import RegistryProcess
+from tests.support.terminal import on_terminal
 from tests.transport.conftest import model_files, write_model
 
 COMMANDS = ["push", "pull", "copy", "tags", "catalog", "login", "logout"]
@@ -45,7 +45,10 @@ def test_push_and_pull_print_the_digest_and_a_summary(registry: RegistryProcess,
     done = run_cli("pull", f"{registry.host}/{repo}@{digest}", "-o", str(out))
     assert done.returncode == 0 and done.stdout.strip() == digest
     assert model_files(out) == model_files(root)
-    assert run_cli("pull", ref, "-o", str(out)).returncode == 1  # files exist
+    assert run_cli("pull", ref, "-o", str(out)).returncode == 0  # the same bytes are in place already
+    first = sorted(out.iterdir())[0]
+    first.write_bytes(b"changed")
+    assert run_cli("pull", ref, "-o", str(out)).returncode == 1  # other bytes: refused without --force
     assert run_cli("pull", ref, "-o", str(out), "--force").returncode == 0
     assert run_cli("tags", f"{registry.host}/{repo}").stdout == "1\n"
     assert json.loads(run_cli("tags", f"{registry.host}/{repo}", "--json").stdout) == ["1"]
@@ -57,28 +60,10 @@ def test_push_and_pull_print_the_digest_and_a_summary(registry: RegistryProcess,
 def test_progress_bars_only_on_a_terminal(registry: RegistryProcess, repo: str, tmp_path: Path,
                                           docker_config: Path, home: Path) -> None:
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(4_000_000)})
-    master, slave = pty.openpty()
     env = {**os.environ, "MODELCRATE_HOME": str(home), "DOCKER_CONFIG": str(docker_config)}
-    proc = subprocess.Popen([cli_path(), "push", str(root), f"{registry.host}/{repo}:1"], stdout=subprocess.PIPE,
-                            stderr=slave, env=env)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _w, _x = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout, _ = proc.communicate(timeout=30)
-    os.close(master)
-    text = seen.decode(errors="replace")
-    assert proc.returncode == 0 and stdout.decode().startswith("sha256:")
-    assert "total" in text and "ETA" in text and "/s" in text and "done      w.bin" in text
+    code, stdout, text = on_terminal(["push", str(root), f"{registry.host}/{repo}:1"], env, columns=80, timeout=30)
+    assert code == 0 and stdout.decode().startswith("sha256:")
+    assert "pushing" in text and "MiB" in text and re.search(r"done\s+w\.bin", text)  # see tests/cli/test_progress.py
     assert "pushed " in text  # the summary follows the bars
     quiet = subprocess.run([cli_path(), "push", str(root), f"{registry.host}/{repo}:2", "-q"],
                            capture_output=True, env=env, timeout=60)

@@ -110,9 +110,9 @@ def test_oras_py_8_delete_one_tag_drops_all__modelcrate_never_deletes_manifests(
         registry: RegistryProcess, repo: str, tmp_path: Path, settings: Settings, fresh_settings: Settings,
         remote: RemoteSettings) -> None:
     """oras-py deletes every tag of a manifest when asked to delete one: registry 2.8.2 refuses DELETE by
-    tag, and DELETE by digest drops every tag. modelcrate has no remote delete (`modelcrate rm` works on
-    the local store only), so no operation can drop a sibling tag; this proves none sends a DELETE that
-    could, through every registry operation."""
+    tag, and DELETE by digest drops every tag. modelcrate deletes a manifest only when asked to
+    (`modelcrate delete`, which says that every tag goes with it and asks first); this proves no other
+    registry operation sends a DELETE that could drop a sibling tag."""
     root = write_model(tmp_path / "m", {"w.bin": os.urandom(20_000)})
     with FaultProxy(registry.port) as proxy:
         name = f"{proxy.host}/{repo}"

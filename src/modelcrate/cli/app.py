@@ -3,11 +3,17 @@
 Command modules import the group from here and register on it; this module imports none of them. The
 group loads a command's module only when that command runs or shows its help: ``modelcrate --help``
 lists the commands from the static table below, so it imports neither the signing nor the HTTP stack.
-Errors are one line on stderr and a non-zero exit (``--debug`` shows the traceback).
+Errors are one line on stderr and a non-zero exit (``--debug`` shows the traceback); under ``--json`` the
+error is also printed on stdout as ``{"error": {...}}`` (spec/cli-json.md).
+
+A new command family is one module under ``cli/`` whose commands register on :data:`cli`, plus one row
+per command in :data:`COMMANDS`; its ``--json`` output is a ``to_dict()`` of a :mod:`modelcrate.results`
+record, printed with :func:`emit_json`.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -28,10 +34,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("store", "Write DIRECTORY/modelcrate.yaml, classifying the files found there."),
     "pack": ("store", "Pack DIRECTORY into the local store as a ModelPack artifact."),
     "list": ("store", "List the models in the local store."),
-    "inspect": ("store", "Show a model's metadata, files and digest."),
+    "inspect": ("reads", "Show a model's metadata, files and digest (local store or registry)."),
+    "digest": ("reads", "Print the manifest digest a reference names (local store or registry)."),
+    "manifest": ("reads", "Print a model's manifest bytes exactly as stored (local store or registry)."),
+    "delete": ("reads", "Delete a manifest from a registry, by digest (where the registry allows it)."),
     "unpack": ("store", "Write a model's files into DIRECTORY, verifying every byte."),
-    "tag": ("store", "Give a model in the local store another name or tag."),
+    "tag": ("reads", "Give a model another name or tag, in the local store or on its registry."),
     "rm": ("store", "Remove tags from the local store; content nothing else uses is freed."),
+    "prune": ("housekeeping", "Free local-store space: untagged content and leftovers of interrupted runs."),
+    "df": ("housekeeping", "Show the local store's size by repository and what prune would free."),
     "push": ("transfer", "Push a model to a registry; print its digest."),
     "pull": ("transfer", "Pull a model into the local store, or with -o straight into a directory; print its "
                          "digest."),
@@ -72,7 +83,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals, "
                             "deprecation."),
     "resolve": ("lifecycle", "Print NAME@sha256:… for a version or stage tag: the line a deployment pins."),
+    "version": ("about", "Show modelcrate's version, the spec versions it implements and its dependencies."),
+    "completion": ("about", "Print the shell completion script for bash, zsh or fish."),
 }
+
+# Flags of the group that users habitually put after the subcommand (`modelcrate pull REF --debug`).
+GLOBAL_FLAGS = ("--debug", "-v", "--verbose")
 
 
 class _Group(click.Group):
@@ -93,39 +109,84 @@ class _Group(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The store this run would use, resolved as every command resolves it ($MODELCRATE_HOME, XDG...).
+        original = self.help
+        self.help = (original or "").replace("{store}", str(config().home))
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = original
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The group's own flags are accepted anywhere before `--`: move them in front of the subcommand.
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+        rest = [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
+        ctx.meta["modelcrate.json"] = "--json" in rest[:end]
+        return super().parse_args(ctx, flags + rest)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            if ctx.meta.get("modelcrate.json"):
+                _json_error(exc.format_message(), "", exc.exit_code)
             raise
         except ModelcrateError as exc:
-            _fail(ctx, flag_wording(exc).diagnostics(), exc.exit_code, exc)
+            worded = flag_wording(exc)
+            _fail(ctx, worded.diagnostics(), exc.exit_code, exc, message=str(worded), hint=worded.hint)
         except KeyboardInterrupt as exc:
             _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
+        except BrokenPipeError:  # `modelcrate … | head`: the reader has gone; stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except OSError as exc:
             _fail(ctx, f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1, exc)
         except Exception as exc:  # a bug: say so, keep the traceback for --debug
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", 70, exc)
 
 
-def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> NoReturn:
+def _json_error(message: str, hint: str, code: int) -> None:
+    emit_json(error_object(message, hint, code))
+
+
+def error_object(message: str, hint: str, code: int) -> dict[str, Any]:
+    return {"error": {"message": message, "hint": hint, "exit_code": code}}
+
+
+def reported_in_json() -> None:
+    """Say that this command's --json document already holds its failure (a verdict with its evidence,
+    as ``scan`` prints), so the error that follows is not printed as a second document."""
+    click.get_current_context().meta["modelcrate.json"] = False
+
+
+def _fail(ctx: click.Context, line: str, code: int, exc: BaseException, *, message: str | None = None,
+          hint: str = "") -> NoReturn:
     if (ctx.obj or {}).get("debug"):
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"modelcrate: error: {printable(message)}", err=True)
+    if ctx.meta.get("modelcrate.json"):
+        _json_error(message if message is not None else line, hint, code)
+    click.echo(f"modelcrate: error: {printable(line)}", err=True)
     ctx.exit(code)
     raise AssertionError("unreachable")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="modelcrate")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Trace every HTTP request on stderr: method, URL, status, time (never headers or secrets).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Package, store and move machine-learning models as OCI artifacts.
 
-    The local store is an OCI image layout at $MODELCRATE_HOME (default: ~/.local/share/modelcrate).
+    The local store is an OCI image layout at {store} (set $MODELCRATE_HOME to move it; default
+    $XDG_DATA_HOME/modelcrate, else ~/.local/share/modelcrate).
 
     \b
     Example:
@@ -136,6 +197,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["verbose"] = verbose
 
 
 # ---- shared output ------------------------------------------------------------------------------------
@@ -148,6 +210,48 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 follow_symlinks_option = click.option(
     "--follow-external-symlinks", is_flag=True,
     help="Pack the targets of symlinks that point outside the directory (refused by default).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
+
+
+def complete_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for a REF argument: the references of the local store that start with ``incomplete``."""
+    from click.shell_completion import CompletionItem
+
+    from .. import api
+
+    try:
+        rows = api.list_models(config=config())
+    except Exception:  # an unreadable store completes nothing rather than printing an error into the shell
+        return []
+    return [CompletionItem(r.reference) for r in rows if r.reference.startswith(incomplete)]
+
+
+class KindChoice(click.Choice):  # type: ignore[type-arg]
+    """A layer kind: the names of spec/format.md or the aliases modelcrate.yaml accepts (``weights``, ``docs``...)."""
+
+    def __init__(self) -> None:
+        from ..format.mediatypes import KIND_ALIASES, KINDS
+
+        self.aliases = KIND_ALIASES
+        super().__init__([*KINDS, *KIND_ALIASES])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        chosen = super().convert(value, param, ctx)
+        return self.aliases.get(chosen, chosen)
+
+
+def kind_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--filter", "kinds", multiple=True, type=KindChoice(), help=help_text)
+
+
+def options(*decorators: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Several click options as one decorator, applied in the order listed."""
+    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(decorators):
+            f = option(f)
+        return f
+
+    return apply
 
 
 # ---- configuration, resolved here once ------------------------------------------------------------------
@@ -156,16 +260,24 @@ def config(**overrides: Any) -> Config:
     return Config.from_env(os.environ, **overrides)
 
 
-def remote_option_list(ca_option: str = "--ca-file") -> list[Callable[[Any], Any]]:
-    """The registry connection options. Signing commands name the CA option ``--registry-ca-file``,
-    since their own ``--ca-file`` is the signers' PKI."""
-    return [
+DEFAULT_RETRIES = 4
+_REGISTRY_CA = "--registry-ca-file"
+
+
+def _remote_option_list(legacy_ca_file: bool) -> list[Callable[[Any], Any]]:
+    legacy = [
+        # The earlier spelling on push/pull/login/...: kept working, hidden, with a deprecation warning.
+        click.option("--ca-file", "legacy_ca_file", type=click.Path(dir_okay=False, exists=True), hidden=True,
+                     callback=deprecated_alias(_REGISTRY_CA))] if legacy_ca_file else []
+    return [*legacy,
         click.option("--plain-http", is_flag=True, help="Talk plain HTTP (default only for localhost)."),
         click.option("--insecure", is_flag=True, help="Use TLS but do not verify the registry's certificate."),
-        click.option(ca_option, type=click.Path(dir_okay=False, exists=True),
+        click.option(_REGISTRY_CA, "registry_ca_file", type=click.Path(dir_okay=False, exists=True),
                      help="Trust this CA bundle (PEM) for the registry, in addition to the system CAs."),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
                      help="Seconds without progress before a request is given up (then retried)."),
+        click.option("--retries", type=click.IntRange(0, 20), default=DEFAULT_RETRIES, show_default=True,
+                     help="Times a failed request is tried again (with backoff) before the command gives up."),
     ]
 
 
@@ -173,30 +285,53 @@ max_time_option = click.option("--max-time", type=click.FloatRange(min=0.1), def
                                 help="Give up the whole operation after this many seconds (default: no limit).")
 
 
+def deprecated_alias(new: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def warn(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            click.echo(f"modelcrate: warning: {param.opts[0]} is deprecated here; use {new}", err=True)
+        return value
+
+    return warn
+
+
 def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float,
+                    retries: int = DEFAULT_RETRIES, trace: Callable[[str], None] | None = None,
                     max_time: float | None = None) -> Any:
     """The :class:`~modelcrate.content.remote.RemoteSettings` the registry options ask for."""
     if plain_http and (insecure or ca_file):
-        raise UsageError("--plain-http cannot be combined with --insecure or --ca-file")
-    from ..content.remote.http import Timeout
+        raise UsageError(f"--plain-http cannot be combined with --insecure or {_REGISTRY_CA}")
+    from dataclasses import replace
+
+    from ..content.remote.http import RetryPolicy, Timeout
     from ..content.remote.registry import RemoteSettings
 
     base = config()
-    return RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
-                          timeout=Timeout(connect=min(10.0, timeout), read=timeout, total=max_time),
-                          docker_config=base.docker_config)
+    settings = RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
+                              timeout=Timeout(connect=min(10.0, timeout), read=timeout, total=max_time),
+                              retry=RetryPolicy(attempts=retries + 1), docker_config=base.docker_config)
+    return replace(settings, trace=trace) if trace is not None else settings
 
 
-def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds the registry connection options to a command and hands it one ``config`` argument instead."""
-    import functools
+def _tracer() -> Callable[[str], None] | None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not (ctx.find_root().obj or {}).get("verbose"):
+        return None
+    return lambda line: click.echo(f"http: {printable(line)}", err=True)
 
-    @functools.wraps(f)
-    def wrapper(*args: Any, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float,
-                max_time: float | None, **kwargs: Any) -> Any:
-        remote = remote_settings(plain_http, insecure, ca_file, timeout, max_time)
-        return f(*args, config=config(remote=remote), **kwargs)
 
-    for option in reversed([*remote_option_list(), max_time_option]):
-        wrapper = option(wrapper)
-    return wrapper
+def registry_options(f: Callable[..., Any] | None = None, *, legacy_ca_file: bool = True) -> Any:
+    """Adds the registry connection options to a command and hands it one ``config`` argument instead.
+
+    ``legacy_ca_file=False`` for commands whose ``--ca-file`` meant something else (the signing CA)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, plain_http: bool, insecure: bool, registry_ca_file: str | None, timeout: float,
+                    retries: int, max_time: float | None, legacy_ca_file: str | None = None, **kwargs: Any) -> Any:
+            remote = remote_settings(plain_http, insecure, registry_ca_file or legacy_ca_file, timeout, retries,
+                                     _tracer(), max_time)
+            return f(*args, config=config(remote=remote), **kwargs)
+
+        return options(*_remote_option_list(legacy_ca_file), max_time_option)(wrapper)
+
+    return decorate(f) if f is not None else decorate

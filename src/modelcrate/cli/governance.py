@@ -13,20 +13,12 @@ import click
 from .. import governance
 from ..config import Config
 from ..errors import PolicyViolation
-from ..format.reference import Reference
 from ..signatures import KeyVerifier
-from .app import cli, config, emit_json, json_option, remote_settings
-from .signing import _read, _signer_options, _target_options, load_signer
+from .app import cli, emit_json, json_option
 from .render import echo
+from .signing import _read, _signer_options, _target_options, load_signer
 
 _STATUS = {True: "pass", False: "FAIL", None: "skip"}
-
-
-def _config(ref: str, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
-            timeout: float) -> Config:
-    if local or Reference.parse(ref).registry is None:
-        return config()
-    return config(remote=remote_settings(plain_http, insecure, registry_ca_file, timeout))
 
 
 def _decision_command(decision: str) -> Callable[..., None]:
@@ -41,12 +33,12 @@ def _decision_command(decision: str) -> Callable[..., None]:
     @_target_options
     @json_option
     def command(ref: str, stage: str, comment: str | None, policy_path: str | None, key_path: str | None,
-                cert_path: str | None, chain_path: str | None, keyless: bool, local: bool, plain_http: bool,
-                insecure: bool, registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
+                cert_path: str | None, chain_path: str | None, keyless: bool, local: bool, config: Config,
+                as_json: bool) -> None:
         signer = load_signer(key_path, cert_path, chain_path, keyless)
         run = governance.approve if decision == "approve" else governance.reject
         done = run(ref, stage=stage, signer=signer, comment=comment, policy=policy_path, local=local,
-                   config=_config(ref, local, plain_http, insecure, registry_ca_file, timeout))
+                   config=config)
         if as_json:
             emit_json(done.to_dict())
             return
@@ -91,8 +83,8 @@ def policy() -> None:
               help="Public key of who would promote: checks promoters and that they are not an approver.")
 @_target_options
 @json_option
-def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | None, local: bool, plain_http: bool,
-          insecure: bool, registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
+def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | None, local: bool, config: Config,
+          as_json: bool) -> None:
     """Evaluate a stage's rules for a model: each rule passes or fails, with the reason and evidence.
 
     Exit 6 when any rule fails. Rules that need the promoter are skipped without --promoter-key.
@@ -104,10 +96,11 @@ def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | Non
     """
     promoter = KeyVerifier.from_pem(_read(promoter_key)).description if promoter_key else None
     result = governance.check_policy(ref, stage=stage, policy=policy_path, promoter=promoter, local=local,
-                                     config=_config(ref, local, plain_http, insecure, registry_ca_file, timeout))
+                                     config=config)
     decision = result.decision
     if as_json:
-        emit_json(result.to_dict())
+        if not decision.refused:  # a refusal prints the error object instead, as every failure does
+            emit_json(result.to_dict())
     else:
         source = f"{policy_path} ({decision.policy_digest})" if policy_path else "no policy"
         echo(f"{ref} ({decision.digest}) into {stage}, policy {source}")

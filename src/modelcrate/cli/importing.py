@@ -12,16 +12,17 @@ from pathlib import Path
 
 import click
 
-from .. import __version__, scan as _scan, signatures
+from .. import __version__, api, scan as _scan, signatures
 from ..config import Config
 from ..errors import PolicyViolation, UsageError
 from ..format.reference import Reference
 from ..importers import convert as _convert, detect
+from ..results import Initialized
 from ..scan.result import summary
 from ..targets import open_target
-from .app import cli, config, emit_json, json_option, remote_settings
+from .app import cli, emit_json, error_object, json_option, reported_in_json
 from .render import echo, table
-from .signing import _signer_options, _subject, _target_options, load_signer
+from .signing import _signer_options, _target_options, load_signer
 
 _FORMAT_NAMES = {"hf": "huggingface", "huggingface": "huggingface", "mlflow": "mlflow", "kitops": "kitops",
                  "kitfile": "kitops", "modctl": "modctl", "modelfile": "modctl"}
@@ -29,11 +30,7 @@ _SOURCE_FILES = {"Kitfile": "kitops", "Modelfile": "modctl", "MLmodel": "mlflow"
                  "config.json": "huggingface"}
 
 
-def _remote_config(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> Config:
-    return config(remote=remote_settings(plain_http, insecure, ca_file, timeout))
-
-
-def report_written(written: detect.Written) -> None:
+def report_written(written: Initialized) -> None:
     """What init and import say on stderr: the file, its sources, the facts read, what was not mapped."""
     sources = f" from {', '.join(written.sources)}" if written.sources else ""
     echo(f"wrote {written.path}{sources}", err=True)
@@ -53,7 +50,7 @@ def report_written(written: detect.Written) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml (and, for REF, files).")
 @_target_options
 def import_(source: str, directory: str | None, source_format: str | None, name: str | None, force: bool,
-            local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None, timeout: float) -> None:
+            local: bool, config: Config) -> None:
     """Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model.
 
     SOURCE is a model directory or its descriptor file: README.md / config.json (Hugging Face),
@@ -75,8 +72,7 @@ def import_(source: str, directory: str | None, source_format: str | None, name:
         if not directory:
             raise UsageError(f"{source} is neither a path nor, without DIRECTORY, an artifact to import",
                              hint="import REF DIRECTORY writes an artifact's files and yaml into DIRECTORY")
-        made = _convert.materialize(source, directory, force=force, local=local,
-                                    config=_remote_config(plain_http, insecure, registry_ca_file, timeout))
+        made = _convert.materialize(source, directory, force=force, local=local, config=config)
         echo(f"wrote {made.modelfile} and {len(made.files)} files from {made.source_kind} artifact {source}",
                    err=True)
         return
@@ -111,8 +107,7 @@ def _render_scan(result: _scan.ScanResult) -> None:
 @_target_options
 @json_option
 def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None, chain_path: str | None,
-          keyless: bool, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
-          timeout: float, as_json: bool) -> None:
+          keyless: bool, local: bool, as_json: bool, config: Config) -> None:
     """Find files that run code when loaded (pickles) in a directory, a file or a model.
 
     Files are recognised by content (.pt/.bin/.pkl/.joblib/.ckpt pickles, zip-wrapped PyTorch archives
@@ -140,8 +135,7 @@ def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None
     else:
         signer = load_signer(key_path, cert_path, chain_path, keyless) if attest else None
         in_registry = not local and Reference.parse(target).registry is not None
-        with _subject(target, local=local, push=attest, plain_http=plain_http, insecure=insecure,
-                      registry_ca_file=registry_ca_file, timeout=timeout) as (name, t, desc):
+        with api.subject(target, write=attest, local=local, config=config) as (name, t, desc):
             result = _scan.scan_reference(t, desc, name, verify=in_registry)
             if signer is not None:
                 now = datetime.now(UTC)
@@ -149,15 +143,18 @@ def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None
                                        scanned_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
                 attestation = signatures.attest(t, desc, name, signer, _scan.PREDICATE_TYPE, body, created=now)
                 stored = {"digest": attestation.descriptor.digest, "predicateType": _scan.PREDICATE_TYPE}
-    if as_json:
-        emit_json({**result.to_dict(), **({"attestation": stored} if stored else {})})
+    refusal = PolicyViolation(f"{len(result.refused)} file(s) would run code when loaded: "
+                              + "; ".join(_scan.policy_gate(result))[:400]) if result.refused else None
+    if as_json:  # one document: the verdict, and the error object when it refuses
+        failed = error_object(str(refusal), refusal.hint, refusal.exit_code) if refusal is not None else {}
+        emit_json({**result.to_dict(), **({"attestation": stored} if stored else {}), **failed})
+        reported_in_json()
     else:
         _render_scan(result)
         if stored:
             echo(f"attested {_scan.PREDICATE_TYPE}: {stored['digest']}", err=True)
-    if result.refused:
-        raise PolicyViolation(f"{len(result.refused)} file(s) would run code when loaded: "
-                              + "; ".join(_scan.policy_gate(result))[:400])
+    if refusal is not None:
+        raise refusal
 
 
 @cli.command(name="convert")
@@ -165,8 +162,7 @@ def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None
 @click.argument("dst")
 @_target_options
 @json_option
-def convert_(ref: str, dst: str, local: bool, plain_http: bool, insecure: bool, registry_ca_file: str | None,
-             timeout: float, as_json: bool) -> None:
+def convert_(ref: str, dst: str, local: bool, as_json: bool, config: Config) -> None:
     """Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate model.
 
     Every file keeps its bytes (checked against the source's digests as it is read); tar layers become
@@ -177,8 +173,7 @@ def convert_(ref: str, dst: str, local: bool, plain_http: bool, insecure: bool, 
     Example:
       modelcrate convert localhost:5000/kit/sentiment:v1 sentiment:1.0.0
     """
-    converted = _convert.convert(ref, dst, local=local,
-                                 config=_remote_config(plain_http, insecure, registry_ca_file, timeout))
+    converted = _convert.convert(ref, dst, local=local, config=config)
     if as_json:
         emit_json({"reference": converted.reference, "digest": converted.digest, "source": ref,
                    "sourceKind": converted.source_kind, "files": len(converted.files)})

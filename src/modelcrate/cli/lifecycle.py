@@ -21,15 +21,15 @@ from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
-from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
+from .app import cli, emit_json, json_option, options, registry_options
 from .render import echo, table
-from .signing import _options, load_signer
+from .signing import load_signer
 
 
-_remote = _options(*remote_option_list())
+_remote = registry_options  # hands each command one `config`
 _policy = click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
                        help="The policy file (YAML): stage rules, and who may promote into each stage.")
-_signer = _options(
+_signer = options(
     click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
                  help="Private key to sign the record with (password from $MODELCRATE_KEY_PASSWORD or a prompt)."),
     click.option("--keyless", is_flag=True, help="Sign keyless with Sigstore. Needs network."),
@@ -39,9 +39,8 @@ _readers = click.option("--key", "pub_paths", multiple=True, type=click.Path(dir
 _reason = click.option("--reason", default="", help="Why (recorded in the signed record).")
 
 
-def _ctx(ref: str, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> lifecycle.Context:
-    remote = remote_settings(plain_http, insecure, ca_file, timeout) if Reference.parse(ref).registry else None
-    return lifecycle.Context(config(), remote)
+def _ctx(ref: str, config: Config) -> lifecycle.Context:
+    return lifecycle.Context(config, config.registry() if Reference.parse(ref).registry else None)
 
 
 def _gate(policy_path: str | None) -> Gate | None:
@@ -86,7 +85,7 @@ def _landed(verb: str, promoted: lifecycle.Promoted, as_json: bool) -> None:
 @_remote
 @json_option
 def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
-            plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+            config: Config, as_json: bool) -> None:
     """Promote a model into a stage: check the policy, move the stage tag, append a signed record.
 
     The stage tag is moved to the existing manifest (nothing is copied). The record names the evidence
@@ -98,7 +97,7 @@ def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: s
           --policy policy.yaml --reason "CAB-1234"
     """
     promoted = lifecycle.promote(ref, to=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                                 gate=_gate(policy_path), ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+                                 gate=_gate(policy_path), ctx=_ctx(ref, config))
     _landed("promoted", promoted, as_json)
 
 
@@ -113,9 +112,9 @@ def _stage_command(name: str, verb: str, run: Callable[..., lifecycle.Promoted],
     @_remote
     @json_option
     def command(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
-                plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+                config: Config, as_json: bool) -> None:
         promoted = run(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                       gate=_gate(policy_path), ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+                       gate=_gate(policy_path), ctx=_ctx(repo, config))
         _landed(verb, promoted, as_json)
 
     command.__doc__ = doc
@@ -143,8 +142,8 @@ _stage_command("demote", "emptied", lifecycle.demote, """Empty a stage (resolvin
 @_signer
 @_remote
 @json_option
-def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None, keyless: bool, plain_http: bool,
-              insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None, keyless: bool, config: Config,
+              as_json: bool) -> None:
     """Sign a deprecation of a model: resolve warns, and a policy can refuse it.
 
     \b
@@ -153,7 +152,7 @@ def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None
           --successor localhost:5000/team/bert:1.1.0 --key release.key
     """
     stored = lifecycle.deprecate(ref, reason=reason, signer=_signer_of(key_path, keyless), successor=successor,
-                                 ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+                                 ctx=_ctx(ref, config))
     if as_json:
         emit_json({"reference": ref, **stored.to_dict()})
         return
@@ -170,7 +169,7 @@ def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None
 @_remote
 @json_option
 def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: bool, policy_path: str | None,
-           plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+           config: Config, as_json: bool) -> None:
     """Take a model out of every stage, record its retirement, optionally delete its version tag.
 
     The history keeps its digest and every record about it, so what it was stays provable.
@@ -180,7 +179,7 @@ def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: b
       modelcrate retire localhost:5000/team/bert:1.0.0 --key alice.key --reason "CVE-2026-1234"
     """
     retired = lifecycle.retire(ref, signer=_signer_of(key_path, keyless), reason=reason, delete=delete,
-                               gate=_gate(policy_path), ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+                               gate=_gate(policy_path), ctx=_ctx(ref, config))
     if as_json:
         emit_json(retired.to_dict())
         return
@@ -230,7 +229,7 @@ def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
 @_remote
 @json_option
 def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[str, ...], policy_path: str | None,
-            plain_http: bool, insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+            config: Config, as_json: bool) -> None:
     """Print the verified history of a repository's stages: who promoted what, when, why, on what evidence.
 
     Every record's signature, its link to the one before, and the client's checkpoint are checked; a
@@ -243,7 +242,7 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
     """
     when = _parse_at(at_text)
     reports = lifecycle.history(repo, stage=stage, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+                                ctx=_ctx(repo, config))
     if when is None:
         if as_json:
             emit_json({"repository": repo, "stages": [r.to_dict() for r in reports]})
@@ -273,8 +272,7 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
 @_policy
 @_remote
 @json_option
-def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, plain_http: bool, insecure: bool,
-           ca_file: str | None, timeout: float, as_json: bool) -> None:
+def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
     """Every version of a repository: digest, created, stages, signatures, approvals, deprecation.
 
     With --policy or --key the signatures, approvals and deprecations are verified; without, what the
@@ -285,7 +283,7 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
       modelcrate status localhost:5000/team/bert --policy policy.yaml
     """
     result = lifecycle.status(repo, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                              ctx=_ctx(repo, plain_http, insecure, ca_file, timeout))
+                              ctx=_ctx(repo, config))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -306,8 +304,7 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
 @_policy
 @_remote
 @json_option
-def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain_http: bool, insecure: bool,
-            ca_file: str | None, timeout: float, as_json: bool) -> None:
+def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
     """Print NAME@sha256:… for a version or stage tag: the line a deployment pins.
 
     For a stage, with --policy or --key, exits non-zero (6) naming what failed unless its latest record is
@@ -319,7 +316,7 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
       modelcrate resolve localhost:5000/team/bert:production --policy policy.yaml
     """
     resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                 ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
+                                 ctx=_ctx(ref, config))
     for warning in resolved.warnings:
         echo(f"warning: {warning}", err=True)
     if as_json:
@@ -329,7 +326,8 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
     sys.stdout.flush()
 
 
-def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None, cfg: Config) -> None:
+def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None,
+                       cfg: Config) -> None:
     """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
     found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=_gate(policy_path),
                                   verifier=_verifier((pub_key,) if pub_key else ()),

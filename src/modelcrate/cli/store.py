@@ -1,19 +1,20 @@
-"""CLI commands on the local store: init, pack, list, inspect, unpack, tag, rm.
+"""CLI commands on the local store: init, pack, list, unpack, rm.
 
 Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json``.
 """
 
 from __future__ import annotations
 
-import sys
+from fnmatch import fnmatchcase
 from typing import Any
 
 import click
 
 from .. import api
 from ..config import DEFAULT_CONCURRENCY
-from ..format.mediatypes import KINDS
-from .app import cli, config, emit_json, follow_symlinks_option, json_option
+from ..errors import UsageError
+from .app import cli, complete_refs, config, emit_json, follow_symlinks_option, json_option, kind_option, quiet_option
+from .progress import progress_for, showing
 from .render import echo, human_size, table
 
 
@@ -22,7 +23,8 @@ from .render import echo, human_size, table
 @click.option("--name", help="Model name to write (default: the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
 @follow_symlinks_option
-def init(directory: str, name: str | None, force: bool, follow_external_symlinks: bool) -> None:
+@json_option
+def init(directory: str, name: str | None, force: bool, follow_external_symlinks: bool, as_json: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
     Metadata comes from what the directory already says: a Kitfile, a modctl Modelfile, an
@@ -41,7 +43,11 @@ def init(directory: str, name: str | None, force: bool, follow_external_symlinks
     """
     from .importing import report_written
 
-    report_written(api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks))
+    done = api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks)
+    if as_json:
+        emit_json(done.to_dict())
+    else:
+        report_written(done)
 
 
 @cli.command()
@@ -52,9 +58,10 @@ def init(directory: str, name: str | None, force: bool, follow_external_symlinks
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
               help="Files hashed and stored in parallel.")
+@quiet_option
 @json_option
 @follow_symlinks_option
-def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: int, as_json: bool,
+def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
          follow_external_symlinks: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
@@ -65,96 +72,87 @@ def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: in
     Example:
       modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
     """
-    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config(),
-                      follow_external_symlinks=follow_external_symlinks)
+    cfg = config()
+    with showing(progress_for(quiet or as_json, "packing"), cfg) as progress:
+        packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=cfg, progress=progress,
+                          follow_external_symlinks=follow_external_symlinks)
     if as_json:
-        emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
-                   "size": packed.view.total_size, "files": len(packed.view.files)})
-    else:
+        emit_json(packed.to_dict())
+        return
+    if not quiet:
         echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
                    f"{human_size(packed.view.total_size)})", err=True)
-        echo(packed.descriptor.digest)
+    echo(packed.descriptor.digest)
+
+
+_LIST_FIELDS = ("reference", "name", "tag", "digest", "size", "created", "version")
+
+
+def _matches(row: Any, filters: tuple[str, ...]) -> bool:
+    for item in filters:
+        key, eq, pattern = item.partition("=")
+        if not eq or key not in _LIST_FIELDS:
+            raise UsageError(f"--filter {item!r}: write KEY=GLOB with KEY one of {', '.join(_LIST_FIELDS)}")
+        if not fnmatchcase(str(getattr(row, key) or ""), pattern):
+            return False
+    return True
+
+
+def _formatted(row: Any, template: str) -> str:
+    values = {**row.to_dict(), "size": human_size(row.size), "bytes": row.size, "short": row.digest[7:19]}
+    try:
+        return template.replace("\\t", "\t").format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"--format {template!r}: {exc}; fields: {', '.join(sorted(values))}") from None
 
 
 @cli.command(name="list")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the references, one a line.")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=GLOB",
+              help=f"Only models whose KEY matches GLOB (repeatable; KEY: {', '.join(_LIST_FIELDS)}).")
+@click.option("--format", "template", metavar="TEMPLATE",
+              help="Print each model with this template, e.g. '{reference}\\t{digest}' (fields as in --json, plus "
+                   "short and bytes).")
 @json_option
-def list_(as_json: bool) -> None:
+def list_(quiet: bool, filters: tuple[str, ...], template: str | None, as_json: bool) -> None:
     """List the models in the local store.
 
     \b
     Example:
       modelcrate list --json
+      modelcrate list --filter 'name=team/*' --filter 'tag=1.*' -q
+      modelcrate list --format '{reference} {short} {size}'
     """
-    rows = api.list_models(config=config())
+    rows = [r for r in api.list_models(config=config()) if _matches(r, filters)]
     if as_json:
         emit_json([r.to_dict() for r in rows])
-        return
-    echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
-                     [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
-                      for r in rows]))
+    elif quiet:
+        for r in rows:
+            echo(r.reference)
+    elif template is not None:
+        for r in rows:
+            echo(_formatted(r, template))
+    else:
+        echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
+                         [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
+                          for r in rows]))
 
 
 @cli.command()
-@click.argument("ref")
-@click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored.")
-@json_option
-def inspect(ref: str, raw: bool, as_json: bool) -> None:
-    """Show a model's metadata, files and digest.
-
-    \b
-    Example:
-      modelcrate inspect my-model:1.0.0
-      modelcrate inspect my-model@sha256:... --raw | jq .
-    """
-    view = api.inspect(ref, config=config())
-    if raw:
-        sys.stdout.buffer.write(view.manifest.raw)
-        sys.stdout.buffer.flush()
-        return
-    files = [{"path": f.path, "kind": f.kind, "format": f.format, "size": f.descriptor.size,
-              "digest": f.descriptor.digest, "mode": f"{f.mode:o}" if f.mode is not None else None}
-             for f in view.files]
-    if as_json:
-        emit_json({"reference": ref, "digest": view.manifest.digest, "mediaType": view.manifest.media_type,
-                   "artifactType": view.manifest.artifact_type, "size": view.total_size,
-                   "metadata": view.metadata, "files": files})
-        return
-    meta = view.metadata or {}
-    echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
-    labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
-              "framework": "Framework", "format": "Format", "architecture": "Architecture",
-              "paramSize": "Parameters", "precision": "Precision", "quantization": "Quantization",
-              "pipeline_tag": "Task", "created": "Created"}
-    for key, label in labels.items():
-        if meta.get(key):
-            echo(f"{label + ':':<14}{meta[key]}")
-    lineage = meta.get("lineage") or {}
-    if lineage.get("base_model"):
-        echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
-    for m in meta.get("metrics") or []:
-        echo(f"{'Metric:':<14}{m['name']}={m['value']}"
-                   + (f" on {m['dataset']}" if m.get("dataset") else "")
-                   + (f"/{m['split']}" if m.get("split") else ""))
-    echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
-    echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
-                     [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
-                       f["digest"][7:19]] for f in files]))
-
-
-@cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--filter", "kinds", multiple=True, type=click.Choice(KINDS),
-              help="Only layers of this kind (repeatable).")
+@kind_option("Only layers of this kind (repeatable): weight (weights), weight.config (config), code, doc (docs), "
+             "dataset (data).")
 @click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
 @click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
               help="Refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
+@quiet_option
 @json_option
 def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
-           signature_path: str | None, deny_unsafe: bool, as_json: bool) -> None:
+           signature_path: str | None, deny_unsafe: bool, quiet: bool, as_json: bool) -> None:
     """Write a model's files into DIRECTORY, verifying every byte.
 
     Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
@@ -170,16 +168,15 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
     from .importing import warn_unsafe
 
     gate = UnpackGate(deny=deny_unsafe)
-    result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, model_signature=signature_path,
-                        config=config(), check=gate)
+    cfg = config()
+    with showing(progress_for(quiet or as_json, "unpacking"), cfg) as progress:
+        result = api.unpack(ref, directory, kinds=kinds, include=include, force=force,
+                            model_signature=signature_path, config=cfg, progress=progress, check=gate)
     warn_unsafe(gate.result)
     signature = result.model_signature
     if as_json:
-        out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}
-        if signature is not None:
-            out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
-        emit_json(out)
-    else:
+        emit_json(result.to_dict())
+    elif not quiet:
         echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
         if signature is not None:
             echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
@@ -187,29 +184,24 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
 
 
 @cli.command()
-@click.argument("src")
-@click.argument("dst")
-def tag(src: str, dst: str) -> None:
-    """Give a model in the local store another name or tag.
-
-    \b
-    Example:
-      modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
-    """
-    desc = api.tag(src, dst, config=config())
-    echo(desc.digest)
-
-
-@cli.command()
-@click.argument("refs", nargs=-1, required=True)
-def rm(refs: tuple[str, ...]) -> None:
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_refs)
+@json_option
+def rm(refs: tuple[str, ...], as_json: bool) -> None:
     """Remove tags from the local store; content nothing else uses is freed.
+
+    NAME@DIGEST removes every tag of NAME that names that manifest, and says which. With --json, a list
+    with one object per REF.
 
     \b
     Example:
       modelcrate rm my-model:1.0.0
+      modelcrate rm my-model@sha256:...
     """
     cfg = config()
-    for ref in refs:
-        desc = api.remove(ref, config=cfg)
-        echo(f"untagged {ref} ({desc.digest})", err=True)
+    done = [api.remove(ref, config=cfg) for ref in refs]
+    if as_json:
+        emit_json([d.to_dict() for d in done])
+        return
+    for d in done:
+        for name in d.untagged or (d.reference,):
+            echo(f"untagged {name} ({d.digest})", err=True)

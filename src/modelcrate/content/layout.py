@@ -232,6 +232,23 @@ class LocalStore:
                 path.unlink()
             return removed, freed
 
+    def reachable(self, entries: list[Descriptor]) -> set[str]:
+        """Every digest ``entries`` reach (what GC keeps when these are the index's entries)."""
+        keep: set[str] = set()
+        self._reach(self.live_entries(entries), keep)
+        return keep
+
+    def live_entries(self, entries: list[Descriptor]) -> list[Descriptor]:
+        """``entries`` without referrer tags whose subject is gone (what GC keeps of the index)."""
+        return self._live_entries(entries)
+
+    def blob_files(self) -> list[Path]:
+        return list(self._blobs.iterdir())
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files of runs that were killed (interrupted packs and downloads), when no writer runs."""
+        return list(self._ingest.iterdir())
+
     def _reach(self, todo: list[Descriptor], keep: set[str]) -> None:
         """Add to ``keep`` every digest reachable from ``todo`` (manifests, their configs, layers, children)."""
         todo = list(todo)

@@ -9,13 +9,13 @@ quantization, architecture) come last and never replace a field a source set.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from .._internal.fsutil import atomic_write
 from ..errors import AlreadyExists, UsageError
+from ..results import Initialized
 from ..facts import WeightFacts, facts_for, safetensors as _safetensors
 from ..format import modelfile as _modelfile
 from . import huggingface, kitops, mlflow, modctl
@@ -24,17 +24,6 @@ from .common import Draft, valid_fields
 FORMATS = ("kitops", "modctl", "mlflow", "huggingface")
 SOURCE_FILES = {"kitops": kitops.FILENAME, "modctl": modctl.FILENAME, "mlflow": mlflow.FILENAME,
                 "huggingface": huggingface.CARD}
-
-
-@dataclass(frozen=True)
-class Written:
-    """What ``init`` or ``import`` wrote: the file, the sources it read, what it could not map, and the
-    fields filled from weight headers."""
-
-    path: Path
-    sources: tuple[str, ...]
-    notes: tuple[str, ...] = ()
-    facts: dict[str, str] = field(default_factory=dict)
 
 
 def detect(root: Path) -> list[str]:
@@ -158,7 +147,7 @@ def build(root: Path, name: str | None, formats: list[str], *, follow_external_s
 
 
 def write(directory: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
-          formats: list[str] | None = None, follow_external_symlinks: bool = False) -> Written:
+          formats: list[str] | None = None, follow_external_symlinks: bool = False) -> Initialized:
     """Write ``DIR/modelcrate.yaml`` from the sources found (or the ``formats`` asked for); refuse to
     overwrite unless ``force``. Symlinks out of the directory are refused as pack refuses them."""
     root = Path(directory)
@@ -176,10 +165,12 @@ def write(directory: str | os.PathLike[str], *, name: str | None = None, force: 
     use = formats if formats is not None else found
     chosen, files, meta, kinds, notes, facts = build(root, name, use,
                                                      follow_external_symlinks=follow_external_symlinks)
+    if not files:
+        raise UsageError(f"no files found in {root}", hint="put the model's files there first")
     text = _modelfile.scaffold(chosen, files, meta, kinds, tuple(f"note: {n}" for n in notes))
     _modelfile.parse(text, _modelfile.FILENAME)  # what we write must be what pack accepts
     atomic_write(dest, text.encode("utf-8"))
-    return Written(dest, tuple(use), tuple(notes), facts)
+    return Initialized(str(dest), chosen, tuple(files), tuple(use), tuple(notes), facts)
 
 
 def _walk(root: Path, follow_external_symlinks: bool = False) -> list[str]:

@@ -154,12 +154,13 @@ def check_model_signature_request(kinds: Sequence[str], include: Sequence[str]) 
 def unpack_with_signature(target: Target, subject: Descriptor, out_dir: str | os.PathLike[str],
                           path: str | os.PathLike[str], *, force: bool = False, kinds: Sequence[str] = (),
                           include: Sequence[str] = (),
-                          verify: Policy | Verifier | None = None) -> tuple[UnpackResult, ModelSignature]:
+                          verify: Policy | Verifier | None = None,
+                          check: _unpack.Check | None = None) -> tuple[UnpackResult, ModelSignature]:
     """Unpack the model and write its OMS bundle to ``path`` beside it: every refusal before any file is
     written (:func:`prepare_model_signature`), the bundle once the files are in place."""
     signature = prepare_model_signature(target, subject, path, kinds=kinds, include=include, verify=verify,
                                         force=force)
     result = _unpack.unpack(target, subject.digest, out_dir, kinds=tuple(kinds), include=tuple(include),
-                            force=force)
+                            force=force, check=check)
     save_model_signature(signature, path, force=force)
     return result, signature

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from modelcrate.errors import AlreadyExists, SignatureError, UsageError
+from modelcrate.errors import AlreadyExists, UsageError
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
@@ -99,7 +99,7 @@ def public_pem(key: PrivateKey | PublicKey) -> bytes:
 def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
     """Load a PEM private key, decrypting it with ``password`` when it is encrypted.
 
-    A wrong password raises ``SignatureError("could not decrypt the private key: wrong password?")``.
+    A wrong password raises ``UsageError("could not decrypt the private key: wrong password?")``.
 
     >>> key = generate("ed25519")
     >>> load_private_key(private_pem(key, b"pw"), b"pw").public_key() == key.public_key()
@@ -110,11 +110,12 @@ def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
     except TypeError:
         # Either a password is missing for an encrypted key, or one was given for a plain key.
         if not password:
-            raise SignatureError("the private key is encrypted: a password is needed") from None
+            # A missing or wrong password is the user's input, not a failed signature (exit 2, not 5).
+            raise UsageError("the private key is encrypted: a password is needed") from None
         key = _load_unencrypted(pem)
     except ValueError:
         if password and b"ENCRYPTED" in pem:
-            raise SignatureError("could not decrypt the private key: wrong password?") from None
+            raise UsageError("could not decrypt the private key: wrong password?") from None
         raise UsageError("not a readable PEM private key") from None
     except UnsupportedAlgorithm:
         raise UsageError("unsupported private key type or encryption") from None

@@ -197,12 +197,17 @@ class RegistryClient:
                 resp.drain()
                 resp.close()
 
-    @staticmethod
-    def _send(client: HttpClient, req: Request, body: Any, length: int | None,
+    def _send(self, client: HttpClient, req: Request, body: Any, length: int | None,
               idempotent: bool | None) -> Response:
+        started = time.monotonic()
         if callable(body):
-            return client.send(req.method, req.url, req.headers, body, length=length)
-        return client.request(req.method, req.url, req.headers, body, idempotent=idempotent)
+            resp = client.send(req.method, req.url, req.headers, body, length=length)
+        else:
+            resp = client.request(req.method, req.url, req.headers, body, idempotent=idempotent)
+        if self.settings.trace is not None:  # method, URL without query or userinfo, status, time: no headers
+            self.settings.trace(f"{req.method} {shown_url(req.url)} {resp.status} "
+                                f"{(time.monotonic() - started) * 1000:.0f}ms")
+        return resp
 
     def _token(self, req: Request) -> Reply:
         client = self._client_for(req.url)

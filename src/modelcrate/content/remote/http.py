@@ -174,12 +174,12 @@ def mapped(method: str, url: str, timeout: Timeout) -> Iterator[None]:
     except ssl.SSLCertVerificationError as exc:
         raise RegistryError(
             f"{where}: the TLS certificate of {host} is not trusted ({exc.verify_message or exc.reason})",
-            hint="pass --ca-file with the registry's CA certificate, or --insecure to skip verification",
+            hint="trust the registry's CA certificate, or skip certificate verification",
         ) from None
     except ssl.SSLError as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         plain = reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
-        hint = "the registry may speak plain HTTP: use --plain-http" if plain else None
+        hint = "the registry may speak plain HTTP" if plain else None
         raise TransportError(f"{where}: TLS failed ({reason})", hint=hint) from None
     except _TooSlow as exc:
         raise TransportError(f"{where}: {exc}", timed_out=True) from None
@@ -598,7 +598,8 @@ def error_detail(body: bytes) -> tuple[list[str], str]:
         text = body[:200].decode("utf-8", "replace").strip().splitlines()
         return [], text[0] if text else ""
     codes, messages = [], []
-    for err in (obj.get("errors") or []) if isinstance(obj, dict) else []:
+    errors = obj.get("errors") if isinstance(obj, dict) else None
+    for err in errors if isinstance(errors, list) else []:  # `"errors": true` is as likely as a list
         if isinstance(err, dict):
             code, message = str(err.get("code", ""))[:64], str(err.get("message", ""))[:200]
             codes.append(code)

@@ -4,7 +4,7 @@ the rule that picks HTTP or HTTPS for a registry host."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,8 @@ class RemoteSettings:
     ranged_threshold: int = 64 * MiB
     range_piece: int = 4 * MiB
     state_dir: Path | None = None
+    # Called with one line per HTTP exchange (method, URL without query, status, time), for ``-v``.
+    trace: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RemoteSettings:
