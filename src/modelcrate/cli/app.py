@@ -61,6 +61,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("lifecycle", "Every version of a repository: digest, created, stages, signatures, approvals, "
                             "deprecation."),
     "resolve": ("lifecycle", "Print NAME@sha256:… for a version or stage tag: the line a deployment pins."),
+    "deployment": ("records", "Record where a model runs: signed deployment records attached to the model."),
+    "deployments": ("records", "What ran where, when: every verified deployment record of a repository, and what "
+                               "runs now."),
+    "attach": ("records", "Attach a document (report, assessment, SBOM, licence…) to a model as a signed "
+                          "referrer."),
+    "attachment": ("records", "List and fetch the documents attached to a model, each checked against its signed "
+                              "record."),
+    "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
+                           "(incl. production)."),
 }
 
 

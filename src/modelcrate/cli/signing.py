@@ -264,10 +264,16 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, chain_paths: tup
               help="provenance (SLSA v1), evaluation (modelcrate metrics), or any predicate type URI.")
 @click.option("--predicate", "predicate_path", type=click.Path(dir_okay=False, exists=True),
               help="The predicate (JSON object). Default: generated for provenance and evaluation.")
+@click.option("--metric", "metric_args", multiple=True, metavar="NAME=VALUE",
+              help="Evaluation: a measured value (repeatable), instead of --predicate.")
+@click.option("--dataset", help="Evaluation with --metric: the data the values were measured on.")
+@click.option("--phase", help="Evaluation: when it was measured (pre-release, production for monitoring).")
+@click.option("--window", help="Evaluation: the period measured, START/END (RFC 3339 UTC).")
 @_signer_options
 @_target_options
 @json_option
-def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: str | None, cert_path: str | None,
+def attest(ref: str, predicate_type: str, predicate_path: str | None, metric_args: tuple[str, ...],
+           dataset: str | None, phase: str | None, window: str | None, key_path: str | None, cert_path: str | None,
            chain_path: str | None, keyless: bool, local: bool, plain_http: bool, insecure: bool,
            registry_ca_file: str | None, timeout: float, as_json: bool) -> None:
     """Attach a signed attestation (in-toto statement about the manifest digest) to a model.
@@ -282,10 +288,13 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
       modelcrate attest tiny-classifier:1.0.0 --type evaluation --predicate eval.json --key modelcrate.key
       modelcrate attest registry.example.com/bert:1.0 --type https://example.com/review/v1 \\
           --predicate review.json --key release.key
+      modelcrate attest localhost:5000/team/bert:1.1.0 --type evaluation --phase production \\
+          --metric accuracy=0.91 --dataset live-traffic --window 2026-03-01T00:00:00Z/2026-03-08T00:00:00Z \\
+          --key monitor.key
     """
     uri = _statement.predicate_type_uri(predicate_type)
-    predicate = None
-    if predicate_path:
+    predicate = _evaluation_flags(uri, metric_args, dataset, phase, window, predicate_path)
+    if predicate is None and predicate_path:
         try:
             predicate = json.loads(_read(predicate_path))
         except ValueError:
@@ -305,6 +314,38 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
         return
     click.echo(f"attested {name}@{desc.digest}: {uri} by {signer.description}", err=True)
     click.echo(stored.descriptor.digest)
+
+
+def _evaluation_flags(uri: str, metric_args: tuple[str, ...], dataset: str | None, phase: str | None,
+                      window: str | None, predicate_path: str | None) -> dict[str, Any] | None:
+    """The evaluation predicate --metric/--dataset/--phase/--window describe, or None when none is given."""
+    if not (metric_args or dataset or phase or window):
+        return None
+    if uri != _statement.EVALUATION_V1:
+        raise UsageError("--metric, --dataset, --phase and --window go with --type evaluation")
+    if predicate_path:
+        raise UsageError("give the metrics either with --metric or in --predicate, not both")
+    if not metric_args or not dataset:
+        raise UsageError("an evaluation from flags needs --metric NAME=VALUE and --dataset")
+    metrics = []
+    for arg in metric_args:
+        name, sep, value = arg.partition("=")
+        try:
+            number = float(value) if sep else None
+        except ValueError:
+            number = None
+        if not name or number is None:
+            raise UsageError(f"--metric {arg!r}: expected NAME=NUMBER")
+        metrics.append({"name": name, "value": number, "dataset": dataset})
+    span = None
+    if window is not None:
+        start, sep, stop = window.partition("/")
+        if not sep:
+            raise UsageError(f"--window {window!r}: expected START/END")
+        span = {"start": start, "end": stop}
+    from ..signing import predicates as _predicates
+
+    return _predicates.evaluation(metrics, created=datetime.now(UTC), phase=phase, window=span)
 
 
 @cli.command(name="verify-attestation")

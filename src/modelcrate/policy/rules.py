@@ -59,6 +59,7 @@ class StageRules:
     promoters: tuple[SignerSpec, ...] = ()
     licenses: tuple[str, ...] = ()
     allow_deprecated: bool = False
+    documents: tuple[str, ...] = ()  # attached document types that must be present, signed by an attester
 
     def signers(self) -> tuple[SignerSpec, ...]:
         """Every signer the stage names, once: whoever they are, their signatures are evidence."""
@@ -67,6 +68,16 @@ class StageRules:
         for spec in (*self.signatures, *self.attesters, *approvers, *self.promoters):
             out.setdefault(spec.identity if spec.identity is not None else f"line {spec.line}", spec)
         return tuple(out.values())
+
+
+@dataclass(frozen=True)
+class EnvironmentRules:
+    """A deployment environment: the stage it serves from, and who may record deployments into it
+    (empty: whoever the file's stage rules name)."""
+
+    name: str
+    stage: str
+    deployers: tuple[SignerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class PolicyFile:
     require_signature: bool = True
     require_attestations: tuple[str, ...] = ()
     has_stages: bool = False
+    environments: Mapping[str, EnvironmentRules] = field(default_factory=dict)
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
