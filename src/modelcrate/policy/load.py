@@ -110,8 +110,6 @@ class _Builder:
                 raise self.fail([*at, "metrics", i], f"{text!r}: {exc}") from None
             if gate.baseline is not None and gate.baseline not in names:
                 raise self.fail([*at, "metrics", i], f"{text!r}: unknown stage {gate.baseline!r}")
-            if gate.baseline == name:
-                raise self.fail([*at, "metrics", i], f"{text!r}: compare with another stage than {name}")
             metrics.append(gate)
         return StageRules(
             name, tuple(predecessors) if predecessors is not None else None, signatures, attesters,
