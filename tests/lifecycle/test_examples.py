@@ -48,3 +48,4 @@ def test_lifecycle_script(tmp_path: Path) -> None:
     r = subprocess.run([str(EXAMPLES / "lifecycle.sh")], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "lifecycle OK" in r.stdout and "rollback" in r.stdout
+    assert "production at " in r.stdout and "approved by key " in r.stdout  # history --at answers who approved

@@ -100,3 +100,13 @@ def test_the_empty_marker_is_not_promoted(local_world) -> None:
 def test_bad_stage_names(stage: str) -> None:
     with pytest.raises(UsageError):
         validate_stage(stage)
+
+
+def test_a_walk_stops_at_its_limit() -> None:
+    store = MemoryStore("m")
+    for x in "abc":
+        P.append(store, "m", "production", SIGNER, P.plan_promote(_model(store, x)), reader=VERIFIER,
+                 allowed=VERIFIER, policy_digest=None, created=NOW)
+    assert len(read_history(store, "production", VERIFIER).entries) == 3
+    with pytest.raises(HistoryError, match="longer than 2 entries"):
+        read_history(store, "production", VERIFIER, limit=2)

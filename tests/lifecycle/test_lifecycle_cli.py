@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from modelcrate.content.layout import LocalStore
 
 PASSWORD = {"MODELCRATE_KEY_PASSWORD": "pw-for-tests"}
 

@@ -62,3 +62,43 @@ def test_demote_then_rollback_restores(world: World) -> None:
     assert world.target().resolve("dev").digest != v1.digest  # the empty-stage marker
     back = lifecycle.rollback(world.name, stage="dev", signer=world.signer("alice"), ctx=world.ctx())
     assert back.appended.stage_tag.digest == v1.digest
+
+
+def test_the_history_outlives_the_model_in_the_local_store(local_world: World) -> None:
+    """After retire --delete and garbage collection, the model's blobs are gone but its history still verifies."""
+    from modelcrate import api
+
+    world = local_world
+    v1 = world.pack("1.0.0")
+    lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), ctx=world.ctx())
+    lifecycle.retire(f"{world.name}:1.0.0", signer=world.signer("alice"), delete=True, ctx=world.ctx())
+    store = api.open_store(world.ctx().config)
+    assert store.gc() is not None
+    assert not store.has_blob(v1.digest)
+    [report] = lifecycle.history(world.name, stage="production", verifier=world.verifier("alice"), ctx=world.ctx())
+    assert [e.promotion.action for e in report.history.entries] == ["promote", "retire"]
+    assert report.history.entries[0].subject == v1.digest and report.untracked is None
+
+
+def test_pull_warns_about_a_deprecated_model(registry_world: World, tmp_path) -> None:
+    import subprocess
+
+    from modelcrate import signatures as _sig
+    from modelcrate.signing import keys
+    from tests.conftest import cli_path
+
+    world = registry_world
+    world.pack("1.0.0")
+    ref = f"{world.name}:1.0.0"
+    signatures_target = world.target()
+    _sig.sign(signatures_target, signatures_target.resolve("1.0.0"), world.name, world.signer("alice"),
+              created=world.clock.now)
+    lifecycle.deprecate(ref, reason="superseded by 2.0", signer=world.signer("alice"), ctx=world.ctx())
+    pub = tmp_path / "alice.pub"
+    pub.write_bytes(keys.public_pem(world.keys["alice"]))
+    env = {"MODELCRATE_HOME": str(tmp_path / "pull-home"), "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+           "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([cli_path(), "pull", ref, "--key", str(pub)], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "is deprecated: superseded by 2.0" in r.stderr

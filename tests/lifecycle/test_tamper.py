@@ -181,3 +181,15 @@ def test_racing_promoters_lose_no_record(world: World, promoters: int) -> None:
     [report] = lifecycle.history(world.name, stage="staging", verifier=world.verifier("alice"), ctx=world.ctx())
     assert len(report.history.entries) == promoters
     assert report.untracked is None and report.tagged == report.history.current
+
+
+def test_a_graph_copy_of_the_head_tag_carries_the_whole_history(registry_world: World) -> None:
+    from modelcrate import api
+
+    world = registry_world
+    _three(world)
+    mirror = f"{world.registry}/{world.repo}-mirror"
+    api.copy(f"{world.name}:{head_tag(STAGE)}", f"{mirror}:{head_tag(STAGE)}", config=world.ctx().config)
+    [report] = lifecycle.history(mirror, stage=STAGE, verifier=world.verifier("alice"), ctx=world.ctx())
+    assert [e.sequence for e in report.history.entries] == [1, 2, 3]
+    assert report.tagged is None and "untracked move" in report.untracked  # the stage tag was not copied

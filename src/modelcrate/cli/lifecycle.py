@@ -16,6 +16,7 @@ import click
 from .. import lifecycle
 from ..errors import UsageError
 from ..format.reference import Reference
+from ..config import Config
 from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
@@ -205,7 +206,7 @@ def _parse_at(text: str | None) -> datetime | None:
 
 def _approvers(entry: Entry) -> str:
     names = [e.signer or e.digest[7:19] for e in entry.promotion.evidence if e.kind == "approval"]
-    return ", ".join(names) or "none recorded"
+    return ", ".join(names) or "-"
 
 
 def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
@@ -213,9 +214,9 @@ def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
         verified = "signers verified" if report.signers_verified else "links verified, signers NOT verified"
         click.echo(f"{name} {report.stage}: {len(report.history.entries)} records ({verified})")
         rows = [[str(e.sequence), e.promotion.time, e.promotion.action, _short(e.subject), e.signer,
-                 e.promotion.reason, str(len(e.promotion.evidence))] for e in report.history.entries]
+                 e.promotion.reason or "-", _approvers(e), e.promotion.policy[:19]] for e in report.history.entries]
         if rows:
-            click.echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "EVIDENCE"], rows))
+            click.echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "APPROVED BY", "POLICY"], rows))
         if report.untracked:
             click.echo(f"warning: {report.untracked}", err=True)
 
@@ -262,7 +263,8 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
             click.echo(f"{r.stage} at {at_text}: empty ({e.promotion.action} #{e.sequence} by {e.signer})")
         else:
             click.echo(f"{r.stage} at {at_text}: {repo}@{e.promotion.to_digest} ({e.promotion.action} "
-                       f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)})")
+                       f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)}; "
+                       f"policy {e.promotion.policy})")
 
 
 @cli.command()
@@ -336,3 +338,14 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
     else:
         click.echo(resolved.reference)
     sys.stdout.flush()
+
+
+def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None, cfg: Config) -> None:
+    """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
+    found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=_gate(policy_path),
+                                  verifier=_verifier((pub_key,) if pub_key else ()),
+                                  ctx=lifecycle.Context(cfg, cfg.remote))
+    if found is not None:
+        f = found.facts
+        click.echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
+                                                                    else ""), err=True)

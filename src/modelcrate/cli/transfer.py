@@ -259,6 +259,10 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
         ref, out_dir, key=pub_key, policy=policy_path, force=force, kinds=kinds, include=include,
         model_signature=signature_path, config=config, concurrency=concurrency, progress=progress))
     _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
+    if pub_key or policy_path:
+        from .lifecycle import warn_if_deprecated  # the lifecycle's records, only when verifying
+
+        warn_if_deprecated(ref, result.digest, pub_key, policy_path, config)
 
 
 @cli.command(name="copy")

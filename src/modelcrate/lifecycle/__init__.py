@@ -14,6 +14,7 @@ from .api import (
     StageReport,
     demote,
     deprecate,
+    deprecated,
     history,
     promote,
     resolve,
@@ -24,4 +25,4 @@ from .deprecation import deprecation_of
 from .overview import VersionStatus, status
 
 __all__ = ["Context", "Promoted", "Resolved", "Retired", "StageReport", "VersionStatus", "demote", "deprecate",
-           "deprecation_of", "history", "promote", "resolve", "retire", "rollback", "status"]
+           "deprecated", "deprecation_of", "history", "promote", "resolve", "retire", "rollback", "status"]

@@ -109,8 +109,16 @@ def stages_of(target: Target, gate: Gate) -> list[str]:
             tags = target.tags()
         except NotFound:
             tags = []
-        names += [s for s in map(stage_of_head, tags) if s and s not in names]
+        names += [s for s in map(stage_of_head, tags) if s and s not in names and _is_stage_name(s)]
     return names
+
+
+def _is_stage_name(name: str) -> bool:
+    try:
+        validate_stage(name)
+    except UsageError:
+        return False  # a junk `_history.…` tag: not a stage, and not a reason to fail
+    return True
 
 
 def _holding(target: Target, name: str, subject: Descriptor, gate: Gate, ctx: Context) -> frozenset[str]:
@@ -387,3 +395,13 @@ def _deprecation(target: Target, desc: Descriptor, name: str, gate: Gate, verifi
                  ) -> Deprecated | None:
     everyone = verifier or getattr(gate, "everyone", lambda: None)()
     return deprecated_state(target, desc, name, everyone) if everyone is not None else None
+
+
+def deprecated(ref: str, *, gate: Gate | None = None, verifier: Verifier | None = None,
+                ctx: Context = DEFAULT_CONTEXT) -> Deprecated | None:
+    """The verified deprecation (or retirement) of the model at ``ref``, by ``verifier`` or anyone the policy
+    names; None when there is none or nobody to verify it with (``pull`` warns with this)."""
+    gate = gate or NoPolicy()
+    r = Reference.parse(ref).or_latest()
+    with opened(r, ctx, push=False) as target:
+        return _deprecation(target, resolve_checked(target, r), r.name, gate, verifier)

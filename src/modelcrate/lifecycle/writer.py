@@ -179,7 +179,7 @@ def sync_stage(target: Target, stage: str, reader: Verifier) -> Descriptor | Non
         if head is None:
             return current(target, stage)
         wanted = _stage_value(target, stage, read_entry(target, head, reader).promotion.to_digest)
-        update_tag(target, stage, lambda now: None if now is not None and now.digest == wanted.digest else wanted)
+        update_tag(target, stage, lambda now, w=wanted: None if now is not None and now.digest == w.digest else w)
         after = head_of(target, stage)
         if after is not None and after.digest == head.digest:
             return wanted
