@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                           "referrer."),
     "attachment": ("records", "List and fetch the documents attached to a model, each checked against its signed "
                               "record."),
+    "events": ("records", "Every governance event of a repository or registry, verified, in time order, as JSON "
+                          "lines."),
     "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
                            "(incl. production)."),
 }

@@ -8,6 +8,8 @@ Writers sign with ``--key`` (a private key); readers verify with ``--key`` (publ
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import click
@@ -243,3 +245,68 @@ def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path:
                      [[r.metric.time or "-", r.version or "-", _short(r.digest), r.metric.phase or "metadata",
                        r.metric.name, f"{r.metric.value:g}", _short(r.metric.source)] for r in rows])
                if rows else "no metrics")
+
+
+@cli.command()
+@click.argument("where", metavar="REPO|REGISTRY")
+@click.option("--since", "since_text", help="Only events at or after this time (ISO 8601 with a zone).")
+@click.option("--follow", is_flag=True, help="Keep polling for new events (backing off while nothing happens).")
+@click.option("--interval", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
+              help="With --follow: seconds between polls after news (doubling up to 60 while quiet).")
+@click.option("--polls", type=click.IntRange(min=1), help="With --follow: stop after this many polls.")
+@click.option("--exec", "exec_cmd", metavar="CMD",
+              help="Run CMD for each event with the event's JSON on stdin (split like a shell, never run by one).")
+@_readers
+@_policy
+@_remote
+@json_option
+def events(where: str, since_text: str | None, follow: bool, interval: float, polls: int | None,
+           exec_cmd: str | None, pub_paths: tuple[str, ...], policy_path: str | None, plain_http: bool,
+           insecure: bool, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Every governance event of a repository or registry, verified, in time order, as JSON lines.
+
+    Pushed, signed, attested, approved, rejected, attached, promoted, rolled back, deployed, deprecated,
+    retired, and untracked stage moves: read from the signed records themselves, no server.
+
+    \b
+    Example:
+      modelcrate events localhost:5000/team/bert --policy policy.yaml --since 2026-03-01T00:00:00Z
+      modelcrate events localhost:5000 --key ops.pub --follow \\
+          --exec "./on-event.sh"     # the event's JSON on stdin
+    """
+    import shlex
+    import subprocess
+    import time
+
+    from ..tracking.events import follow as follow_events
+
+    since = _parse_at(since_text)
+    argv = shlex.split(exec_cmd) if exec_cmd else None
+    if exec_cmd is not None and not argv:
+        raise click.UsageError("--exec needs a command")
+    gate, verifier = _gate(policy_path), _verifier(pub_paths)
+    ctx = _ctx(where if "/" in where else f"{where}/x", plain_http, insecure, ca_file, timeout)
+
+    def poll() -> list:
+        found, notes = tracking.events(where, since=since, gate=gate, verifier=verifier, ctx=ctx)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        return found
+
+    stream = follow_events(poll, time.sleep, polls=polls if follow else 1, interval=interval)
+    for event in stream:
+        line = json.dumps(event.to_dict(), sort_keys=True)
+        if as_json or argv is None:
+            click.echo(line if as_json else _event_line(event))
+        if argv is not None:
+            done = subprocess.run(argv, input=line + "\n", text=True, check=False)
+            if done.returncode != 0:
+                click.echo(f"warning: {argv[0]} exited {done.returncode} for event {event.id}", err=True)
+        sys.stdout.flush()
+
+
+def _event_line(event) -> str:
+    where = f"{event.repository}" + (f":{event.version}" if event.version else "")
+    stage = event.details.get("stage") or event.details.get("environment")
+    return " ".join(x for x in (event.time or "-", event.kind, where, _short(event.digest),
+                                f"[{stage}]" if stage else "", f"by {event.signer}" if event.signer else "") if x)

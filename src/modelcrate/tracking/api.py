@@ -23,6 +23,7 @@ from ..signing.deployment import DeploymentFields, check_environment
 from ..targets import resolve as resolve_checked
 from . import attachments as _att
 from . import deployments as _dep
+from . import events as _ev
 from .versions import readers, versions
 
 
@@ -92,7 +93,7 @@ def deployments(repo: str, *, environment: str | None = None, at: datetime | Non
     with opened(r, ctx, push=False) as target:
         found, notes = versions(target, gate)
         events = [d for v in found for d in _dep.deployments_of(target, v.descriptor, r.name, trusted, v.tag)
-                  if verifier is not None or _dep.accepted(gate, d)]
+                  if verifier is not None or _dep.accepted(gate, d.fields.environment, d.signer)]
     if environment is not None:
         events = [d for d in events if d.fields.environment == environment]
     events = _dep.ordered(events)
@@ -190,3 +191,46 @@ def metrics(ref: str, *, name: str | None = None, gate: Gate | None = None, veri
             rows += [MetricRow(tag, desc.digest, m) for m in verified_metrics(target, desc, r.name, trusted)
                      if name is None or m.name == name]
     return sorted(rows, key=lambda row: (row.metric.time or "", row.version or "", row.metric.name))
+
+
+# --- events --------------------------------------------------------------------------------------------
+
+
+def _is_registry(text: str) -> bool:
+    return "/" not in text and ("." in text or ":" in text or text == "localhost")
+
+
+def repository_events(repo: str, *, gate: Gate | None = None, verifier: Verifier | None = None,
+                      ctx: Context = DEFAULT_CONTEXT) -> tuple[list[_ev.Event], list[str]]:
+    """Every verified governance event of one repository (unordered) and notes on what was passed over."""
+    gate = gate or NoPolicy()
+    trusted = readers(gate, _dep.deployment_readers(gate, verifier or getattr(gate, "everyone", lambda: None)()))
+    r = repository_ref(repo)
+    out: list[_ev.Event] = []
+    with opened(r, ctx, push=False) as target:
+        found, notes = versions(target, gate)
+        for v in found:
+            events, more = _ev.model_events(target, r.name, v, trusted)
+            out += [e for e in events if e.kind not in ("deployed", "deployment-ended") or verifier is not None
+                    or _dep.accepted(gate, e.details["environment"], e.signer or "")]
+            notes += more
+        out += _ev.stage_events(target, r.name, gate, verifier, ctx, ctx.time().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return out, notes
+
+
+def events(where: str, *, since: datetime | None = None, gate: Gate | None = None,
+           verifier: Verifier | None = None, ctx: Context = DEFAULT_CONTEXT) -> tuple[list[_ev.Event], list[str]]:
+    """The events of a repository, or of every repository of a registry (``HOST[:PORT]``), in time order."""
+    if _is_registry(where):
+        from ..transfer import catalog
+
+        repos = [f"{where}/{name}" for name in catalog(where, config=ctx.resolved(), remote=ctx.remote)]
+    else:
+        repos = [where]
+    out: list[_ev.Event] = []
+    notes: list[str] = []
+    for repo in repos:
+        found, more = repository_events(repo, gate=gate, verifier=verifier, ctx=ctx)
+        out += found
+        notes += more
+    return _ev.ordered(out, since), notes

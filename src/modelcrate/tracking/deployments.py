@@ -91,10 +91,10 @@ def deployment_readers(gate: Gate, trusted: Verifier | None) -> Verifier | None:
     return AnyOf(tuple(([trusted] if trusted is not None else []) + extra))
 
 
-def accepted(gate: Gate, d: Deployment) -> bool:
-    """Whether the policy lets ``d``'s signer record deployments into its environment."""
-    binding = _binding(gate, d.fields.environment)
-    return binding is None or not binding.deployers or any(s.matches(d.signer) for s in binding.deployers)
+def accepted(gate: Gate, environment: str, signer: str) -> bool:
+    """Whether the policy lets ``signer`` record deployments into ``environment``."""
+    binding = _binding(gate, environment)
+    return binding is None or not binding.deployers or any(s.matches(signer) for s in binding.deployers)
 
 
 def check_deployer(gate: Gate, environment: str, signer: Signer) -> None:
