@@ -70,6 +70,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                               "record."),
     "events": ("records", "Every governance event of a repository or registry, verified, in time order, as JSON "
                           "lines."),
+    "report": ("report", "Write a model's audit report: card, files, lineage, signatures, approvals, history, "
+                         "deployments, metrics, documents, scan, policy per stage, and the Annex IV / NIST AI RMF "
+                         "mapping."),
     "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
                            "(incl. production)."),
 }
