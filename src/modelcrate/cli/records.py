@@ -242,7 +242,7 @@ def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path:
         emit_json({"reference": ref, "metrics": [r.to_dict() for r in rows]})
         return
     click.echo(table(["TIME", "VERSION", "DIGEST", "PHASE", "METRIC", "VALUE", "SOURCE"],
-                     [[r.metric.time or "-", r.version or "-", _short(r.digest), r.metric.phase or "metadata",
+                     [[r.metric.time or "-", r.version or "-", _short(r.digest), r.to_dict()["phase"],
                        r.metric.name, f"{r.metric.value:g}", _short(r.metric.source)] for r in rows])
                if rows else "no metrics")
 

@@ -87,6 +87,11 @@ def evaluation_metrics(predicate: Mapping[str, Any], source: str) -> list[Metric
                     when if isinstance(when, str) else None)
 
 
+def phase_of(metric: Metric, digest: str) -> str:
+    """``metadata`` for the manifest's own metrics, else the evaluation's phase (``evaluation`` when unnamed)."""
+    return "metadata" if metric.source == digest else (metric.phase or "evaluation")
+
+
 def verified_metrics(target: Target, subject: Descriptor, name: str, verifier: Verifier | None) -> list[Metric]:
     """Every metric known about ``subject``, best first: production evaluations, then other verified
     evaluations (newest first in each), then the metadata's (bound to the manifest digest)."""

@@ -21,7 +21,7 @@ from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
 from ..lifecycle.records import DEPRECATION_V1, PROMOTION_V1
 from ..policy.evaluate import evaluate
-from ..policy.evidence import gather, verified_metrics
+from ..policy.evidence import gather, phase_of, verified_metrics
 from ..signatures import ANN_PREDICATE_TYPE, OMS_PREDICATE_TYPE, SIGNATURE_TYPE, Verifier, collect_records, read_subject
 from ..signing.approval import APPROVAL_V1, parse_approval
 from ..signing.attachment import ATTACHMENT_V1
@@ -199,7 +199,7 @@ def gather_report(target: Target, desc: Descriptor, name: str, reference: str, *
     metrics = []
     for v in everything:
         metrics += [{"version": v.tag, "digest": v.descriptor.digest, "name": m.name, "value": m.value,
-                     "phase": m.phase or "metadata", "time": m.time, "source": m.source,
+                     "phase": phase_of(m, v.descriptor.digest), "time": m.time, "source": m.source,
                      "thisModel": v.descriptor.digest == desc.digest}
                     for m in verified_metrics(target, v.descriptor, name, verifier)]
     return {

@@ -17,7 +17,7 @@ from ..format.reference import Reference
 from ..lifecycle.api import DEFAULT_CONTEXT, Context, opened, repository_ref, stages_of
 from ..lifecycle.gate import Gate, NoPolicy
 from ..policy.evaluate import Metric
-from ..policy.evidence import verified_metrics
+from ..policy.evidence import phase_of, verified_metrics
 from ..signatures import Signer, Stored, Verifier
 from ..signing.deployment import DeploymentFields, check_environment
 from ..targets import resolve as resolve_checked
@@ -171,7 +171,7 @@ class MetricRow:
     def to_dict(self) -> dict[str, object]:
         m = self.metric
         return {"version": self.version, "digest": self.digest, "name": m.name, "value": m.value,
-                "phase": m.phase or "metadata", "time": m.time, "source": m.source}
+                "phase": phase_of(m, self.digest), "time": m.time, "source": m.source}
 
 
 def metrics(ref: str, *, name: str | None = None, gate: Gate | None = None, verifier: Verifier | None = None,
