@@ -9,6 +9,7 @@ import pytest
 
 from modelcrate import lifecycle
 from modelcrate.content.referrers import list_referrers
+from modelcrate.lifecycle.gate import StageContext
 from modelcrate.errors import DigestMismatch, NotFound, PolicyViolation, UsageError
 from modelcrate.signatures import attest
 from modelcrate.tracking import api as tracking
@@ -102,12 +103,11 @@ def test_candidate_compared_with_production(world: World, tmp_path) -> None:
     tracking.attach(f"{world.name}:1.0.0", doc, doc_type="validation-report", signer=world.signer("release"),
                     ctx=ctx())
     lifecycle.promote(f"{world.name}:1.0.0", to="staging", signer=world.signer("alice"), gate=gate, ctx=ctx())
-    # Nothing in production yet: the comparison fails closed and says why.
-    with pytest.raises(PolicyViolation, match="nothing to compare with: production holds no model"):
-        lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), gate=gate, ctx=ctx())
-    relaxed = world.gate(COMPARE.replace('    metrics: ["accuracy >= production.accuracy - 0.01"]\n', ""))
+    # Nothing in production yet (by its verified history): the first model has nothing to be compared with.
     world.clock.tick()
-    lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), gate=relaxed, ctx=ctx())
+    first = lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), gate=gate,
+                              ctx=ctx())
+    assert any("production holds no model" in r.reason and r.passed for r in first.decision.rules)
     # Monitoring says production runs at 0.93 now (the metadata said 0.95).
     _monitor(world, v1, 0.93, "2026-03-08T00:00:00Z")
 
@@ -117,7 +117,7 @@ def test_candidate_compared_with_production(world: World, tmp_path) -> None:
                     ctx=ctx())
     world.clock.tick()
     lifecycle.promote(f"{world.name}:1.1.0", to="staging", signer=world.signer("alice"), gate=gate, ctx=ctx())
-    with pytest.raises(PolicyViolation) as err:
+    with pytest.raises(PolicyViolation) as err:  # the metric-comparison refusal
         lifecycle.promote(f"{world.name}:1.1.0", to="production", signer=world.signer("alice"), gate=gate, ctx=ctx())
     text = str(err.value)
     assert "candidate accuracy 0.91 (metadata" in text
@@ -135,6 +135,12 @@ def test_candidate_compared_with_production(world: World, tmp_path) -> None:
     done = lifecycle.promote(f"{world.name}:1.2.0", to="production", signer=world.signer("alice"), gate=gate,
                              ctx=ctx())
     assert any(r.rule.startswith("metric accuracy >= production") and r.passed for r in done.decision.rules)
+    # Without promoters for the baseline stage, what it holds cannot be verified: the comparison fails closed.
+    unverifiable = world.gate(COMPARE.replace("    promoters: [{key: keys/alice.pub}]\n", ""))
+    check = unverifiable.decide(world.target(), v3, world.name, "production",
+                                StageContext(frozenset({"staging"}), world.signer("alice").description))
+    [rule] = [r for r in check.rules if r.rule.startswith("metric accuracy >= production")]
+    assert rule.passed is False and "names no promoters for production" in rule.reason
 
     rows = tracking.metrics(world.name, name="accuracy", verifier=world.verifier("release"), ctx=ctx())
     assert {(r.version, r.metric.phase, r.metric.value) for r in rows} >= {

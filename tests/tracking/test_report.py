@@ -136,3 +136,10 @@ def test_bundle_reverifies_offline(story, tmp_path) -> None:
     assert history.current == v1.digest
     report = json.loads((out / "report.json").read_text())
     assert report["subject"]["digest"] == v1.digest
+
+
+def test_the_committed_sample_report_is_self_contained() -> None:
+    page = (ROOT / "examples" / "report" / "report.html").read_text()
+    parser = check_self_contained(page)
+    assert [i for i in parser.ids if i in SECTIONS] == list(SECTIONS)
+    assert (ROOT / "examples" / "report" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -272,9 +272,12 @@ def _comparison(gate: MetricGate, ev: Evidence) -> RuleResult:
     came from are in the reason."""
     rule = f"metric {gate.text}"
     base = ev.baselines.get(gate.baseline or "")
-    if base is None or base.digest is None:
-        why = base.problem if base is not None and base.problem else f"{gate.baseline} holds no model"
+    if base is None or base.problem is not None:
+        why = base.problem if base is not None else f"what {gate.baseline} holds was not established"
         return RuleResult(rule, False, f"nothing to compare with: {why}")
+    if base.digest is None:  # its verified history says it is empty: the first model has no incumbent
+        return RuleResult(rule, True, f"{gate.baseline} holds no model (by its verified history): nothing to "
+                                      "compare with")
     ref = next((m for m in base.metrics if m.name == gate.baseline_metric), None)
     if ref is None:
         return RuleResult(rule, False, f"the {gate.baseline} model {base.digest[:19]}… reports no verified "
