@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 PASSWORD = {"MODELCRATE_KEY_PASSWORD": "pw-for-tests"}
 
 
@@ -53,3 +55,26 @@ def test_deploy_attach_monitor(run_cli, example: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "NAME=NUMBER" in bad.stderr
     r = run_cli("deployment", "record", "demo/clf:1.0.0", "-e", "Prod EU", "--key", ops, env=PASSWORD)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "environment" in r.stderr
+
+
+@pytest.mark.registry
+def test_pull_with_attachments(run_cli, example: Path, tmp_path: Path, registry, home: Path) -> None:
+    _ok(run_cli("keygen", "--output-key-prefix", str(tmp_path / "qa"), env=PASSWORD))
+    ref = f"{registry.host}/att/clf:1.0.0"
+    _ok(run_cli("push", str(example), ref, "-q"))
+    _ok(run_cli("sign", ref, "--key", str(tmp_path / "qa.key"), env=PASSWORD))  # --key on pull checks it
+    sbom = tmp_path / "bom.cdx.json"
+    sbom.write_text('{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}\n')
+    _ok(run_cli("attach", ref, str(sbom), "--type", "sbom", "--key", str(tmp_path / "qa.key"), env=PASSWORD))
+    out = tmp_path / "out"
+    _ok(run_cli("pull", ref, "-o", str(out), "--key", str(tmp_path / "qa.pub"), "--with-attachments", "-q"))
+    got = out / ".modelcrate-attachments" / "sbom" / "bom.cdx.json"
+    assert got.read_bytes() == sbom.read_bytes() and (out / "model.safetensors").exists()
+    # Into the local store the documents come along as referrers (their blobs land there too).
+    _ok(run_cli("pull", ref, "-q"))
+    listed = json.loads(_ok(run_cli("attachment", "list", ref, "--key", str(tmp_path / "qa.pub"), "--json")))
+    [doc] = listed["attachments"]
+    assert doc["mediaType"] == "application/vnd.cyclonedx+json"
+    assert (home / "blobs" / "sha256" / doc["digest"][7:]).read_bytes() == sbom.read_bytes()
+    bad = run_cli("pull", ref, "-o", str(tmp_path / "o2"), "--with-attachments")
+    assert bad.returncode == 2 and "--with-attachments" in bad.stderr

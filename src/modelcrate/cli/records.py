@@ -89,6 +89,19 @@ def end(ref: str, environment: str, key_path: str | None, keyless: bool, policy_
     _recorded(result, as_json, "ended")
 
 
+def pull_attachments(ref: str, digest: str, out_dir: str, pub_key: str | None, policy_path: str | None, config,
+                     force: bool) -> None:
+    """``pull --with-attachments``: the verified documents of the pulled digest, beside its files."""
+    from ..format.reference import Reference
+    from ..lifecycle import Context
+
+    written = tracking.save_attachments(f"{Reference.parse(ref).name}@{digest}", out_dir, gate=_gate(policy_path),
+                                        verifier=_verifier((pub_key,) if pub_key else ()), force=force,
+                                        ctx=Context(config, config.remote))
+    for path in written:
+        click.echo(f"attachment: {path}", err=True)
+
+
 def _short(digest: str | None) -> str:
     return digest[7:19] if digest else "-"
 

@@ -1,4 +1,4 @@
-"""The audit report: one document that tells a model's whole story (spec/report.md).
+"""The audit report: one document that tells a model's whole story (spec/deployment.md "The audit report").
 
 :mod:`.evidence` gathers and verifies everything once into a plain document (the JSON form, validated by
 spec/report.schema.json); :mod:`.html` and :mod:`.markdown` render that document and do no I/O;

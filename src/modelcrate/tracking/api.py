@@ -159,6 +159,27 @@ def save(fetched: Fetched, out: str | Path, *, force: bool = False) -> Path:
     return out
 
 
+ATTACHMENTS_DIR = ".modelcrate-attachments"
+
+
+def save_attachments(ref: str, out_dir: str | Path, *, gate: Gate | None = None, verifier: Verifier | None = None,
+                     force: bool = False, ctx: Context = DEFAULT_CONTEXT) -> list[Path]:
+    """Write every verified document attached to ``ref`` into ``OUT/.modelcrate-attachments/TYPE/NAME``
+    (a type URI goes to ``other``), each checked against its signed record first."""
+    from ..signing.attachment import DOCUMENT_TYPES
+
+    trusted = readers(gate or NoPolicy(), verifier)
+    r = Reference.parse(ref).or_latest()
+    written = []
+    with opened(r, ctx, push=False) as target:
+        for att in _att.attachments_of(target, resolve_checked(target, r), r.name, trusted):
+            kind = att.fields.doc_type if att.fields.doc_type in DOCUMENT_TYPES else "other"
+            path = Path(out_dir) / ATTACHMENTS_DIR / kind / att.fields.name  # name: one plain component
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written.append(save(Fetched(att, _att.document_bytes(target, att)), path, force=force or path in written))
+    return written
+
+
 # --- metrics -------------------------------------------------------------------------------------------
 
 
