@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from .config import Config
 from .content.layout import LocalRepository, LocalStore, split_ref_name
 from .content.target import Target
@@ -71,7 +72,8 @@ def resolve_local(ref: str, config: Config | None = None) -> tuple[Reference, Lo
     return r, repo, _resolve_in(repo, r)
 
 
-def init(directory: PathLike, *, name: str | None = None, force: bool = False) -> Path:
+def init(directory: PathLike, *, name: str | None = None, force: bool = False,
+         follow_external_symlinks: bool = False) -> Path:
     """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
     from . import packing as _pack
     from ._internal.fsutil import atomic_write
@@ -83,14 +85,14 @@ def init(directory: PathLike, *, name: str | None = None, force: bool = False) -
     dest = root / _modelfile.FILENAME
     if dest.exists() and not force:
         raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
-    files = [f for f in _pack._walk(root) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
+    files = [f for f in _pack.walk(root, follow_external_symlinks=follow_external_symlinks) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
     default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
     atomic_write(dest, _modelfile.scaffold(name or default, files).encode("utf-8"))
     return dest
 
 
 def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config: Config | None = None,
-         concurrency: int | None = None) -> Packed:
+         concurrency: int | None = None, follow_external_symlinks: bool = False) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
     files at a time (default: the config's). The same files and metadata always give the same digest."""
     from . import packing as _pack
@@ -100,7 +102,8 @@ def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config:
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
-    p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch)
+    p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch,
+                   follow_external_symlinks=follow_external_symlinks)
     store = open_store(cfg)
     with store.writing():
         result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency)
@@ -203,15 +206,15 @@ def list_models(*, config: Config | None = None) -> list[Listed]:
 # ---- registries ----------------------------------------------------------------------------------
 def push(ref: str, directory: PathLike | None = None, *, modelfile: str | None = None,
          config: Config | None = None, concurrency: int | None = None,
-         progress: Progress | None = None) -> TransferResult:
+         progress: Progress | None = None, follow_external_symlinks: bool = False) -> TransferResult:
     """Push the local-store model ``ref`` (``HOST/NAME[:TAG][@DIGEST]``) to its registry; or, with
     ``directory``, pack that directory on the fly and stream it there (the local store is not used)."""
     from . import transfer
 
     cfg = _config(config)
     if directory is not None:
-        return transfer.push_dir(directory, ref, config=cfg, modelfile=modelfile,
-                                 concurrency=concurrency, progress=progress)
+        return transfer.push_dir(directory, ref, config=cfg, modelfile=modelfile, concurrency=concurrency,
+                                 progress=progress, follow_external_symlinks=follow_external_symlinks)
     if modelfile:
         raise UsageError("a modelfile goes with a directory to push")
     return transfer.push(ref, config=cfg, concurrency=concurrency, progress=progress)
@@ -397,7 +400,7 @@ def _verifier(key: PathLike | Verifier | None, policy: PathLike | Policy | None,
     from . import signatures as _signatures
 
     if isinstance(key, (str, os.PathLike)):
-        return _signatures.KeyVerifier.from_pem(Path(key).read_bytes())
+        return _signatures.KeyVerifier.from_pem(read_regular_file(key, MAX_SMALL_FILE, "the key"))
     if isinstance(policy, (str, os.PathLike)):
         return _signatures.load_policy(policy)
     return key if key is not None else policy

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
 from ._internal.fsutil import hash_copy
+from ._internal.inputs import read_regular_file
 from .content.verify import verifying
 from .errors import InvalidModelfile, NotFound, UsageError
 from .format import metadata as _metadata, modelfile as _modelfile
@@ -67,41 +68,54 @@ def created_from_epoch(epoch: str) -> str:
 
 
 def plan(directory: str | os.PathLike[str], modelfile: str | os.PathLike[str] | None = None,
-         *, source_date_epoch: str | None = None) -> PackPlan:
-    """Read modelcrate.yaml and match its ``files`` rules against the directory."""
+         *, source_date_epoch: str | None = None, follow_external_symlinks: bool = False) -> PackPlan:
+    """Read modelcrate.yaml and match its ``files`` rules against the directory (a symlink that leaves
+    the directory is refused unless ``follow_external_symlinks``: see :func:`walk`)."""
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     mf_path = Path(modelfile) if modelfile else root / _modelfile.FILENAME
-    try:
-        text = mf_path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{mf_path} not found", hint="run `modelcrate init DIR` to write one") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {mf_path}: {exc.strerror}") from None
+    if not os.path.lexists(mf_path):
+        raise UsageError(f"{mf_path} not found", hint="run `modelcrate init DIR` to write one")
+    text = read_regular_file(mf_path, _modelfile.MAX_BYTES, "the modelfile", error=InvalidModelfile)
     mf = _modelfile.parse(text, str(mf_path.name))
     meta = dict(mf.metadata)
     if "created" not in meta and source_date_epoch:
         meta["created"] = created_from_epoch(source_date_epoch)
     _metadata.validate(meta)
-    layers = _match(root, mf, mf_path.name)
+    layers = _match(root, mf, mf_path.name, walk(root, follow_external_symlinks=follow_external_symlinks))
     if len(layers) > MAX_LAYERS:
         raise InvalidModelfile(f"{mf_path.name}: {len(layers)} layers, over the limit of {MAX_LAYERS}",
                                hint="group small files into a directory with archive: true")
     return PackPlan(root, meta, tuple(layers))
 
 
-def _walk(root: Path) -> list[str]:
-    """Relative POSIX paths of the regular files below ``root`` (a file symlink counts as its content;
-    directory symlinks are not followed, so there are no loops)."""
+def walk(root: Path, *, follow_external_symlinks: bool = False) -> list[str]:
+    """Relative POSIX paths of the regular files below ``root``, the one walk of a model directory.
+
+    A file symlink counts as its content when it resolves inside ``root``. One that resolves outside
+    is refused, naming the link and its target: packing it would publish a file of the packer's
+    machine (``/etc/passwd``, ``/proc/self/environ``, a key) that no one meant to ship; pass
+    ``follow_external_symlinks`` to allow it. Directory symlinks are never followed, so there are no
+    loops and nothing below them is picked up."""
+    real_root = root.resolve()
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in filenames:
             full = Path(dirpath, name)
+            if full.is_symlink() and not follow_external_symlinks:
+                _inside(real_root, full, root)
             if full.is_file():
                 out.append(full.relative_to(root).as_posix())
     return sorted(out, key=lambda p: p.encode("utf-8", "surrogateescape"))
+
+
+def _inside(real_root: Path, link: Path, root: Path) -> None:
+    target = Path(os.path.realpath(link))
+    if target != real_root and real_root not in target.parents:
+        raise UsageError(f"{link.relative_to(root).as_posix()} is a symlink to {os.readlink(link)}, outside {root}",
+                         hint="copy the file into the directory, or pass --follow-external-symlinks")
 
 
 def _packable(rel: str) -> str:
@@ -115,8 +129,7 @@ def _packable(rel: str) -> str:
     return rel
 
 
-def _match(root: Path, mf: _modelfile.Modelfile, source: str) -> list[PlannedLayer]:
-    files = _walk(root)
+def _match(root: Path, mf: _modelfile.Modelfile, source: str, files: list[str]) -> list[PlannedLayer]:
     claimed: set[str] = set()
     layers: list[PlannedLayer] = []
     for rule in mf.files:

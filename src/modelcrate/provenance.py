@@ -43,30 +43,73 @@ _GITLAB = ("CI_SERVER_URL", "CI_PROJECT_PATH", "CI_PIPELINE_ID", "CI_JOB_ID", "C
 
 
 def strip_credentials(url: str) -> str:
-    """A remote URL without user name, password or token (``https://tok@host/x`` → ``https://host/x``).
+    """A remote URL without anything that can hold a secret: user name and password (``https://tok@host/x``
+    → ``https://host/x``), the query string and the fragment (``?private_token=…``, ``#…``), and the
+    password of an scp-like remote (``user:token@host:path`` → ``host:path``).
 
-    >>> strip_credentials("https://user:secret@git.example.com/team/m.git")
+    >>> strip_credentials("https://user:secret@git.example.com/team/m.git?token=x#y")
     'https://git.example.com/team/m.git'
+    >>> strip_credentials("oauth2:glpat-123@gitlab.example.com:team/m.git")
+    'gitlab.example.com:team/m.git'
     >>> strip_credentials("git@github.com:team/m.git")
     'git@github.com:team/m.git'
     """
     parts = urlsplit(url)
-    if parts.scheme and parts.netloc and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    if parts.scheme and "://" in url:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query="", fragment=""))
+    scp = _SCP_LIKE.fullmatch(url)
+    if scp and (":" in scp["user"] or "@" in scp["user"]):  # a bare ssh user ("git@") holds no secret
+        return scp["rest"]
     return url
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+# ``[user[:password]@]host:path``, the last ``@`` before ``host:`` ending the user part
+_SCP_LIKE = re.compile(r"(?P<user>.*)@(?P<rest>[^@/:]+:.*)", re.DOTALL)
+
+# Local config of a work tree is written by whoever wrote the tree: it must not choose what runs. Every
+# setting through which git can execute a command during rev-parse, config or status is overridden on
+# the command line (which wins over every config file); filter drivers, whose names are arbitrary, are
+# listed first and disabled one by one (:func:`_filter_overrides`).
+_HARDENED = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
+             "-c", "diff.external=", "-c", "credential.helper=", "-c", "core.sshCommand=false",
+             "-c", "protocol.allow=never", "-c", "core.untrackedCache=false", "--no-pager")
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+
+
+def _git_env() -> dict[str, str]:
+    """Only what git needs to find itself and the user's own config; no GIT_* steering from outside."""
+    env = {k: os.environ[k] for k in _ENV_KEPT if k in os.environ}
+    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0",
+            "GIT_PAGER": "cat", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "GIT_EXTERNAL_DIFF": ""}
+
+
+def _git(cwd: Path, *args: str, overrides: tuple[str, ...] = ()) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=_GIT_TIMEOUT,
-                              check=False, env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"})
+        done = subprocess.run(["git", *_HARDENED, *overrides, *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=_GIT_TIMEOUT, check=False, env=_git_env(), stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _filter_overrides(cwd: Path) -> tuple[str, ...]:
+    """``-c`` options that empty every filter driver the config defines (status would run them)."""
+    names = _git(cwd, "config", "--name-only", "--get-regexp", r"^filter\.") or ""
+    drivers = {n.split(".", 1)[1].rsplit(".", 1)[0] for n in names.splitlines() if n.count(".") >= 2}
+    out: list[str] = []
+    for driver in sorted(drivers):
+        for key in ("clean", "smudge", "process"):
+            out += ["-c", f"filter.{driver}.{key}="]
+        out += ["-c", f"filter.{driver}.required=false"]
+    return tuple(out)
+
+
 def git_facts(cwd: Path | str) -> dict[str, Any] | None:
-    """``{"commit", "remote"?, "dirty"}`` for the git work tree at ``cwd``; None outside one or without git."""
+    """``{"commit", "remote"?, "dirty"}`` for the git work tree at ``cwd``; None outside one or without git.
+
+    git runs with hardened settings (no fsmonitor, hooks, pager, external diff, credential helper,
+    filter driver or submodule recursion; no system config; a minimal environment), so a planted
+    ``.git/config`` cannot make ``attest`` run a command."""
     cwd = Path(cwd)
     commit = _git(cwd, "rev-parse", "HEAD")
     if not commit or not _COMMIT.fullmatch(commit):
@@ -75,7 +118,8 @@ def git_facts(cwd: Path | str) -> dict[str, Any] | None:
     remote = _git(cwd, "config", "--get", "remote.origin.url")
     if remote:
         facts["remote"] = strip_credentials(remote)
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all",
+                  overrides=_filter_overrides(cwd))
     facts["dirty"] = bool(status) if status is not None else None
     return facts
 

@@ -180,7 +180,8 @@ def push(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
 
 def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, modelfile: str | None = None,
              remote: RemoteSettings | None = None, concurrency: int | None = None,
-             progress: Progress | None = None, rounds: int | None = None) -> TransferResult:
+             progress: Progress | None = None, rounds: int | None = None,
+             follow_external_symlinks: bool = False) -> TransferResult:
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give."""
@@ -188,7 +189,8 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     if r.digest:
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
     run = _Run.of(config, concurrency, progress, rounds)
-    plan = _pack.plan(directory, modelfile, source_date_epoch=config.source_date_epoch)
+    plan = _pack.plan(directory, modelfile, source_date_epoch=config.source_date_epoch,
+                      follow_external_symlinks=follow_external_symlinks)
     source, root = _pack.stage(plan, concurrency=run.concurrency)
     with Targets(config, remote=_registry(config, remote)) as targets:
         dst = targets.open(r, write=True)

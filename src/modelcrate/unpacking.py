@@ -1,7 +1,8 @@
 """unpack: write a model's files into a directory, safely, from any Target.
 
 Artifacts are untrusted. Every path is checked before anything is written (relative, no ``..``, no
-backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only;
+backslash or NUL, no duplicates, no existing symlink on the way); tar layers may hold regular files only,
+never sparse ones, and no more file bytes than the layer itself (modelcrate._internal.untrusted_tar);
 every byte is verified against its layer digest. Files are first written under temporary names beside
 their destination and renamed into place only after every layer has verified, so a refused artifact
 leaves nothing behind at the target. Raw layers are fetched on several threads at once; tar layers follow,
@@ -11,10 +12,8 @@ one at a time.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import tarfile
-import tempfile
+import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -25,35 +24,14 @@ from typing import BinaryIO
 
 from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
-from ._internal.fsutil import FileSink
+from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
+from ._internal.paths import safe_relpath
+from ._internal.untrusted_tar import regular_files
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
-from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES
+from .format import untrusted_json
+from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES
 from .format.model import ModelFile, ModelView, normalize_mode, read_model
-
-MAX_PATH = 4096
-
-
-def safe_relpath(path: object) -> str:
-    """Return the normalized relative POSIX path, or raise :class:`UnsafePath`.
-
-    >>> safe_relpath("weights/./model.safetensors")
-    'weights/model.safetensors'
-    """
-    if not isinstance(path, str) or not path:
-        raise UnsafePath("artifact names an empty file path")
-    shown = repr(path[:200])
-    if "\x00" in path or "\\" in path or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
-        raise UnsafePath(f"artifact names an invalid file path {shown}")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        raise UnsafePath(f"artifact names an absolute path {shown}")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise UnsafePath(f"artifact path {shown} contains '..'")
-    if not parts:
-        raise UnsafePath(f"artifact names an invalid file path {shown}")
-    return "/".join(parts)
-
 
 @dataclass
 class UnpackResult:
@@ -132,7 +110,7 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         for slot, f in enumerate(files):
             if f.format == "tar":
                 with target.fetch(f.descriptor) as stream:
-                    _extract_tar(verifying(stream, f.descriptor), stage, safe_relpath(f.path), slot)
+                    _extract_tar(verifying(stream, f.descriptor), stage, f, slot)
         return stage.commit()
     finally:
         stage.abort()
@@ -177,7 +155,7 @@ def _check_declared_size(f: ModelFile) -> None:
     if not text:
         return
     try:
-        size = json.loads(text).get("size")
+        size = untrusted_json.loads(text, max_bytes=MAX_METADATA_BYTES, what="file metadata").get("size")
     except (ValueError, AttributeError):
         return
     if isinstance(size, int) and size != f.descriptor.size:
@@ -208,23 +186,11 @@ class _Claims:
         self.dirs.update(parents)
 
 
-def _extract_tar(reader: BinaryIO, stage: "_Stage", layer_path: str, slot: int) -> None:
-    try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                name = safe_relpath(member.name)
-                if name != layer_path and not name.startswith(layer_path + "/"):
-                    raise UnsafePath(f"tar layer {layer_path!r} holds {name!r}, outside its own path")
-                if member.isdir():
-                    continue
-                if not member.isreg():
-                    raise UnsafePath(f"tar layer holds {name!r}, a link or special file; only regular files are allowed")
-                stage.check(name)
-                src = tar.extractfile(member)
-                assert src is not None  # regular members always have data
-                stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
-    except tarfile.TarError as exc:
-        raise InvalidManifest(f"tar layer is malformed: {exc}") from None
+def _extract_tar(reader: BinaryIO, stage: "_Stage", layer: ModelFile, slot: int) -> None:
+    layer_path = safe_relpath(layer.path)
+    for name, member, src in regular_files(reader, layer_path, layer.descriptor.size):
+        stage.check(name)
+        stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
 
 
@@ -235,12 +201,19 @@ class _Stopped(Exception):
 @dataclass
 class _Temp:
     rel: str
-    path: Path
+    dir_fd: int  # the directory it sits in, opened without following links
+    name: str  # its temporary name there
     size: int = 0
 
 
 class _Stage:
     """Temp files beside their destinations, renamed into place together by :meth:`commit`.
+
+    Every path below the output directory is resolved one component at a time against directory file
+    descriptors opened with O_NOFOLLOW (openat-style), never by re-resolving a path string: someone who
+    can write in the output directory and swaps a subdirectory for a symlink meanwhile makes the unpack
+    fail or write into the directory it first opened, never outside. The output directory itself is the
+    user's choice and is opened by its path once.
 
     Thread-safe: claims, directories and temp files are made and recorded under one lock, each temp file
     as soon as it exists, so :meth:`abort` removes it whatever its writer did next. After :meth:`stop` (a
@@ -251,25 +224,78 @@ class _Stage:
         self.force = force
         self.temps: dict[int, list[_Temp]] = {}  # slot (manifest position) -> its files, in write order
         self.claims = _Claims()
-        self.made_dirs: list[Path] = []
+        self.made_roots: list[Path] = []  # the output directory and missing parents, made by path
+        self.made_dirs: list[tuple[int, str]] = []  # (parent fd, name) of directories made below it
+        self.dirs: dict[str, int] = {}  # relative directory ("" is the output directory) -> open fd
         self.done = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stopped = threading.Event()
 
     def check(self, rel: str) -> None:
         """Refuse a path that walks through a symlink, collides, or exists (without --force)."""
-        node = self.out
-        for part in rel.split("/")[:-1]:
-            node = node / part
-            if node.is_symlink():
-                raise UnsafePath(f"{rel!r} would be written through the symlink {node}")
-            if node.exists() and not node.is_dir():
-                raise UnsafePath(f"{rel!r} needs {node} to be a directory, but it is a file")
-        dest = self.out / rel
-        if dest.is_dir() and not dest.is_symlink():
-            raise UnsafePath(f"{rel!r} would replace the directory {dest}")
-        if (dest.exists() or dest.is_symlink()) and not self.force:
-            raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite")
+        with self._lock:
+            parent, _, name = rel.rpartition("/")
+            dir_fd = self._dir(parent, rel, create=False)
+            if dir_fd is None:
+                return
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafePath(f"{rel!r} would replace the directory {self.out / rel}")
+            if not self.force:
+                raise AlreadyExists(f"{self.out / rel} exists", hint="use --force to overwrite")
+
+    def _dir(self, rel_dir: str, rel: str, *, create: bool) -> int | None:  # lock held
+        """The fd of ``out/rel_dir``, opened component by component; None if missing and not ``create``."""
+        if rel_dir in self.dirs:
+            return self.dirs[rel_dir]
+        if not rel_dir:
+            return self._root(create)
+        up, _, name = rel_dir.rpartition("/")
+        parent = self._dir(up, rel, create=create)
+        if parent is None:
+            return None
+        try:
+            fd = open_dir_at(parent, name)
+        except FileNotFoundError:
+            if not create:
+                return None
+            with contextlib.suppress(FileExistsError):  # made meanwhile by someone else: open what is there
+                os.mkdir(name, dir_fd=parent)
+                self.made_dirs.append((parent, name))
+            fd = self._open_below(parent, name, rel_dir, rel)
+        except OSError:
+            fd = self._open_below(parent, name, rel_dir, rel)
+        self.dirs[rel_dir] = fd
+        return fd
+
+    def _open_below(self, parent: int, name: str, rel_dir: str, rel: str) -> int:
+        try:
+            return open_dir_at(parent, name)
+        except OSError:
+            pass
+        try:
+            is_link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+        except OSError:
+            is_link = False
+        node = self.out / rel_dir
+        if is_link:
+            raise UnsafePath(f"{rel!r} would be written through the symlink {node}")
+        raise UnsafePath(f"{rel!r} needs {node} to be a directory, but it is a file")
+
+    def _root(self, create: bool) -> int | None:  # lock held
+        if not self.out.is_dir():
+            if not create:
+                return None
+            missing = [p for p in (self.out, *self.out.parents) if not p.exists()]
+            for d in reversed(missing):
+                d.mkdir()
+                self.made_roots.append(d)
+        fd = os.open(self.out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.dirs[""] = fd
+        return fd
 
     def stop(self) -> None:
         self._stopped.set()
@@ -278,26 +304,17 @@ class _Stage:
         if self._stopped.is_set():
             raise _Stopped
 
-    def _mkdirs(self, directory: Path) -> None:  # lock held
-        missing = []
-        node = directory
-        while not node.exists():
-            missing.append(node)
-            node = node.parent
-        for d in reversed(missing):
-            d.mkdir()
-            self.made_dirs.append(d)
-
     def write(self, rel: str, src: BinaryIO, mode: int, size: int | None = None, *, slot: int) -> None:
         """Write ``src`` to a temp file for ``rel``; ``slot`` (the layer's manifest position) orders the result."""
-        dest = self.out / rel
+        parent, _, name = rel.rpartition("/")
         with self._lock:
             self._go_on(0)
             self.claims.add(rel)
             self.check(rel)
-            self._mkdirs(dest.parent)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:64]}.", suffix=".partial")
-            temp = _Temp(rel, Path(tmp))
+            dir_fd = self._dir(parent, rel, create=True)
+            assert dir_fd is not None
+            fd, tmp = create_temp_at(dir_fd, f".{name[:64]}.", ".partial")
+            temp = _Temp(rel, dir_fd, tmp)
             self.temps.setdefault(slot, []).append(temp)
         with os.fdopen(fd, "wb", buffering=0) as f:
             # Writeback starts as the bytes arrive and the file is durable before it is renamed into
@@ -312,22 +329,39 @@ class _Stage:
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()
+        touched = set()
         for slot in sorted(self.temps):
             for temp in self.temps[slot]:
-                os.replace(temp.path, self.out / temp.rel)
+                name = temp.rel.rpartition("/")[2]
+                try:
+                    os.replace(temp.name, name, src_dir_fd=temp.dir_fd, dst_dir_fd=temp.dir_fd)
+                except IsADirectoryError:
+                    raise UnsafePath(f"{temp.rel!r} would replace the directory {self.out / temp.rel}") from None
+                touched.add(temp.dir_fd)
                 result.files.append((temp.rel, temp.size))
+        for dir_fd in touched:  # make the renames durable
+            os.fsync(dir_fd)
         self.done = True
+        self._close()
         return result
 
     def abort(self) -> None:
-        if self.done:
-            return
         with self._lock:  # no writer makes a file or directory after this
             self._stopped.set()
-            for temps in self.temps.values():
-                for temp in temps:
-                    with contextlib.suppress(FileNotFoundError):
-                        temp.path.unlink()
-            for d in reversed(self.made_dirs):
-                with contextlib.suppress(OSError):
-                    d.rmdir()
+            if not self.done:
+                for temps in self.temps.values():
+                    for temp in temps:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(temp.name, dir_fd=temp.dir_fd)
+                for parent, name in reversed(self.made_dirs):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(name, dir_fd=parent)
+                for d in reversed(self.made_roots):
+                    with contextlib.suppress(OSError):
+                        d.rmdir()
+            self._close()
+
+    def _close(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()

@@ -50,3 +50,9 @@ def test_concurrent_writers_lose_no_stage(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert all(cps.get("m", f"s{i}") == Checkpoint(D1, 1) for i in range(8))
+
+
+def test_a_deeply_nested_file_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / FILENAME).write_bytes(b"[" * 100_000)
+    with pytest.raises(StoreError, match="damaged"):
+        Checkpoints(tmp_path).get("m", "production")

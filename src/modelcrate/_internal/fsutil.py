@@ -1,4 +1,5 @@
-"""Atomic file writes, directory fsync, advisory locks and copy-on-write clones."""
+"""Atomic file writes, directory fsync, advisory locks, copy-on-write clones, and openat-style access
+below a directory file descriptor (for writing where someone else may swap directories for symlinks)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import functools
 import os
 import tempfile
 import hashlib
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,27 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_dir_at(parent_fd: int, name: str) -> int:
+    """Open the directory ``name`` inside ``parent_fd`` without following a symlink: a symlink raises
+    OSError (ELOOP or ENOTDIR), whatever it points at. The fd keeps naming that very directory even if
+    it is renamed or replaced by a link afterwards, so nothing written through it can land elsewhere."""
+    return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+
+
+def create_temp_at(dir_fd: int, prefix: str, suffix: str, mode: int = 0o600) -> tuple[int, str]:
+    """Create a new file with a random name inside ``dir_fd`` (O_EXCL|O_NOFOLLOW); (fd, name)."""
+    while True:
+        name = f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(name, _NEW_FILE_FLAGS, mode, dir_fd=dir_fd), name
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:

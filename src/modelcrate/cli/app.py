@@ -148,6 +148,9 @@ def emit_json(value: Any) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+follow_symlinks_option = click.option(
+    "--follow-external-symlinks", is_flag=True,
+    help="Pack the targets of symlinks that point outside the directory (refused by default).")
 
 
 # ---- configuration, resolved here once ------------------------------------------------------------------

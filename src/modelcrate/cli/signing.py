@@ -18,9 +18,11 @@ from typing import Any
 import click
 
 from .. import api, signatures
+from .._internal.inputs import read_regular_file
 from ..content.target import Target
 from ..errors import UsageError
 from ..format.descriptor import Descriptor
+from ..format.mediatypes import MAX_MANIFEST_BYTES
 from ..format.reference import Reference
 from ..signing import keys
 from ..signing import statement as _statement
@@ -82,10 +84,7 @@ def _subject(ref: str, *, local: bool, push: bool, plain_http: bool, insecure: b
 
 
 def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return read_regular_file(path, MAX_MANIFEST_BYTES, "the file")  # keys, certificates, predicates
 
 
 def _password(key_pem: bytes, *, confirm: bool = False) -> bytes | None:

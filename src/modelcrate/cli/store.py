@@ -13,7 +13,7 @@ import click
 from .. import api
 from ..config import DEFAULT_CONCURRENCY
 from ..format.mediatypes import KINDS
-from .app import cli, config, emit_json, json_option
+from .app import cli, config, emit_json, follow_symlinks_option, json_option
 from .render import human_size, table
 
 
@@ -21,7 +21,8 @@ from .render import human_size, table
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", help="Model name to write (default: the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml.")
-def init(directory: str, name: str | None, force: bool) -> None:
+@follow_symlinks_option
+def init(directory: str, name: str | None, force: bool, follow_external_symlinks: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
     \b
@@ -34,7 +35,7 @@ def init(directory: str, name: str | None, force: bool) -> None:
     Example:
       modelcrate init ./my-model --name my-model
     """
-    path = api.init(directory, name=name, force=force)
+    path = api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks)
     click.echo(f"wrote {path}", err=True)
 
 
@@ -46,7 +47,9 @@ def init(directory: str, name: str | None, force: bool) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
               help="Files hashed and stored in parallel.")
 @json_option
-def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool) -> None:
+@follow_symlinks_option
+def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool,
+         follow_external_symlinks: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
@@ -56,7 +59,8 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
     Example:
       modelcrate pack ./my-model -t registry.example.com/team/my-model:1.0.0
     """
-    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config())
+    packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=config(),
+                      follow_external_symlinks=follow_external_symlinks)
     if as_json:
         emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
                    "size": packed.view.total_size, "files": len(packed.view.files)})

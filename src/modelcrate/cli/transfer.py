@@ -22,7 +22,8 @@ from ..errors import UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..results import TransferResult
-from .app import cli, config as run_config, emit_json, registry_options, remote_option_list, remote_settings
+from .app import (cli, config as run_config, emit_json, follow_symlinks_option, registry_options, remote_option_list,
+                  remote_settings)
 from .render import human_size
 
 __all__ = ["Bars", "remote_option_list", "remote_settings"]  # the option helpers, for cli/signing
@@ -194,8 +195,9 @@ def _report(verb: str, result: TransferResult, *, quiet: bool, as_json: bool, wi
               help="With DIR: the modelcrate.yaml to use (default: DIR/modelcrate.yaml).")
 @_transfer_options
 @registry_options
+@follow_symlinks_option
 def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
-         config: Config) -> None:
+         config: Config, follow_external_symlinks: bool) -> None:
     """Push a model to a registry; print its digest.
 
     With REF only, push the local-store model of that name (pack it with `-t HOST/NAME:TAG`, or `modelcrate
@@ -216,7 +218,8 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
     progress = _progress(quiet or as_json, "pushing")
     ref, directory = (args[1], args[0]) if len(args) == 2 else (args[0], None)
     result = _run_with_bars(config, progress, lambda: api.push(
-        ref, directory, modelfile=modelfile, config=config, concurrency=concurrency, progress=progress))
+        ref, directory, modelfile=modelfile, config=config, concurrency=concurrency, progress=progress,
+        follow_external_symlinks=follow_external_symlinks))
     _report("pushed", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent)
 
 

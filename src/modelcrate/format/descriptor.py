@@ -6,13 +6,12 @@ fetched or built, never over a re-serialisation.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidManifest
-from . import canonical, digest as _digest
+from . import canonical, digest as _digest, untrusted_json
 from .mediatypes import INDEX_TYPES, MANIFEST_TYPES, MAX_LAYERS, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST
 
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
@@ -110,12 +109,7 @@ class Index:
 
 
 def _load_json(raw: bytes, what: str) -> dict[str, Any]:
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise InvalidManifest(f"{what} is {len(raw)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidManifest(f"{what} is not valid JSON: {exc}") from None
+    obj = untrusted_json.loads(raw, max_bytes=MAX_MANIFEST_BYTES, what=what)
     if not isinstance(obj, dict):
         raise InvalidManifest(f"{what} is not a JSON object")
     if obj.get("schemaVersion") != 2:
@@ -187,7 +181,7 @@ def declared_media_type(raw: bytes) -> str | None:
     """The manifest or index type that ``raw`` declares in its ``mediaType`` member; None when it declares
     none of them or is not a JSON object (for content whose type no header or descriptor gave)."""
     try:
-        declared = json.loads(raw).get("mediaType")
+        declared = untrusted_json.loads(raw, max_bytes=MAX_MANIFEST_BYTES, what="manifest").get("mediaType")
     except (ValueError, AttributeError):
         return None
     return declared if declared in MANIFEST_TYPES else None

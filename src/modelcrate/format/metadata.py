@@ -6,11 +6,10 @@ returns it and the manifest digest (and any signature over it) covers it. Schema
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import InvalidMetadata
-from . import canonical, schemas
+from . import canonical, schemas, untrusted_json
 from .mediatypes import MAX_METADATA_BYTES
 
 SCHEMA_ID = "https://modelcrate.dev/spec/metadata/v1.schema.json"
@@ -47,7 +46,7 @@ def decode(text: str | None) -> dict[str, Any] | None:
     if not text or len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         return None
     try:
-        value = json.loads(text)
+        value = untrusted_json.loads(text, max_bytes=MAX_METADATA_BYTES, what="metadata")
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict) or value.get("schema") != SCHEMA_ID or schemas.errors(SCHEMA_FILE, value):

@@ -7,12 +7,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidManifest
-from . import canonical, metadata as _metadata, schemas
+from . import canonical, metadata as _metadata, schemas, untrusted_json
 from .descriptor import Descriptor, Manifest, build_manifest, parse_manifest
 from .mediatypes import (
     ANN_CREATED, ANN_FILE_METADATA, ANN_FILEPATH, ANN_METADATA, ANN_TITLE, ANN_VERSION, LEGACY_ANN_FILEPATH,
@@ -142,7 +141,7 @@ def _mode_of(layer: Descriptor) -> int | None:
     if not text:
         return None
     try:
-        mode = json.loads(text).get("mode")
+        mode = untrusted_json.loads(text, max_bytes=_metadata.MAX_METADATA_BYTES, what="file metadata").get("mode")
     except (ValueError, AttributeError):
         return None
     return mode if isinstance(mode, int) and 0 <= mode <= 0o7777 else None

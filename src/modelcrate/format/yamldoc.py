@@ -22,6 +22,9 @@ from ..errors import ModelcrateError
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
+MAX_DEPTH = 64  # nesting of sequences and mappings; far more than any modelcrate.yaml or policy needs
+MAX_NUMBER_CHARS = 100  # one integer or float as written (int("9" * 100_000) is slow, or refused by Python)
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 Path = Sequence[str | int]
 
@@ -58,7 +61,32 @@ class Document:
         """An error for the value at ``path``: ``SOURCE:LINE: key: message``."""
         where = dotted(path) or "(top level)"
         at = self.line(path) if line is None else line
-        return self.error_type(f"{self.locate(self.source, at)}: {where}: {message}")
+        return self.error_type(one_line(f"{self.locate(self.source, at)}: {where}: {message}"))
+
+
+def one_line(text: str) -> str:
+    """Keys and values quoted in messages come from the file: a quoted key may hold a line break."""
+    return " ".join(text.splitlines())
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose (recursive) composer stops at :data:`MAX_DEPTH`, long before RecursionError."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def dotted(path: Path) -> str:
@@ -73,15 +101,22 @@ def load_document(text: str | bytes, schema: dict[str, Any], *, source: str, err
     problem, naming ``source``, the line and the key."""
 
     def fail(line: int | None, message: str) -> ModelcrateError:
-        return error(f"{locate(source, line)}: {message}" if line is not None else f"{source}: {message}")
+        return error(one_line(f"{locate(source, line)}: {message}" if line is not None else f"{source}: {message}"))
 
     if len(text) > max_bytes:
         raise fail(None, f"larger than {max_bytes} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise fail(None, f"is not UTF-8 text (byte {exc.start})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_BoundedLoader)
+    except _TooDeep as exc:
+        raise fail(exc.line, f"nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise fail(mark.line + 1 if mark is not None else None, f"not valid YAML: {problem}") from None
     if node is None:
         raise fail(None, "the file is empty")
@@ -182,6 +217,8 @@ class _Converter:
         return out
 
     def _scalar(self, node: yaml.Node, line: int, where: str) -> Any:
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            raise self.fail(line, f"{where}: a {len(node.value)}-character number (at most {MAX_NUMBER_CHARS} are accepted)")
         try:
             value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

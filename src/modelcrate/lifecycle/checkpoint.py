@@ -7,13 +7,12 @@ it silently would let a rewritten history through.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .._internal.fsutil import atomic_write, locked
 from ..errors import StoreError
-from ..format import canonical
+from ..format import canonical, untrusted_json
 from ..format import digest as _digest
 from .chain import Checkpoint
 
@@ -37,13 +36,11 @@ class Checkpoints:
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
-            if len(raw) > _LIMIT:
-                raise ValueError("too large")
-            doc = json.loads(raw)
+            doc = untrusted_json.loads(raw, max_bytes=_LIMIT, max_depth=8, what=str(self.path), error=StoreError)
             if not isinstance(doc, dict) or doc.get("version") != VERSION or not isinstance(doc.get("heads"), dict):
                 raise ValueError("unexpected shape")
             return doc["heads"]
-        except ValueError:
+        except (ValueError, StoreError):
             raise StoreError(f"{self.path} is damaged; history checkpoints cannot be trusted",
                              hint="restore it from a backup; delete it only if you accept re-trusting every history"
                              ) from None

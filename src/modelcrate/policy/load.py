@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import signatures as _sig
+from .._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from ..errors import InvalidPolicy, ModelcrateError
 from ..format import yamldoc
 from ..signing import keys
@@ -38,10 +39,7 @@ def schema() -> dict[str, Any]:
 def load_policy_file(path: str | os.PathLike[str]) -> PolicyFile:
     """Read and check the policy file at ``path``."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidPolicy(f"cannot read the policy {path}: {exc.strerror}") from None
+    data = read_regular_file(path, MAX_SMALL_FILE, "the policy", error=InvalidPolicy)
     return parse_policy_text(data, base=path.parent, source=str(path))
 
 
@@ -172,9 +170,9 @@ class _Builder:
     def read(self, at: list[str | int], value: str) -> bytes:
         path = self.path(value)
         try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise self.fail(at, f"cannot read {path}: {exc.strerror}") from None
+            return read_regular_file(path, MAX_SMALL_FILE, "the file")
+        except ModelcrateError as exc:
+            raise self.fail(at, str(exc)) from None
 
     def read_key(self, at: list[str | int], value: str) -> keys.PublicKey:
         data = self.read(at, value)

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from modelcrate.errors import SignatureError
-from modelcrate.format import canonical
+from modelcrate.format import canonical, untrusted_json
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+MAX_ENVELOPE_BYTES = 4 * 1024 * 1024  # as a bundle: a referrer layer, capped like a manifest
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -137,8 +137,5 @@ class Envelope:
     @classmethod
     def from_json(cls, data: bytes | str) -> Envelope:
         """Parse an envelope from JSON text."""
-        try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise SignatureError("DSSE envelope is not valid JSON") from None
+        obj = untrusted_json.loads(data, max_bytes=MAX_ENVELOPE_BYTES, what="DSSE envelope", error=SignatureError)
         return cls.from_dict(obj)

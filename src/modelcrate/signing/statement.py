@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelcrate.errors import SignatureError, UsageError
-from modelcrate.format import canonical
+from modelcrate.format import canonical, untrusted_json
 
 STATEMENT_TYPE_V1 = "https://in-toto.io/Statement/v1"
 # The Go binding still accepts v0.1 statements (same layout); v0.2 and v2 are refused.
@@ -106,7 +105,9 @@ def predicate_type_uri(name_or_uri: str) -> str:
 
 
 def loads_strict(data: bytes | str, *, what: str) -> Any:
-    """Parse JSON, refusing duplicate keys and NaN/Infinity.
+    """Parse signed or to-be-signed JSON with the bounded parser (:mod:`modelcrate.format.untrusted_json`):
+    at most :data:`MAX_SIGNED_JSON_BYTES`, refusing duplicate keys, NaN/Infinity, huge numbers and deep
+    nesting.
 
     Signed documents must mean one thing: with duplicate keys two parsers can read two different
     subjects out of the same signed bytes.
@@ -114,22 +115,14 @@ def loads_strict(data: bytes | str, *, what: str) -> Any:
     >>> loads_strict(b'{"a": 1}', what="x")
     {'a': 1}
     """
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                raise InvalidStatement(f"{what} repeats the key {key!r}", code="ErrDuplicateKey")
-            out[key] = value
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise InvalidStatement(f"{what} contains {name}", code="ErrInvalidNumber")
-
     try:
-        return json.loads(data, object_pairs_hook=pairs, parse_constant=no_constants)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidStatement(f"{what} is not valid JSON", code="ErrInvalidJSON") from None
+        return untrusted_json.loads(data, max_bytes=MAX_SIGNED_JSON_BYTES, what=what, error=SignatureError)
+    except untrusted_json.Rejected as exc:
+        raise InvalidStatement(str(exc), code=_JSON_ERROR_CODES.get(exc.reason, "ErrInvalidJSON")) from None
+
+
+MAX_SIGNED_JSON_BYTES = 4 * 1024 * 1024  # a bundle is a referrer layer: the same cap as a manifest
+_JSON_ERROR_CODES = {"duplicate-key": "ErrDuplicateKey", "number": "ErrInvalidNumber"}
 
 
 def validate_digest_set(digest: Any, *, where: str) -> None:

@@ -20,7 +20,6 @@ What it does, per registry:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode, urlsplit
 
 from ...errors import AuthError, RegistryError
+from ...format import untrusted_json
 from .credentials import Credentials
 
 # Refresh a token this long before the registry would reject it (clock skew, request latency).
@@ -265,7 +265,7 @@ class Authenticator:
             raise RegistryError(f"the token service of {self.host} answered {reply.status}", status=reply.status,
                                 hint="try again later; if it persists, the registry's auth service is down")
         try:
-            obj = json.loads(reply.body)
+            obj = untrusted_json.loads(reply.body, max_bytes=1 << 20, what="token response", error=AuthError)
             token = obj.get("token") or obj.get("access_token")
             lifetime = obj.get("expires_in") or MIN_TOKEN_LIFETIME
         except (ValueError, AttributeError):

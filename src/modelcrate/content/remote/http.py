@@ -446,10 +446,10 @@ class HttpClient:
 
 def error_detail(body: bytes) -> tuple[list[str], str]:
     """The distribution-spec error codes and a short, printable message from an error body."""
-    import json
+    from ...format import untrusted_json
 
     try:
-        obj: Any = json.loads(body)
+        obj: Any = untrusted_json.loads(body, max_bytes=1 << 20, what="error body", error=RegistryError)
     except (ValueError, UnicodeDecodeError):
         text = body[:200].decode("utf-8", "replace").strip().splitlines()
         return [], text[0] if text else ""

@@ -3,12 +3,12 @@ the referrers API) share. Lists are read into memory, so each page is capped and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from ...errors import NotFound, RegistryError
+from ...format import untrusted_json
 from .http import Response
 from .settings import MiB
 
@@ -53,7 +53,7 @@ def pages(client: RegistryClient, url: str, scopes: Sequence[str], what: str, ac
             if resp.status != 200:
                 raise client.error(resp, what)
             try:
-                obj = json.loads(resp.read(LIST_LIMIT))
+                obj = untrusted_json.loads(resp.read(LIST_LIMIT), max_bytes=LIST_LIMIT, what=what, error=RegistryError)
             except (ValueError, UnicodeDecodeError):
                 raise RegistryError(f"{what}: {client.registry} sent something that is not JSON") from None
             if not isinstance(obj, dict):
