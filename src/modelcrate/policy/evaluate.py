@@ -240,13 +240,17 @@ def _signatures(specs: Sequence[SignerSpec], ev: Evidence) -> RuleResult:
     return RuleResult("signatures", False, f"no valid signature by {_names(specs)}{others}")
 
 
-def _attestation(predicate_type: str, ev: Evidence) -> RuleResult:
-    rule = f"attestation {predicate_type}"
-    found = [a for a in ev.attestations if a.predicate_type == predicate_type]
+def _present(rule: str, found: Sequence[Attestation | Document], verb: str, missing: str) -> RuleResult:
+    """A rule met by any verified record in ``found``: who signed them, or what is missing."""
     if found:
-        return RuleResult(rule, True, f"attested by {', '.join(dict.fromkeys(a.signer for a in found))}",
-                          tuple(a.digest for a in found))
-    return RuleResult(rule, False, f"no verified {predicate_type} attestation by an allowed signer")
+        return RuleResult(rule, True, f"{verb} by {', '.join(dict.fromkeys(x.signer for x in found))}",
+                          tuple(x.digest for x in found))
+    return RuleResult(rule, False, missing)
+
+
+def _attestation(predicate_type: str, ev: Evidence) -> RuleResult:
+    return _present(f"attestation {predicate_type}", [a for a in ev.attestations if a.predicate_type == predicate_type],
+                    "attested", f"no verified {predicate_type} attestation by an allowed signer")
 
 
 def _metric(gate: MetricGate, ev: Evidence) -> RuleResult:
@@ -298,12 +302,8 @@ def _comparison(gate: MetricGate, ev: Evidence) -> RuleResult:
 
 
 def _document(doc_type: str, ev: Evidence) -> RuleResult:
-    rule = f"document {doc_type}"
-    found = [d for d in ev.documents if d.doc_type == doc_type]
-    if found:
-        return RuleResult(rule, True, f"attached by {', '.join(dict.fromkeys(d.signer for d in found))}",
-                          tuple(d.digest for d in found))
-    return RuleResult(rule, False, f"no {doc_type} document attached and signed by an allowed attester")
+    return _present(f"document {doc_type}", [d for d in ev.documents if d.doc_type == doc_type], "attached",
+                    f"no {doc_type} document attached and signed by an allowed attester")
 
 
 def _license(allowed: Sequence[str], ev: Evidence) -> RuleResult:
