@@ -270,6 +270,13 @@ def catalog(registry: str, *, config: Config | None = None) -> list[str]:
     return transfer.catalog(registry, config=_config(config))
 
 
+def iter_catalog(registry: str, *, config: Config | None = None) -> Iterator[str]:
+    """Repositories of ``HOST[:PORT]`` in the registry's order, page by page (nothing is held)."""
+    from . import transfer
+
+    return transfer.iter_catalog(registry, config=_config(config))
+
+
 def login(registry: str, username: str, password: str, *, config: Config | None = None) -> LoginResult:
     """Check the credentials against ``registry``, then store them in the docker config."""
     from . import transfer
@@ -414,6 +421,6 @@ def _one_verifier(verifier: Verifier | Policy | None, key: PathLike | None, poli
     return verifier if verifier is not None else _verifier(key, policy, what="verify")  # type: ignore[return-value]
 
 
-__all__ = ["attest", "catalog", "copy", "discover", "init", "inspect", "list_models", "list_tags", "login",
-           "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
+__all__ = ["attest", "catalog", "copy", "discover", "init", "inspect", "iter_catalog", "list_models", "list_tags",
+           "login", "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
            "resolve", "resolve_local", "sign", "subject", "tag", "unpack", "verify", "verify_attestation"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -21,10 +22,16 @@ from .config import DEFAULT_CONCURRENCY
 from .content import referrers
 from .content.target import Mounter, Target
 from .content.verify import read_all
-from .errors import CopyError, ModelcrateError
+from .errors import CopyError, InvalidManifest, ModelcrateError
 from .format import digest as _digest
 from .format.descriptor import Descriptor, is_manifest_type, successors
 from .format.mediatypes import MAX_MANIFEST_BYTES
+
+# Bounds on graphs read from a source, which anyone with push access there shapes. Real models are an
+# index at most over manifests (depth 2); signatures of attestations make referrers two levels deep.
+MAX_GRAPH_DEPTH = 32  # manifests nested below one root
+MAX_REFERRER_DEPTH = 8  # referrers of referrers carried by one extended copy
+MAX_REFERRERS_COPIED = 4096  # referrer manifests carried by one extended copy
 
 
 class Progress:
@@ -135,15 +142,33 @@ def extended_copy(src: Target, dst: Target, root: Descriptor, options: CopyOptio
     return result
 
 
-def _copy_referrers(src: Target, dst: Target, subject: Descriptor, options: CopyOptions) -> int:
+def _copy_referrers(src: Target, dst: Target, root: Descriptor, options: CopyOptions) -> int:
+    """Copy the referrers of ``root``, their referrers, and so on: breadth first, each referrer once,
+    at most :data:`MAX_REFERRER_DEPTH` levels and :data:`MAX_REFERRERS_COPIED` in all. Anyone who can push
+    to the source decides this graph (a manifest tagged as its own cosign ``.sig`` is its own referrer)."""
+    seen = {root.digest}
+    level = [root]
     count = 0
-    for r in referrers.list_referrers(src, subject):
-        copy_graph(src, dst, r.descriptor, options)
-        if r.legacy:
-            dst.tag(r.descriptor, referrers.cosign_signature_tag(subject.digest))
-        else:
-            referrers.register(dst, subject, r.descriptor)
-        count += 1 + _copy_referrers(src, dst, r.descriptor, options)
+    for _depth in range(MAX_REFERRER_DEPTH):
+        below: list[Descriptor] = []
+        for subject in level:
+            for r in referrers.list_referrers(src, subject):
+                if r.descriptor.digest in seen:
+                    continue
+                if count >= MAX_REFERRERS_COPIED:
+                    raise CopyError("copy referrers", "source", InvalidManifest(
+                        f"more than {MAX_REFERRERS_COPIED} referrers below {root.digest}"))
+                seen.add(r.descriptor.digest)
+                copy_graph(src, dst, r.descriptor, options)
+                if r.legacy:
+                    dst.tag(r.descriptor, referrers.cosign_signature_tag(subject.digest))
+                else:
+                    referrers.register(dst, subject, r.descriptor)
+                count += 1
+                below.append(r.descriptor)
+        if not below:
+            break
+        level = below
     return count
 
 
@@ -154,26 +179,40 @@ def _exists(dst: Target, desc: Descriptor) -> bool:
         raise CopyError(f"check {desc.digest}", "destination", exc) from exc
 
 
-def _walk(src: Target, dst: Target, desc: Descriptor, options: CopyOptions,
+def _walk(src: Target, dst: Target, root: Descriptor, options: CopyOptions,
           manifests: dict[Descriptor, bytes], blobs: dict[Descriptor, None], result: CopyResult) -> None:
-    if desc in manifests or desc in blobs:
-        return
-    if not is_manifest_type(desc.media_type):
-        blobs[desc] = None
-        return
+    """Record the manifests below ``root`` children first (so pushing in order goes bottom-up) and the
+    blobs. Iterative, with each node visited once and at most :data:`MAX_GRAPH_DEPTH` manifests deep:
+    the graph comes from the source, and a hostile one must not exhaust the stack."""
+    stack = [_open_node(src, root, options)]
+    while stack:
+        desc, raw, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            manifests[desc] = raw
+        elif child in manifests or child in blobs:
+            continue
+        elif _exists(dst, child):
+            options.progress.skipped(child)
+            result._add("skipped", child)
+        elif not is_manifest_type(child.media_type):
+            blobs[child] = None
+        elif len(stack) >= MAX_GRAPH_DEPTH:
+            raise CopyError(f"fetch manifest {child.digest}", "source", InvalidManifest(
+                f"manifests nested more than {MAX_GRAPH_DEPTH} deep below {root.digest}"))
+        else:
+            stack.append(_open_node(src, child, options))
+
+
+def _open_node(src: Target, desc: Descriptor, options: CopyOptions
+               ) -> tuple[Descriptor, bytes, Iterator[Descriptor]]:
     try:
         with src.fetch(desc) as stream:
             raw = read_all(stream, desc, options.max_metadata_bytes)
-        children = successors(desc, raw)
+        return desc, raw, iter(successors(desc, raw))
     except ModelcrateError as exc:
         raise CopyError(f"fetch manifest {desc.digest}", "source", exc) from exc
-    for child in children:
-        if _exists(dst, child):
-            options.progress.skipped(child)
-            result._add("skipped", child)
-        else:
-            _walk(src, dst, child, options, manifests, blobs, result)
-    manifests[desc] = raw
 
 
 def _copy_blob(src: Target, dst: Target, desc: Descriptor, options: CopyOptions, result: CopyResult) -> None:

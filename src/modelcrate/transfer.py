@@ -185,6 +185,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give."""
+    _check_push_order(directory, ref)
     r = parse_remote(ref)
     if r.digest:
         raise UsageError("push DIR takes a name and tag, not a digest: the digest is the result")
@@ -197,6 +198,12 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
         # A directory has no signatures or attestations to carry along.
         result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False)
         return _result(str(r), root, result, tally, used, targets)
+
+
+def _check_push_order(directory: str | os.PathLike[str], ref: str) -> None:
+    """``push REF DIR`` (oras and docker habits differ): say so instead of "not a directory"."""
+    if not Path(directory).is_dir() and Path(ref).is_dir():
+        raise UsageError(f"the arguments are reversed: the directory comes first (push {ref} {os.fspath(directory)})")
 
 
 Verification = _signatures.Policy | _signatures.Verifier
@@ -305,6 +312,16 @@ def catalog(registry: str, *, config: Config | None = None, remote: RemoteSettin
     """Repositories of ``HOST[:PORT]`` (``GET /v2/_catalog``), sorted."""
     with Targets(config, remote=_registry(config, remote)) as targets:
         return targets.client(_registry_host(registry)).catalog()
+
+
+def iter_catalog(registry: str, *, config: Config | None = None, remote: RemoteSettings | None = None
+                 ) -> Iterator[str]:
+    """Repositories of ``HOST[:PORT]`` as the registry lists them, page by page (for printing as they come)."""
+    from .content.remote.listing import iter_repository_names
+
+    host = _registry_host(registry)
+    with Targets(config, remote=_registry(config, remote)) as targets:
+        yield from iter_repository_names(targets.client(host))
 
 
 def _registry_host(registry: str) -> str:

@@ -23,7 +23,7 @@ from modelcrate.content.remote.upload import range_end
 from modelcrate.errors import AuthError, InvalidReference
 
 # As sent by registry 2.8.2 (token auth) and docker hub.
-BEARER = ('Bearer realm="http://127.0.0.1:9/token",service="reg",scope="repository:team/m:pull,push",'
+BEARER = ('Bearer realm="https://auth.example/token",service="reg",scope="repository:team/m:pull,push",'
           'error="insufficient_scope"')
 BASIC = 'Basic realm="modelcrate-test"'
 
@@ -31,7 +31,7 @@ BASIC = 'Basic realm="modelcrate-test"'
 def test_parse_challenges_handles_quotes_commas_and_several_schemes() -> None:
     got = parse_challenges([BEARER + ', Basic realm="a, \\"quoted\\" b"', "Negotiate"])
     assert [c.scheme for c in got] == ["bearer", "basic", "negotiate"]
-    assert got[0].params == {"realm": "http://127.0.0.1:9/token", "service": "reg",
+    assert got[0].params == {"realm": "https://auth.example/token", "service": "reg",
                              "scope": "repository:team/m:pull,push", "error": "insufficient_scope"}
     assert got[1].params["realm"] == 'a, "quoted" b'
     assert parse_challenges(["BASIC Realm=x"])[0].params == {"realm": "x"}
@@ -92,7 +92,7 @@ def test_bearer_token_is_fetched_once_per_scope_set_and_refreshed_when_it_expire
     sent = drive(auth.flow(api(), ["repository:team/m:pull,push"]),
                  {"api": [Reply(401, (BEARER,)), Reply(202)], "token": [Reply(200, (), token)]})
     assert [r.kind for r in sent] == ["api", "token", "api"]
-    assert sent[1].url == ("http://127.0.0.1:9/token?service=reg&scope=repository%3Ateam%2Fm%3Apull%2Cpush")
+    assert sent[1].url == ("https://auth.example/token?service=reg&scope=repository%3Ateam%2Fm%3Apull%2Cpush")
     assert sent[1].authorization.startswith("Basic ") and sent[2].authorization == "Bearer T1"
     # Cached: the next request with the same scopes carries the token at once.
     sent = drive(auth.flow(api(), ["repository:team/m:push", "repository:team/m:pull"]), {"api": [Reply(202)]})

@@ -20,6 +20,7 @@ import click
 from .. import __version__
 from ..config import Config
 from ..errors import ModelcrateError, UsageError
+from .render import printable
 from .wording import flag_wording
 
 # name -> (module under modelcrate.cli, one-line help shown by `modelcrate --help`)
@@ -116,7 +117,7 @@ def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> No
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"modelcrate: error: {message}", err=True)
+    click.echo(f"modelcrate: error: {printable(message)}", err=True)
     ctx.exit(code)
     raise AssertionError("unreachable")
 
@@ -172,7 +173,12 @@ def remote_option_list(ca_option: str = "--ca-file") -> list[Callable[[Any], Any
     ]
 
 
-def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float) -> Any:
+max_time_option = click.option("--max-time", type=click.FloatRange(min=0.1), default=None,
+                                help="Give up the whole operation after this many seconds (default: no limit).")
+
+
+def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeout: float,
+                    max_time: float | None = None) -> Any:
     """The :class:`~modelcrate.content.remote.RemoteSettings` the registry options ask for."""
     if plain_http and (insecure or ca_file):
         raise UsageError("--plain-http cannot be combined with --insecure or --ca-file")
@@ -181,7 +187,8 @@ def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeo
 
     base = config()
     return RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
-                          timeout=Timeout(connect=min(10.0, timeout), read=timeout), docker_config=base.docker_config)
+                          timeout=Timeout(connect=min(10.0, timeout), read=timeout, total=max_time),
+                          docker_config=base.docker_config)
 
 
 def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -190,9 +197,10 @@ def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, plain_http: bool, insecure: bool, ca_file: str | None, timeout: float,
-                **kwargs: Any) -> Any:
-        return f(*args, config=config(remote=remote_settings(plain_http, insecure, ca_file, timeout)), **kwargs)
+                max_time: float | None, **kwargs: Any) -> Any:
+        remote = remote_settings(plain_http, insecure, ca_file, timeout, max_time)
+        return f(*args, config=config(remote=remote), **kwargs)
 
-    for option in reversed(remote_option_list()):
+    for option in reversed([*remote_option_list(), max_time_option]):
         wrapper = option(wrapper)
     return wrapper

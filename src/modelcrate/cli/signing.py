@@ -27,6 +27,7 @@ from ..format.reference import Reference
 from ..signing import keys
 from ..signing import statement as _statement
 from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
+from .render import echo
 
 PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
 
@@ -144,12 +145,13 @@ def _check(target: Target, desc: Descriptor, name: str, verifier: signatures.Ver
 
 
 def _render_verified(name: str, desc: Descriptor, found: list[signatures.Verified]) -> None:
-    click.echo(f"Verified OK: {name}@{desc.digest}")
+    echo(f"Verified OK: {name}@{desc.digest}")
     for v in found:
         what = "signature" if v.predicate_type == signatures.SIGNATURE_TYPE else v.predicate_type
         extra = f", signed as {v.signed_name}" if v.signed_name and v.signed_name != name else ""
-        when = f", {v.created}" if v.created else ""
-        click.echo(f"  {what} by {v.signer}{when}{extra} ({v.kind} {v.referrer[:19]}…)")
+        when = f", signed {v.created}" if v.created else \
+            f", created {v.claimed_created} (unsigned)" if v.claimed_created else ""
+        echo(f"  {what} by {v.signer}{when}{extra} ({v.kind} {v.referrer[:19]}…)")
 
 
 # ---- commands -------------------------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
     if not password:
         raise UsageError(f"an empty password is refused: set {PASSWORD_ENV} or type one")
     key_path, pub_path = keys.write_keypair(prefix, keys.generate(algorithm), password)
-    click.echo(f"wrote {key_path} (private, encrypted, mode 0600) and {pub_path}", err=True)
+    echo(f"wrote {key_path} (private, encrypted, mode 0600) and {pub_path}", err=True)
 
 
 @cli.command()
@@ -215,10 +217,10 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
                    "stored": [s.to_dict() for s in result.stored], "notes": list(result.notes)})
         return
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     parts = ", ".join(f"{s.kind} {s.tag or s.descriptor.digest[:19] + '…'}" for s in result.stored)
-    click.echo(f"signed {name}@{result.digest} by {signer.description}: {parts}", err=True)
-    click.echo(result.stored[0].descriptor.digest)
+    echo(f"signed {name}@{result.digest} by {signer.description}: {parts}", err=True)
+    echo(result.stored[0].descriptor.digest)
 
 
 @cli.command()
@@ -311,8 +313,8 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, metric_arg
     if as_json:
         emit_json({"reference": ref, "digest": desc.digest, "signer": signer.description, **stored.to_dict()})
         return
-    click.echo(f"attested {name}@{desc.digest}: {uri} by {signer.description}", err=True)
-    click.echo(stored.descriptor.digest)
+    echo(f"attested {name}@{desc.digest}: {uri} by {signer.description}", err=True)
+    echo(stored.descriptor.digest)
 
 
 def _evaluation_flags(uri: str, metric_args: tuple[str, ...], dataset: str | None, phase: str | None,
@@ -416,8 +418,8 @@ def discover(ref: str, local: bool, plain_http: bool, insecure: bool, registry_c
     if as_json:
         emit_json({"reference": ref, "digest": desc.digest, "referrers": [n.to_dict() for n in nodes]})
         return
-    click.echo(f"{name}@{desc.digest}")
+    echo(f"{name}@{desc.digest}")
     if nodes:
-        click.echo("\n".join(_tree(nodes)))
+        echo("\n".join(_tree(nodes)))
     else:
-        click.echo("└── (no referrers)")
+        echo("└── (no referrers)")

@@ -14,7 +14,7 @@ from .. import api
 from ..config import DEFAULT_CONCURRENCY
 from ..format.mediatypes import KINDS
 from .app import cli, config, emit_json, follow_symlinks_option, json_option
-from .render import human_size, table
+from .render import echo, human_size, table
 
 
 @cli.command()
@@ -36,7 +36,7 @@ def init(directory: str, name: str | None, force: bool, follow_external_symlinks
       modelcrate init ./my-model --name my-model
     """
     path = api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks)
-    click.echo(f"wrote {path}", err=True)
+    echo(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -65,9 +65,9 @@ def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_j
         emit_json({"reference": packed.reference, "digest": packed.descriptor.digest,
                    "size": packed.view.total_size, "files": len(packed.view.files)})
     else:
-        click.echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
+        echo(f"packed {packed.reference} ({len(packed.view.files)} files, "
                    f"{human_size(packed.view.total_size)})", err=True)
-        click.echo(packed.descriptor.digest)
+        echo(packed.descriptor.digest)
 
 
 @cli.command(name="list")
@@ -83,7 +83,7 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return
-    click.echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
+    echo(table(["NAME", "TAG", "DIGEST", "SIZE", "CREATED"],
                      [[r.name, r.tag or "<none>", r.digest[7:19], human_size(r.size), r.created or ""]
                       for r in rows]))
 
@@ -114,22 +114,22 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
                    "metadata": view.metadata, "files": files})
         return
     meta = view.metadata or {}
-    click.echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
+    echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
     labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
               "framework": "Framework", "format": "Format", "architecture": "Architecture",
               "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
     for key, label in labels.items():
         if meta.get(key):
-            click.echo(f"{label + ':':<14}{meta[key]}")
+            echo(f"{label + ':':<14}{meta[key]}")
     lineage = meta.get("lineage") or {}
     if lineage.get("base_model"):
-        click.echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
+        echo(f"{'Base model:':<14}{lineage['base_model']} ({lineage.get('base_model_relation', 'derived')})")
     for m in meta.get("metrics") or []:
-        click.echo(f"{'Metric:':<14}{m['name']}={m['value']}"
+        echo(f"{'Metric:':<14}{m['name']}={m['value']}"
                    + (f" on {m['dataset']}" if m.get("dataset") else "")
                    + (f"/{m['split']}" if m.get("split") else ""))
-    click.echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
-    click.echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
+    echo(f"{'Size:':<14}{human_size(view.total_size)} in {len(files)} files\n")
+    echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
                      [[f["path"], f["kind"] + (" (tar)" if f["format"] != "raw" else ""), human_size(f["size"]),
                        f["digest"][7:19]] for f in files]))
 
@@ -166,9 +166,9 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
             out["modelSignature"] = {"path": signature_path, "referrer": signature.referrer, "signer": signature.signer}
         emit_json(out)
     else:
-        click.echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
+        echo(f"unpacked {len(result.files)} files ({human_size(result.total_size)}) into {directory}", err=True)
         if signature is not None:
-            click.echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
+            echo(f"wrote the model-signing bundle to {signature_path} (signer, unverified: {signature.signer})",
                        err=True)
 
 
@@ -183,7 +183,7 @@ def tag(src: str, dst: str) -> None:
       modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
     """
     desc = api.tag(src, dst, config=config())
-    click.echo(desc.digest)
+    echo(desc.digest)
 
 
 @cli.command()
@@ -198,4 +198,4 @@ def rm(refs: tuple[str, ...]) -> None:
     cfg = config()
     for ref in refs:
         desc = api.remove(ref, config=cfg)
-        click.echo(f"untagged {ref} ({desc.digest})", err=True)
+        echo(f"untagged {ref} ({desc.digest})", err=True)

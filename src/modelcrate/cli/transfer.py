@@ -6,6 +6,7 @@ Thin: parse, build the configuration once, call one :mod:`modelcrate.api` functi
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -24,7 +25,7 @@ from ..format.mediatypes import ANN_FILEPATH, ANN_TITLE, KINDS
 from ..results import TransferResult
 from .app import (cli, config as run_config, emit_json, follow_symlinks_option, registry_options, remote_option_list,
                   remote_settings)
-from .render import human_size
+from .render import echo, human_size, printable
 
 __all__ = ["Bars", "remote_option_list", "remote_settings"]  # the option helpers, for cli/signing
 
@@ -83,7 +84,7 @@ class Bars(Progress):
 
     @staticmethod
     def _label(desc: Descriptor) -> str:
-        name = desc.annotation(ANN_FILEPATH) or desc.annotation(ANN_TITLE) or desc.digest[7:19]
+        name = printable(desc.annotation(ANN_FILEPATH) or desc.annotation(ANN_TITLE) or desc.digest[7:19])
         return name if len(name) <= 28 else "…" + name[-27:]
 
     def start(self, desc: Descriptor) -> None:
@@ -184,8 +185,8 @@ def _report(verb: str, result: TransferResult, *, quiet: bool, as_json: bool, wi
         emit_json(result.to_dict())
         return
     if not quiet:
-        click.echo(_summary(verb, result, wire=wire), err=True)
-    click.echo(result.digest)
+        echo(_summary(verb, result, wire=wire), err=True)
+    echo(result.digest)
 
 
 # ---- commands -------------------------------------------------------------------------------------------
@@ -328,14 +329,23 @@ def catalog(registry: str, as_json: bool, config: Config) -> None:
     Example:
       modelcrate catalog localhost:5000
     """
-    _emit_names(api.catalog(registry, config=config), as_json)
+    names = api.iter_catalog(registry, config=config)
+    if as_json:  # streamed too: a registry's catalog may be far larger than memory should hold
+        first = True
+        for name in names:
+            echo(("[\n  " if first else ",\n  ") + json.dumps(name), nl=False)
+            first = False
+        echo("[]" if first else "\n]")
+        return
+    for name in names:
+        echo(name)
 
 
 def _emit_names(names: list[str], as_json: bool) -> None:
     if as_json:
         emit_json(names)
     elif names:
-        click.echo("\n".join(names))
+        echo("\n".join(names))
 
 
 @cli.command()
@@ -361,7 +371,7 @@ def login(registry: str, username: str, password_stdin: bool, config: Config) ->
         raise UsageError("no password: pass --password-stdin and pipe it in")
     result = api.login(registry, username, password, config=config)
     note = "" if result.verified else " (the registry did not ask for credentials)"
-    click.echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
+    echo(f"Login Succeeded: {result.username}@{result.registry}, stored in {result.stored_in}{note}", err=True)
 
 
 @cli.command()
@@ -374,7 +384,7 @@ def logout(registry: str) -> None:
       modelcrate logout registry.example.com
     """
     if api.logout(registry, config=run_config()):
-        click.echo(f"Removed the credentials for {registry}", err=True)
+        echo(f"Removed the credentials for {registry}", err=True)
     else:
-        click.echo(f"No credentials were stored for {registry}", err=True)
+        echo(f"No credentials were stored for {registry}", err=True)
 

@@ -320,13 +320,19 @@ class LocalRepository:
 
     def tag(self, desc: Descriptor, tag: str) -> None:
         validate_tag(tag)
-        if not self.store.has_blob(desc.digest):
-            raise NotFound(f"cannot tag {self.name}:{tag}: manifest {desc.digest} is not in the local store")
-        self.store.set_ref(f"{self.name}:{tag}", desc)
+        self._set_ref(f"{self.name}:{tag}", desc, f"cannot tag {self.name}:{tag}")
 
     def keep(self, desc: Descriptor) -> None:
         """Record an untagged manifest (pulled by digest) so GC keeps it."""
-        self.store.set_ref(f"{self.name}@{desc.digest}", desc)
+        self._set_ref(f"{self.name}@{desc.digest}", desc, f"cannot keep {self.name}@{desc.digest}")
+
+    def _set_ref(self, ref_name: str, desc: Descriptor, what: str) -> None:
+        """Point ``ref_name`` at ``desc`` under the shared GC lock, as every writer holds it: GC either
+        finished before (then a collected manifest is refused here) or waits until the entry keeps it."""
+        with self.store.writing():
+            if not self.store.has_blob(desc.digest):
+                raise NotFound(f"{what}: manifest {desc.digest} is not in the local store")
+            self.store.set_ref(ref_name, desc)
 
     def tag_lock(self) -> contextlib.AbstractContextManager[bool]:
         """Serialises read-modify-write of tags such as the referrers index across processes."""

@@ -12,6 +12,9 @@ Grammar (spec/reference.md; the OCI distribution-spec name and tag rules)::
 
 A name without a registry lives only in the local store. When both tag and digest are given the digest
 wins and the tag is informational (it is still checked when the digest is resolved).
+
+Docker Hub is named as docker names it: ``docker.io/x`` (or ``index.docker.io/x``) is
+``docker.io/library/x``, and its API lives at ``registry-1.docker.io`` (:func:`registry_endpoint`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ MAX_NAME = 255
 # Stage tags move between versions (spec/reference.md "Version tags and stage tags").
 DEFAULT_TAG = "latest"  # docker's default when a reference names neither tag nor digest
 STAGE_TAGS = ("dev", "staging", "production")
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+DOCKER_HUB_API = "registry-1.docker.io"
 
 
 def _shown(text: str) -> str:
@@ -75,6 +81,9 @@ class Reference:
                     f"invalid reference {_shown(text)}: tag {_shown(tag)} must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"
                 )
         registry, path = _split_registry(rest)
+        if registry is not None and registry.lower() in DOCKER_HUB_ALIASES:
+            registry, path = DOCKER_HUB, path if "/" in path else f"library/{path}"
+            rest = f"{registry}/{path}"
         if registry is not None and not _HOST.fullmatch(registry):
             raise InvalidReference(f"invalid reference {_shown(text)}: bad registry host {_shown(registry)}")
         if not _PATH.fullmatch(path):
@@ -120,6 +129,15 @@ def _split_registry(name: str) -> tuple[str | None, str]:
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         return first, rest
     return None, name
+
+
+def registry_endpoint(registry: str) -> str:
+    """The ``host[:port]`` that serves ``registry``'s API: Docker Hub's is not ``docker.io`` itself.
+
+    >>> registry_endpoint("docker.io"), registry_endpoint("localhost:5000")
+    ('registry-1.docker.io', 'localhost:5000')
+    """
+    return DOCKER_HUB_API if registry.lower() in DOCKER_HUB_ALIASES else registry
 
 
 def validate_tag(tag: str) -> str:

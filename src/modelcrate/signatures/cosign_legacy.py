@@ -8,7 +8,7 @@ the signature). Writing appends our layer and re-tags, read-modify-write through
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,14 @@ from ..format.descriptor import Descriptor, parse_manifest
 from ..format.mediatypes import MAX_MANIFEST_BYTES, OCI_MANIFEST
 from ..signing import cosign as _cosign
 from ..signing import statement as _statement
-from .bundles import MAX_BUNDLE_BYTES, SIGNATURE_TYPE, created_text, short
+from .bundles import SIGNATURE_TYPE, created_text, short
+from .records import DEFAULT_BUDGET, Budget
 from .results import Stored, Verified
 from .signers import Signer
 from .verifiers import Verifier
 
 MAX_LAYERS = 256  # simple-signing layers checked in one .sig image; the rest are reported as skipped
+MAX_PAYLOAD_BYTES = 1 << 20  # one simple-signing payload (cosign's are a few hundred bytes)
 
 
 def cosign_layer(subject: Descriptor, name: str, signer: Signer) -> tuple[bytes, Descriptor]:
@@ -93,9 +95,13 @@ def _has_layer(layers: list[Descriptor], layer: Descriptor) -> bool:
 # --- verification ------------------------------------------------------------------------------------
 
 
-def verify_legacy(target: Target, candidate: Candidate, subject: Descriptor,
-                  verifier: Verifier) -> tuple[list[Verified], list[str], int, list[str]]:
-    """(passed, reasons for layers that failed, layers checked, skipped notes) for cosign's ``.sig`` image."""
+def verify_legacy(target: Target, candidate: Candidate, subject: Descriptor, verifier: Verifier,
+                  budget: Budget = DEFAULT_BUDGET) -> tuple[list[Verified], list[str], int, list[str]]:
+    """(passed, reasons for layers that failed, layers checked, skipped notes) for cosign's ``.sig`` image.
+
+    Anyone who can push writes this image, so reading it is bounded: at most :data:`MAX_LAYERS` layers,
+    each distinct payload fetched once and at most :data:`MAX_PAYLOAD_BYTES`, and all payloads together
+    within ``budget.bytes``; what is passed over is noted, never raised."""
     try:
         referrer = _referrers.open_candidate(target, candidate, subject)
     except InvalidManifest as exc:
@@ -106,8 +112,10 @@ def verify_legacy(target: Target, candidate: Candidate, subject: Descriptor,
     passed: list[Verified] = []
     reasons: list[str] = []
     tag = _referrers.cosign_signature_tag(subject.digest)
-    for layer, payload, problem in _payloads(target, layers[:MAX_LAYERS]):
+    payloads = _Payloads(target, budget)
+    for layer in layers[:MAX_LAYERS]:
         where = f"{tag} layer {short(layer.digest)}"
+        payload, problem = payloads.get(layer)
         if payload is None:
             reasons.append(f"{where}: {problem}")
             continue
@@ -118,16 +126,39 @@ def verify_legacy(target: Target, candidate: Candidate, subject: Descriptor,
             continue
         passed.append(Verified("cosign", referrer.descriptor.digest, SIGNATURE_TYPE, f"{signer} (cosign)",
                                None, _docker_reference(payload)))
-    return passed, reasons, min(len(layers), MAX_LAYERS), skipped
+    return passed, reasons, min(len(layers), MAX_LAYERS), skipped + payloads.note()
 
 
-def _payloads(target: Target, layers: list[Descriptor]) -> Iterator[tuple[Descriptor, bytes | None, str | None]]:
-    for layer in layers:
+class _Payloads:
+    """Simple-signing payloads by digest: each fetched once, all within a byte budget."""
+
+    def __init__(self, target: Target, budget: Budget) -> None:
+        self.target, self.budget = target, budget
+        self.read = 0
+        self.refused = 0
+        self.cache: dict[str, tuple[bytes | None, str | None]] = {}
+
+    def get(self, layer: Descriptor) -> tuple[bytes | None, str | None]:
+        if layer.digest not in self.cache:
+            self.cache[layer.digest] = self._fetch(layer)
+        return self.cache[layer.digest]
+
+    def _fetch(self, layer: Descriptor) -> tuple[bytes | None, str | None]:
+        if layer.size > MAX_PAYLOAD_BYTES:
+            return None, f"payload of {layer.size} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit"
+        if self.read + layer.size > self.budget.bytes:
+            self.refused += 1
+            return None, f"not read: over the budget of {self.budget.bytes} bytes"
+        self.read += layer.size
         try:
-            with target.fetch(layer) as stream:
-                yield layer, read_all(stream, layer, MAX_BUNDLE_BYTES), None
+            with self.target.fetch(layer) as stream:
+                return read_all(stream, layer, MAX_PAYLOAD_BYTES), None
         except (NotFound, InvalidManifest, DigestMismatch, SizeMismatch) as exc:
-            yield layer, None, f"payload {short(layer.digest)} unreadable: {exc}"
+            return None, f"payload {short(layer.digest)} unreadable: {exc}"
+
+    def note(self) -> list[str]:
+        return [f"{self.refused} cosign payload(s) not read: over the budget of {self.budget.bytes} bytes"
+                ] if self.refused else []
 
 
 def _docker_reference(payload: bytes) -> str | None:

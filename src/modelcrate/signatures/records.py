@@ -226,11 +226,16 @@ def signed_name(statement: _statement.Statement, digest: str) -> str | None:
     return next((s.name for s in statement.subjects if s.digest.get("sha256") == hexd), None)
 
 
-def _record_time(record: Record) -> str:
-    """The predicate's own time where it has one (signed), else the referrer's creation annotation."""
+def signed_time(record: Record) -> str | None:
+    """The time the verified predicate itself states (signed), if it states one."""
     for key in ("timestamp", "created", "time"):
         value = record.predicate.get(key)
         if isinstance(value, str):
             return value
-    return record.created or ""
+    return None
+
+
+def _record_time(record: Record) -> str:
+    """The signed time where there is one, else the referrer's (unsigned) creation annotation."""
+    return signed_time(record) or record.created or ""
 

@@ -44,13 +44,15 @@ class Verified:
     referrer: str  # digest of the referrer manifest (the .sig manifest for cosign)
     predicate_type: str
     signer: str
-    created: str | None
+    created: str | None  # a time the verified statement states (signed); None when it states none
     signed_name: str | None
     statement: _statement.Statement | None = field(default=None, repr=False, compare=False)
+    claimed_created: str | None = None  # the referrer's creation annotation: unsigned, anyone could write it
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "referrer": self.referrer, "predicateType": self.predicate_type,
-                               "signer": self.signer, "created": self.created, "signedName": self.signed_name}
+                               "signer": self.signer, "created": self.created, "signedName": self.signed_name,
+                               "claimedCreated": self.claimed_created}
         if self.statement is not None and self.statement.predicate:
             out["predicate"] = self.statement.predicate
         return out

@@ -17,7 +17,7 @@ from ..format.descriptor import Descriptor
 from ..signing import statement as _statement
 from .bundles import SIGNATURE_TYPE, reasons_text
 from .cosign_legacy import verify_legacy
-from .records import DEFAULT_BUDGET, Budget, Record, collect_listed
+from .records import DEFAULT_BUDGET, Budget, Record, collect_listed, signed_time
 from .results import Verified
 from .verifiers import Verifier
 
@@ -34,8 +34,8 @@ class Outcome:
 
 def verified(record: Record) -> Verified:
     """A bundle record as ``verify`` reports it."""
-    return Verified("bundle", record.descriptor.digest, record.predicate_type, record.signer, record.created,
-                    record.signed_name, record.statement)
+    return Verified("bundle", record.descriptor.digest, record.predicate_type, record.signer, signed_time(record),
+                    record.signed_name, record.statement, claimed_created=record.created)
 
 
 def collect(target: Target, subject: Descriptor, verifier: Verifier, predicate_type: str, *,
@@ -47,7 +47,7 @@ def collect(target: Target, subject: Descriptor, verifier: Verifier, predicate_t
     outcome = Outcome([verified(r) for r in found.records], list(found.rejected), list(found.skipped), found.checked)
     if predicate_type == SIGNATURE_TYPE:
         for candidate in (c for c in listed if c.legacy):
-            passed, reasons, checked, skipped = verify_legacy(target, candidate, subject, verifier)
+            passed, reasons, checked, skipped = verify_legacy(target, candidate, subject, verifier, budget)
             outcome = Outcome([*outcome.passed, *passed], [*outcome.rejected, *reasons],
                               [*outcome.skipped, *skipped], outcome.checked + checked)
     return outcome

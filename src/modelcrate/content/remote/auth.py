@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 from ...errors import AuthError, RegistryError
 from ...format import untrusted_json
 from .credentials import Credentials
+from .settings import is_loopback, split_host
 
 # Refresh a token this long before the registry would reject it (clock skew, request latency).
 TOKEN_MARGIN = 10.0
@@ -154,8 +155,9 @@ class Authenticator:
     """Auth state for one registry host, shared by every repository and thread talking to it."""
 
     def __init__(self, host: str, credentials: Credentials | CredentialSource | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, registry_scheme: str = "https") -> None:
         self.host = host
+        self.registry_scheme = registry_scheme
         self._source = credentials
         self._creds: Credentials | None = None
         self._creds_loaded = False
@@ -210,6 +212,7 @@ class Authenticator:
         realm = challenge.params.get("realm", "")
         if urlsplit(realm).scheme not in ("http", "https") or not urlsplit(realm).hostname:
             raise AuthError(f"{self.host} sent a Bearer challenge without a usable realm URL", status=401)
+        check_realm(self.host, self.registry_scheme, realm)
         needed = merge_scopes([*wanted, *challenge.params.get("scope", "").split()])
         with self._lock:
             self.scheme = "bearer"
@@ -286,6 +289,28 @@ class Authenticator:
         login = "" if self.credentials() else f"; {self._login_hint()}"
         return AuthError(f"{self.host} denied access: {what}", status=401,
                          hint=f"the account lacks this permission{login}")
+
+
+def check_realm(registry: str, registry_scheme: str, realm: str) -> None:
+    """Refuse a token realm that would carry the credentials somewhere less protected than the registry.
+
+    The realm is named by whatever answered as the registry, so it is untrusted: an HTTPS registry's realm
+    must be HTTPS (no downgrade), and a plain-HTTP realm is accepted only for a plain-HTTP registry on the
+    same host, or on loopback for a loopback registry (a local test set-up), never across the network.
+    """
+    parts = urlsplit(realm)
+    if parts.scheme == "https":
+        return
+    realm_host = (parts.hostname or "").lower()
+    host, _port = split_host(registry)
+    same_host = realm_host == host.lower().strip("[]")
+    if registry_scheme == "http" and (same_host or (is_loopback(host) and is_loopback(realm_host))):
+        return
+    why = ("the registry uses HTTPS but its token service is plain HTTP" if registry_scheme == "https"
+           else "a plain-HTTP token service on another host")
+    raise AuthError(f"{registry} names the token service {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+                    f"{parts.path}: refused, {why} would receive the credentials in clear", status=401,
+                    hint="the registry's auth configuration must name an https:// realm")
 
 
 def _describe(scope: str) -> str:

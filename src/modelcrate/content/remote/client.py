@@ -10,12 +10,14 @@ Credentials never follow a redirect to another host (blob storage elsewhere gets
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ...errors import AuthError, RegistryError, RegistryNotFound
+from ...format.reference import registry_endpoint
 from . import listing
 from .auth import Authenticator, Reply, Request
 from .http import HttpClient, Response, error_detail, shown_url, tls_context
@@ -50,20 +52,26 @@ class RegistryClient:
     def __init__(self, registry: str, settings: RemoteSettings | None = None) -> None:
         self.settings = settings or RemoteSettings.from_env()
         self.registry = registry.lower()
-        host, port = split_host(self.registry)
+        host, port = split_host(registry_endpoint(self.registry))
         self.scheme = scheme_for(self.registry, self.settings)
         self._context = (tls_context(ca_file=self.settings.ca_file, insecure=self.settings.insecure)
                          if self.scheme == "https" else None)
+        total = self.settings.timeout.total
+        self.deadline = time.monotonic() + total if total else None  # --max-time, from the operation's start
         self.http = HttpClient(self.scheme, host, port, timeout=self.settings.timeout, retry=self.settings.retry,
-                               context=self._context)
+                               context=self._context, deadline=self.deadline)
         explicit = self.settings.credentials
         self.auth = Authenticator(self.registry, explicit if explicit is not None
-                                  else (lambda: self.settings.docker().get(self.registry)))
+                                  else (lambda: self.settings.docker().get(self.registry)),
+                                  registry_scheme=self.scheme)
         self.stats = TransferStats()
         self.buffers = BufferPool(max(1, self.settings.upload_buffers), max(1, self.settings.chunk_size))
         # Registry software has the referrers API or not: probed once per registry, then fixed.
         self.referrers_capability = ReferrersCapability()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
+        self._verifying_context: Any = None
+        self._v2_status: int | None = None  # GET /v2/, asked once when an answer looks foreign
+        self._probe_lock = threading.Lock()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -95,11 +103,20 @@ class RegistryClient:
         with self._lock:
             client = self._others.get(key)
             if client is None:
-                ctx = self._context if parts.scheme == "https" and self._context is not None else None
+                ctx = self._other_origin_context() if parts.scheme == "https" else None
                 client = HttpClient(parts.scheme, parts.hostname, parts.port, timeout=self.settings.timeout,
-                                    retry=self.settings.retry, context=ctx)
+                                    retry=self.settings.retry, context=ctx, deadline=self.deadline)
                 self._others[key] = client
             return client
+
+    def _other_origin_context(self) -> Any:
+        """TLS for another origin (token realm, storage redirect): ``--insecure`` names the registry host
+        alone, so another origin keeps full certificate verification (the CA file still adds trust)."""
+        if self._context is not None and not self.settings.insecure:
+            return self._context
+        if self._verifying_context is None:
+            self._verifying_context = tls_context(ca_file=self.settings.ca_file)
+        return self._verifying_context
 
     def request(self, method: str, url: str, *, scopes: Sequence[str], headers: Mapping[str, str] | None = None,
                 body: Any = None, length: int | None = None, idempotent: bool | None = None,
@@ -182,6 +199,8 @@ class RegistryClient:
         codes, detail = error_detail(body)
         text = f"{what}: {self.registry} answered {resp.status}" + (f" ({detail})" if detail else "")
         status = resp.status
+        if not codes and status not in (401, 403, 429) and (alien := self.not_a_registry(what, status)):
+            return alien
         if status in (401, 403):
             return AuthError(text, status=status, codes=codes,
                              hint=f"check your access; run `modelcrate login {self.registry}`")
@@ -195,6 +214,24 @@ class RegistryClient:
         return RegistryError(text, status=status, codes=codes)
 
     # ---- registry-wide ----------------------------------------------------------------------------
+    def not_a_registry(self, what: str, status: int) -> RegistryError | None:
+        """The error to give when an answer without distribution error codes (``status``) came from
+        something that is not a registry at all: ``GET /v2/`` (asked once per client) must answer 200,
+        or 401/403 asking for a login; a web server answering 404 or 501 there is no registry."""
+        with self._probe_lock:  # parallel blob uploads failing together ask once
+            if self._v2_status is None:
+                try:
+                    with self.http.request("GET", self.url("/v2/"), idempotent=True) as resp:
+                        resp.drain()
+                        self._v2_status = resp.status
+                except RegistryError:
+                    return None  # no usable answer: the caller's own error says more
+        if self._v2_status in (200, 401, 403):
+            return None
+        return RegistryError(f"{self.registry} is not an OCI registry: {what} answered {status} and GET /v2/ "
+                             f"answered {self._v2_status}",
+                             hint="check the host and port: something else (a web server?) answers there")
+
     def ping(self) -> None:
         """``GET /v2/`` with authentication; raises AuthError when the credentials are refused."""
         with self.request("GET", self.url("/v2/"), scopes=(), idempotent=True) as resp:

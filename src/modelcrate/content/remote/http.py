@@ -8,7 +8,9 @@ caller's buffer and ran at ~1010 MiB/s; urllib3 2.x ``readinto`` reads into a fr
 its retry and redirect logic is what a registry client must *not* have (a PATCH is never re-sent blindly).
 
 Timeouts: ``connect`` bounds the TCP connect and TLS handshake, ``read`` bounds every later socket
-operation (a registry that sends nothing for that long is treated as gone). Nothing waits forever.
+operation (a registry that sends nothing for that long is treated as gone), ``min_rate`` makes every
+answer keep a minimum average rate (so a server dripping bytes just inside ``read`` is cut off), and
+``total`` bounds a whole operation (``--max-time``). Nothing waits forever.
 
 Retries: :class:`RetryPolicy` gives capped exponential backoff with jitter and honours ``Retry-After``;
 :meth:`HttpClient.request` retries only when the caller says the step is idempotent.
@@ -97,10 +99,19 @@ class TransportError(RegistryError):
 
 @dataclass(frozen=True)
 class Timeout:
-    """Seconds for the TCP connect plus TLS handshake, and for every later socket read or write."""
+    """Seconds for the TCP connect plus TLS handshake, and for every later socket read or write.
+
+    A per-socket-read timeout alone lets a server drip one byte just inside it for ever, so every
+    answer must also keep a minimum rate: ``t`` seconds after a request was sent, at least
+    ``min_rate * (t - read)`` bytes of its answer have arrived. That is a deadline per request derived
+    from its size (``read + size / min_rate``) that needs no size up front and gives a fast start credit
+    for a later pause. ``total`` bounds a whole operation (every request of one registry client).
+    """
 
     connect: float = 10.0
     read: float = 60.0
+    min_rate: float = 4096.0  # bytes per second, averaged over the answer
+    total: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,8 @@ def mapped(method: str, url: str, timeout: Timeout) -> Iterator[None]:
         plain = reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
         hint = "the registry may speak plain HTTP: use --plain-http" if plain else None
         raise TransportError(f"{where}: TLS failed ({reason})", hint=hint) from None
+    except _TooSlow as exc:
+        raise TransportError(f"{where}: {exc}", timed_out=True) from None
     except TimeoutError:
         raise TransportError(f"{where}: no answer within {timeout.read:g}s (timeout)", timed_out=True) from None
     except ConnectionRefusedError:
@@ -218,6 +231,104 @@ def tls_context(*, ca_file: str | None = None, insecure: bool = False) -> ssl.SS
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+class _Metered:
+    """A connection's socket that enforces :class:`Timeout`'s minimum rate and the operation deadline
+    on every receive (headers and body alike): each receive waits at most until the rate would be
+    missed, so neither a silent nor a dripping server holds a request past its deadline."""
+
+    def __init__(self, sock: socket.socket, timeout: Timeout, deadline: float | None) -> None:
+        self._sock, self._timeout, self._deadline = sock, timeout, deadline
+        self.begin()
+
+    def begin(self) -> None:
+        """A new request goes out on this connection: its answer is measured from now."""
+        self._start, self._received = time.monotonic(), 0
+        self._sock.settimeout(self._timeout.read)  # sending keeps the plain timeout
+
+    def _wait(self) -> tuple[float, BaseException | None]:
+        """How long the next receive may wait, and what it means if that wait runs out."""
+        now = time.monotonic()
+        t = self._timeout
+        waits: list[tuple[float, BaseException | None]] = [(t.read, None)]
+        if t.min_rate > 0:  # the rate is missed at start + read + received / min_rate
+            # Before the first byte this is just the read timeout, counted from the request.
+            slow = _TooSlow(f"the answer arrived below the minimum rate of {t.min_rate:g} bytes/s "
+                            f"({self._received} bytes in {now - self._start:.0f}s)") if self._received else None
+            waits.append((self._start + t.read + self._received / t.min_rate - now, slow))
+        if self._deadline is not None:
+            waits.append((self._deadline - now, DeadlineExceeded(t.total or 0.0)))
+        wait, why = min(waits, key=lambda w: w[0])
+        if wait <= 0:
+            raise why if why is not None else TimeoutError()
+        return wait, why
+
+    def _receive(self, call: Callable[..., Any], *args: Any) -> Any:
+        wait, why = self._wait()
+        self._sock.settimeout(wait)
+        try:
+            got = call(*args)
+        except TimeoutError:
+            if why is not None:
+                raise why from None
+            raise
+        self._received += got if isinstance(got, int) else len(got)
+        return got
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        return self._receive(self._sock.recv_into, buffer, nbytes, flags)  # type: ignore[no-any-return]
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self._receive(self._sock.recv, bufsize, flags)  # type: ignore[no-any-return]
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Send under the read timeout, and never past the operation deadline (a server that reads a
+        request body slowly holds an upload no longer than ``total``)."""
+        wait = self._timeout.read
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded(self._timeout.total or 0.0)
+            wait = min(wait, left)
+        self._sock.settimeout(wait)
+        try:
+            self._sock.sendall(data, flags)
+        except TimeoutError:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise DeadlineExceeded(self._timeout.total or 0.0) from None
+            raise
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None) -> Any:
+        import io
+
+        return io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:
+        pass  # the real socket's makefile was never used; closing the connection closes it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _TooSlow(TimeoutError):
+    """An answer fell below :attr:`Timeout.min_rate` (mapped to a TransportError, so it is retried)."""
+
+
+class DeadlineExceeded(ModelcrateError):
+    """The operation's overall time (``--max-time``) ran out; not retried."""
+
+    def __init__(self, total: float) -> None:
+        super().__init__(f"the operation did not finish within {total:g}s (--max-time)",
+                         hint="raise --max-time, or check the registry and the network")
+
+
+def _meter(conn: http.client.HTTPConnection, timeout: Timeout, deadline: float | None) -> None:
+    """Start measuring the answer to the request about to be sent on ``conn``."""
+    if isinstance(conn.sock, _Metered):
+        conn.sock.begin()
+    elif conn.sock is not None:
+        conn.sock = _Metered(conn.sock, timeout, deadline)  # type: ignore[assignment]
 
 
 class Response:
@@ -301,7 +412,7 @@ class HttpClient:
 
     def __init__(self, scheme: str, host: str, port: int | None, *, timeout: Timeout = Timeout(),
                  retry: RetryPolicy = RetryPolicy(), context: ssl.SSLContext | None = None,
-                 max_idle: int = 8) -> None:
+                 max_idle: int = 8, deadline: float | None = None) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported scheme {scheme!r}")
         self.scheme, self.host = scheme, host.lower().strip("[]")
@@ -312,6 +423,7 @@ class HttpClient:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._max_idle = max_idle
+        self.deadline = deadline  # time.monotonic() by which the whole operation must be done
 
     @property
     def base(self) -> str:
@@ -371,6 +483,10 @@ class HttpClient:
             conn, reused = self._connection() if not fresh_retry else self._new_connection()
             try:
                 with mapped(method, url, self.timeout):
+                    self._check_deadline()
+                    if conn.sock is None:
+                        conn.connect()
+                    _meter(conn, self.timeout, self.deadline)
                     self._send(conn, method, target, hdrs, body)
                     raw = conn.getresponse()
             except TransportError:
@@ -384,6 +500,10 @@ class HttpClient:
                 raise
             return Response(self, conn, raw, method, url)
         raise AssertionError("unreachable")
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceeded(self.timeout.total or 0.0)
 
     def _new_connection(self) -> tuple[http.client.HTTPConnection, bool]:
         conn: http.client.HTTPConnection

@@ -18,7 +18,7 @@ from ...errors import InvalidManifest, RegistryError
 from ...format.descriptor import Descriptor, parse_index
 from ...format.mediatypes import OCI_INDEX
 from .http import Response, error_detail
-from .listing import LIST_LIMIT, next_page
+from .listing import LIST_LIMIT, REFERRER_LIMITS, Pager
 
 if TYPE_CHECKING:
     from .repository import RegistryTarget
@@ -75,29 +75,30 @@ def list_referrers(target: RegistryTarget, desc: Descriptor) -> list[Descriptor]
     """The referrers API's listing of ``desc`` (every page), or None where the registry has no such API."""
     if target.client.referrers_capability.supported is False:
         return None
-    url = target.url("referrers", desc.digest)
+    what = f"list referrers of {desc.digest} in {target.name}"
+    pager = Pager(target.client, target.url("referrers", desc.digest), REFERRER_LIMITS, what, strict=False)
     out: list[Descriptor] = []
-    seen: set[str] = set()
-    while True:
-        seen.add(url)
-        with target.request("GET", url, headers={"Accept": OCI_INDEX}, idempotent=True) as resp:
-            entries = _entries(target, resp, f"list referrers of {desc.digest} in {target.name}")
-            nxt = next_page(target.client, url, resp, seen)
+    nxt: str | None = pager.url
+    while nxt is not None:
+        with target.request("GET", nxt, headers={"Accept": OCI_INDEX}, idempotent=True) as resp:
+            entries = _entries(target, resp, what, pager)
+            nxt = pager.follow(resp)
         if entries is None:
             return None
-        out.extend(entries)
-        if nxt is None:
+        out.extend(entries[:pager.count(len(entries))])
+        if pager.entries >= REFERRER_LIMITS.entries:
             return out
-        url = nxt
+    return out
 
 
-def _entries(target: RegistryTarget, resp: Response, what: str) -> list[Descriptor] | None:
+def _entries(target: RegistryTarget, resp: Response, what: str, pager: Pager | None = None
+             ) -> list[Descriptor] | None:
     """One answer of the API: its entries, [] where the API exists but has nothing here, None where the
     registry has no API. Settles the registry's capability whenever the answer tells."""
     capability = target.client.referrers_capability
     if resp.status == 200:
         ctype = (resp.header("Content-Type") or "").split(";")[0].strip()
-        raw = resp.read(LIST_LIMIT)
+        raw = pager.read(resp) if pager is not None else resp.read(LIST_LIMIT)
         if ctype not in ("", OCI_INDEX, "application/json"):
             capability.settle(False)
             return None

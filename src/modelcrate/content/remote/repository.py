@@ -170,7 +170,8 @@ class RegistryTarget:
         with self.request("HEAD", self.url("manifests", reference), headers={"Accept": MANIFEST_ACCEPT},
                           idempotent=True) as resp:
             if resp.status == 404:
-                raise NotFound(f"{shown} not found", hint="check the name and tag; see `modelcrate tags`")
+                raise self.client.not_a_registry(f"resolve {shown}", 404) or \
+                    NotFound(f"{shown} not found", hint="check the name and tag; see `modelcrate tags`")
             if resp.status != 200:
                 raise self.client.error(resp, f"resolve {shown}")
             said = resp.header("Docker-Content-Digest")
