@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo demo-lifecycle test bench-pack bench-transfer bench-startup clean
+.PHONY: venv demo demo-lifecycle test fuzz bench-pack bench-transfer bench-startup bench-scan clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ demo-lifecycle: venv
 test: venv
 	$(BIN)/python -m pytest -q
 
+# The fuzz suite runs in `make test` with a small profile; this runs it with 20 000 examples per parser
+# (FUZZ_EXAMPLES=N to change), randomised, for as long as that takes.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz
+
 bench-pack: venv
 	$(BIN)/python benchmarks/pack.py
 
@@ -50,6 +55,9 @@ bench-transfer: venv
 
 bench-startup: venv
 	$(BIN)/python benchmarks/startup.py
+
+bench-scan: venv
+	$(BIN)/python benchmarks/scan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

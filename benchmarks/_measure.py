@@ -18,14 +18,15 @@ class Run:
     peak_rss_mib: float
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Wall time and peak resident memory of one child process (os.wait4 gives that child's own rusage)."""
+def run(cmd: list[str], env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)) -> Run:
+    """Wall time and peak resident memory of one child process (os.wait4 gives that child's own rusage);
+    an exit code outside ``ok_codes`` (scanners exit non-zero on findings) ends the benchmark."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     _pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.returncode not in ok_codes:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
     return Run(elapsed, usage.ru_maxrss / 1024)  # ru_maxrss is KiB on Linux
 

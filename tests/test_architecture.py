@@ -310,3 +310,29 @@ def test_tracking_and_report_stay_below_the_cli(path: Path) -> None:
     """Deployments, attachments, events and the report are library code: no CLI, and no module over 700 lines."""
     assert not {i for i in _imports(path) if i.startswith("modelcrate.cli")}
     assert len(path.read_text().splitlines()) <= 700
+
+
+_PURE_READERS = ([*_files("facts")] + [PKG / "scan" / n for n in ("result.py", "allowlist.py", "pickles.py")]
+                 + [PKG / "importers" / n for n in ("common.py", "huggingface.py", "mlflow.py", "kitops.py",
+                                                     "modctl.py")] + [PKG / "foreign.py"])
+
+
+@pytest.mark.parametrize("path", _PURE_READERS, ids=lambda p: str(p.relative_to(PKG)))
+def test_readers_of_untrusted_formats_are_pure(path: Path) -> None:
+    """Header facts, the pickle walker, the scan result and the importers' mappings read bytes they are
+    given: no stores, no transport, no operations, no CLI, and never pickle or marshal."""
+    imports = _imports(path)
+    forbidden = {"socket", "http", "urllib", "subprocess", "pickle", "marshal", "shelve", "modelcrate.content",
+                 "modelcrate.cli", "modelcrate.graphcopy", "modelcrate.api", "modelcrate.packing",
+                 "modelcrate.unpacking", "modelcrate.transfer", "modelcrate.targets", "modelcrate.signatures"}
+    assert not {i for i in imports for f in forbidden if i == f or i.startswith(f + ".")}
+
+
+@pytest.mark.parametrize("path", [p for p in _files("cli") if p.name not in ("render.py", "app.py")],
+                         ids=lambda p: p.name)
+def test_cli_prints_through_the_one_escape(path: Path) -> None:
+    """Human-readable lines go through cli/render.echo (terminal controls escaped), never click.echo."""
+    calls = [n.lineno for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Attribute) and n.attr in ("echo", "secho") and isinstance(n.value, ast.Name)
+             and n.value.id == "click"]
+    assert not calls, f"{path.name} calls click.echo on lines {calls}; use render.echo"

@@ -176,8 +176,8 @@ def test_truncated_tar(repo, tmp_path: Path) -> None:
     _refused(repo, tmp_path, [Layer("dir", data[:1024], kind="weight.config", fmt="tar")], InvalidManifest, "malformed")
 
 
-def test_compressed_layers_are_refused_clearly(repo, tmp_path: Path) -> None:
-    _refused(repo, tmp_path, [Layer("dir", b"\x1f\x8b....", fmt="tar+gzip")], InvalidManifest, "raw and tar")
+def test_malformed_compressed_layers_are_refused_clearly(repo, tmp_path: Path) -> None:
+    _refused(repo, tmp_path, [Layer("dir", b"\x1f\x8b....", fmt="tar+gzip")], InvalidManifest, "malformed")
 
 
 def test_file_and_directory_with_one_name(repo, tmp_path: Path) -> None:

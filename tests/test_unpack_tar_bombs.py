@@ -96,3 +96,68 @@ def test_a_regular_tar_layer_still_unpacks(repo, tmp_path: Path) -> None:
     put_model(repo, [Layer("data", archive, kind="dataset", fmt="tar")])
     unpack(repo, "t", tmp_path / "out")
     assert (tmp_path / "out/data/sub/b.txt").read_bytes() == b"bb"
+
+
+# Compressed layers (KitOps writes tar+gzip and tar+zstd) go through the same reader and the same limits.
+def _compress(archive: bytes, fmt: str) -> bytes:
+    if fmt == "tar+gzip":
+        import gzip
+
+        return gzip.compress(archive, mtime=0)
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(archive)
+
+
+def _refused_compressed(repo, tmp_path: Path, archive: bytes, fmt: str, error: type, match: str) -> None:
+    put_model(repo, [Layer("data", _compress(archive, fmt), kind="dataset", fmt=fmt)])
+    out = tmp_path / "out"
+    with pytest.raises(error, match=match):
+        unpack(repo, "t", out)
+    assert not out.exists() or not any(out.rglob("*")), "nothing may be written"
+
+
+COMPRESSED = ["tar+gzip", "tar+zstd"]
+
+
+@pytest.mark.parametrize("fmt", COMPRESSED)
+@pytest.mark.parametrize("build", [gnu_sparse_tar, pax_sparse_tar], ids=["gnu-S", "pax-1.0"])
+def test_compressed_sparse_members_are_refused(repo, tmp_path: Path, build, fmt: str) -> None:
+    _refused_compressed(repo, tmp_path, build("data/big.bin", GIB), fmt, UnsafePath, "sparse")
+
+
+@pytest.mark.parametrize("fmt", COMPRESSED)
+def test_compressed_layers_have_a_member_cap(repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    monkeypatch.setattr(untrusted_tar, "MAX_MEMBERS", 10)
+    archive = tar_bytes([(reg(f"data/f{i}"), b"") for i in range(11)])
+    _refused_compressed(repo, tmp_path, archive, fmt, InvalidManifest, "more than 10 members")
+
+
+@pytest.mark.parametrize("fmt", COMPRESSED)
+def test_a_compressed_layer_expanding_past_the_ratio_is_refused(repo, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    monkeypatch.setattr(untrusted_tar, "MAX_COMPRESSION_RATIO", 4)
+    archive = tar_bytes([(reg("data/zeros.bin"), b"\0" * (1 << 20))])  # 1 MiB of zeros: a few KiB compressed
+    _refused_compressed(repo, tmp_path, archive, fmt, InvalidManifest, "more than the layer")
+
+
+@pytest.mark.parametrize("fmt", COMPRESSED)
+def test_a_compressed_member_outside_the_layer_path_is_refused(repo, tmp_path: Path, fmt: str) -> None:
+    archive = tar_bytes([(reg("elsewhere/a.txt"), b"a")])
+    _refused_compressed(repo, tmp_path, archive, fmt, UnsafePath, "outside its own path")
+
+
+@pytest.mark.parametrize("fmt", COMPRESSED)
+def test_a_compressed_tar_layer_unpacks(repo, tmp_path: Path, fmt: str) -> None:
+    archive = tar_bytes([(reg("data/a.txt"), b"a"), (reg("data/sub/b.txt"), b"\0" * 4096)])
+    put_model(repo, [Layer("data", _compress(archive, fmt), kind="dataset", fmt=fmt)])
+    unpack(repo, "t", tmp_path / "out")
+    assert (tmp_path / "out/data/sub/b.txt").read_bytes() == b"\0" * 4096
+
+
+def test_a_corrupt_gzip_stream_is_one_error(repo, tmp_path: Path) -> None:
+    good = _compress(tar_bytes([(reg("data/a.txt"), b"a" * 100_000)]), "tar+gzip")
+    corrupt = good[:40] + bytes(b ^ 0xFF for b in good[40:80]) + good[80:]
+    put_model(repo, [Layer("data", corrupt, kind="dataset", fmt="tar+gzip")])
+    with pytest.raises(InvalidManifest, match="malformed"):
+        unpack(repo, "t", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

@@ -33,10 +33,9 @@ from ._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from .config import Config
 from .content.layout import LocalRepository, LocalStore, split_ref_name
 from .content.target import Target
-from .content.verify import read_all
-from .errors import AlreadyExists, ModelcrateError, NotFound, UsageError
+from .errors import ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
-from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
+from .format.mediatypes import ANN_REF_NAME
 from .format.model import ModelView, read_model
 from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
 from .results import (Attested, Discovery, Listed, LoginResult, Packed, Resolved, Signed, TransferResult,
@@ -45,6 +44,8 @@ from .targets import Targets, as_reference, resolve as _resolve_in
 
 if TYPE_CHECKING:
     from .graphcopy import Progress
+    from .importers.detect import Written
+    from .unpacking import Check
     from .signatures import Policy, Signer, Verifier
 
 PathLike = str | os.PathLike[str]
@@ -73,57 +74,65 @@ def resolve_local(ref: str, config: Config | None = None) -> tuple[Reference, Lo
 
 
 def init(directory: PathLike, *, name: str | None = None, force: bool = False,
-         follow_external_symlinks: bool = False) -> Path:
-    """Write ``DIR/modelcrate.yaml`` classifying the files found there; refuse to overwrite unless ``force``."""
-    from . import packing as _pack
-    from ._internal.fsutil import atomic_write
-    from .format import modelfile as _modelfile
+         follow_external_symlinks: bool = False, formats: list[str] | None = None) -> Written:
+    """Write ``DIR/modelcrate.yaml`` from what the directory says about itself (a Kitfile, a modctl
+    Modelfile, an MLflow MLmodel, a Hugging Face card and config.json, weight headers), classifying its
+    files; refuse to overwrite unless ``force``. ``formats`` limits (and requires) the sources read."""
+    from .importers import detect
 
-    root = Path(directory)
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a directory")
-    dest = root / _modelfile.FILENAME
-    if dest.exists() and not force:
-        raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
-    files = [f for f in _pack.walk(root, follow_external_symlinks=follow_external_symlinks) if f != _modelfile.FILENAME and not f.split("/")[-1].startswith(".")]
-    default = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.resolve().name.lower()) or "model"
-    atomic_write(dest, _modelfile.scaffold(name or default, files).encode("utf-8"))
-    return dest
+    return detect.write(directory, name=name, force=force, formats=formats,
+                        follow_external_symlinks=follow_external_symlinks)
 
 
-def pack(directory: PathLike, ref: str, *, modelfile: str | None = None, config: Config | None = None,
-         concurrency: int | None = None, follow_external_symlinks: bool = False) -> Packed:
-    """Pack a model directory into the local store under ``ref`` (``name[:tag]``), ``concurrency``
-    files at a time (default: the config's). The same files and metadata always give the same digest."""
+def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None = None,
+         config: Config | None = None, concurrency: int | None = None,
+         follow_external_symlinks: bool = False) -> Packed:
+    """Pack a model directory into the local store under ``ref`` (``name[:tag]``; default: ``name:version``
+    from modelcrate.yaml), ``concurrency`` files at a time (default: the config's). The same files and
+    metadata always give the same digest."""
     from . import packing as _pack
 
     cfg = _config(config)
-    r = parse_local(ref)
+    p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch,
+                   follow_external_symlinks=follow_external_symlinks)
+    r = parse_local(ref if ref is not None else _yaml_reference(p.metadata))
     if r.digest:
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
-    p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch,
-                   follow_external_symlinks=follow_external_symlinks)
     store = open_store(cfg)
     with store.writing():
         result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
 
 
+def _yaml_reference(metadata: Mapping[str, Any]) -> str:
+    """``name:version`` from modelcrate.yaml, the reference ``pack`` uses without one."""
+    ref = f"{metadata['name']}:{metadata['version']}"
+    try:
+        Reference.parse(ref)
+    except ModelcrateError as exc:
+        raise UsageError(f"modelcrate.yaml's name:version {ref!r} is not a reference ({exc})",
+                         hint="pass -t NAME:TAG") from None
+    return ref
+
+
 def inspect(ref: str, *, config: Config | None = None) -> ModelView:
-    """The parsed model at local ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes)."""
+    """The parsed model at local ``ref``: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes).
+    KitOps ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`)."""
+    from .unpacking import fetch_model
+
     _r, repo, desc = resolve_local(ref, config)
-    with repo.fetch(desc) as stream:
-        return read_model(read_all(stream, desc, MAX_MANIFEST_BYTES))
+    return fetch_model(repo, desc.digest)
 
 
 def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include: tuple[str, ...] = (),
-           force: bool = False, model_signature: PathLike | None = None, config: Config | None = None
-           ) -> Unpacked:
+           force: bool = False, model_signature: PathLike | None = None, config: Config | None = None,
+           check: Check | None = None) -> Unpacked:
     """Write the model's files into ``out_dir`` (see :mod:`modelcrate.unpacking` for the safety rules).
 
     With ``model_signature``, the OpenSSF model-signing bundle stored by :func:`sign` is also written to
-    that file; it is found (or refused) before any file is written."""
+    that file; it is found (or refused) before any file is written. ``check`` sees the verified files
+    before they are put in place (``scan.UnpackGate`` scans them; raising refuses the model)."""
     from . import signatures as _signatures, unpacking as _unpack
 
     _r, repo, desc = resolve_local(ref, config)
@@ -132,7 +141,7 @@ def unpack(ref: str, out_dir: PathLike, *, kinds: tuple[str, ...] = (), include:
         _signatures.check_model_signature_request(kinds, include)
         _signatures.check_signature_path(model_signature, force=force)
         signature = _signatures.model_signature(repo, desc)
-    result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force)
+    result = _unpack.unpack(repo, desc.digest, out_dir, kinds=kinds, include=include, force=force, check=check)
     if signature is not None and model_signature is not None:
         _signatures.save_model_signature(signature, model_signature, force=force)
     return Unpacked(str(out_dir), tuple(result.files), signature)
@@ -223,27 +232,55 @@ def push(ref: str, directory: PathLike | None = None, *, modelfile: str | None =
 def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | None = None,
          policy: PathLike | Policy | None = None, force: bool = False, kinds: tuple[str, ...] = (),
          include: tuple[str, ...] = (), model_signature: PathLike | None = None, config: Config | None = None,
-         concurrency: int | None = None, progress: Progress | None = None
+         concurrency: int | None = None, progress: Progress | None = None, check: Check | None = None
          ) -> TransferResult:
     """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store, or with ``dest`` straight into that
     directory (as ``pull -o``: every path checked, nothing of a refused model left behind).
 
     ``key`` (a public key PEM file, or a verifier) or ``policy`` (a policy file, or a loaded policy) refuses
-    the model before a byte lands unless the registry holds signatures that satisfy it. ``force``,
-    ``kinds``, ``include`` and ``model_signature`` go with ``dest``."""
+    the model before a byte lands unless the registry holds signatures that satisfy it; a policy with
+    ``formats: {deny_unsafe_pickle: true}`` also refuses unsafe pickles, before the files are placed
+    (``dest``) or the model is tagged (the local store). ``force``,
+    ``kinds``, ``include``, ``model_signature`` and ``check`` (as :func:`unpack`'s) go with ``dest``."""
     from . import transfer
 
+    if dest is None and check is not None:
+        raise UsageError("a check of the written files goes with -o DIR")
     if dest is None and (force or kinds or include or model_signature):
         raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
     cfg = _config(config)
     verify = _verifier(key, policy, what="pull")
     concurrency = concurrency or cfg.concurrency
+    deny = getattr(verify, "deny_unsafe_pickle", False)  # the policy's formats rule
     if dest is None:
+        from .scan import deny_stored
+
         return transfer.pull(ref, config=cfg, concurrency=concurrency, progress=progress,
-                             verify=verify)
+                             verify=verify, check=deny_stored if deny else None)
+    if deny:
+        check = _denying(check)
     return transfer.pull_to_dir(ref, dest, force=force, kinds=kinds, include=include, config=cfg,
                                 concurrency=concurrency, progress=progress, verify=verify,
-                                model_signature=model_signature)
+                                model_signature=model_signature, check=check)
+
+
+def _denying(check: Check | None) -> Check:
+    """``check`` made to refuse unsafe pickles: a scan gate is switched to deny, anything else runs after
+    a denying gate."""
+    from .scan import UnpackGate
+
+    if isinstance(check, UnpackGate):
+        check.deny = True
+        return check
+    gate = UnpackGate(deny=True)
+    if check is None:
+        return gate
+
+    def both(staged: Any) -> None:
+        gate(staged)
+        check(staged)
+
+    return both
 
 
 def copy(src: str, dst: str, *, config: Config | None = None,

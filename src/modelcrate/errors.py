@@ -57,6 +57,10 @@ class InvalidManifest(ModelcrateError):
     """A manifest, index or config is malformed, oversized or breaks the profile in spec/."""
 
 
+class InvalidWeights(ModelcrateError):
+    """A weight or model file's header is truncated, malformed, or claims more than the file holds."""
+
+
 class NotFound(ModelcrateError):
     """A reference, tag, blob or manifest does not exist where it was looked for."""
 

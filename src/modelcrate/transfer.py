@@ -210,20 +210,25 @@ Verification = _signatures.Policy | _signatures.Verifier
 
 
 def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, concurrency: int | None = None,
-         progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None
-         ) -> TransferResult:
+         progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None,
+         check: Callable[[Target, Descriptor, str], None] | None = None) -> TransferResult:
     """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store under the same name.
 
     With a digest the digest wins and every byte is checked against it; with ``TAG@DIGEST`` the tag must
     not name another manifest. Pulled by digest alone, the manifest is kept untagged (safe from GC).
     With ``verify`` (a key verifier or a policy) the model is refused before any blob is fetched unless
-    the registry holds signatures that satisfy it."""
+    the registry holds signatures that satisfy it. ``check`` sees the copied model (store, manifest,
+    name) before it is tagged; raising refuses it, and its untagged blobs go with the next GC."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
     with Targets(config, remote=_registry(config, remote)) as targets:
         src, root = _pull_source(targets, r, verify)
         dst = targets.open(r, write=True, local=True)
-        result, tally, used = _copy(src, root, dst, r.tag, run)
+        result, tally, used = _copy(src, root, dst, None if check is not None else r.tag, run)
+        if check is not None:
+            check(dst, root, r.name)
+            if r.tag:
+                dst.tag(root, r.tag)
         if not r.tag:
             dst.keep(root)  # type: ignore[attr-defined]
         return _result(str(r), root, result, tally, used, targets)
@@ -243,7 +248,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
                 kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), config: Config | None = None,
                 remote: RemoteSettings | None = None, concurrency: int | None = None,
                 progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None,
-                model_signature: str | os.PathLike[str] | None = None) -> TransferResult:
+                model_signature: str | os.PathLike[str] | None = None,
+                check: _unpack.Check | None = None) -> TransferResult:
     """Write the model's files straight into ``out_dir`` (nothing goes into the local store), with the
     safety rules of :func:`modelcrate.unpacking.write_files`: every path checked, links refused, every byte
     verified, and nothing of a refused artifact left behind. ``verify`` refuses an unsigned model before
@@ -261,7 +267,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, run.progress)
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=run.concurrency), run.rounds, config)
+                                                            concurrency=run.concurrency, check=check),
+                                   run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)

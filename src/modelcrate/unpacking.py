@@ -12,6 +12,7 @@ one at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import threading
@@ -26,12 +27,16 @@ from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
 from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
 from ._internal.paths import safe_relpath
-from ._internal.untrusted_tar import regular_files
+from ._internal.untrusted_tar import TAR_FORMATS, regular_files
 from .content.verify import drain, read_all, verifying
 from .errors import AlreadyExists, InvalidManifest, SizeMismatch, UnsafePath
+from . import foreign
 from .format import untrusted_json
+from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_FILE_METADATA, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES
-from .format.model import ModelFile, ModelView, normalize_mode, read_model
+from .format.model import ModelFile, ModelView, normalize_mode
+
+LAYER_READ_FORMATS = ("raw", *TAR_FORMATS)
 
 @dataclass
 class UnpackResult:
@@ -45,11 +50,17 @@ class UnpackResult:
 
 
 def fetch_model(target: Target, reference: str) -> ModelView:
-    """Resolve and read a model manifest (verified against its digest)."""
+    """Resolve and read a model manifest (verified against its digest): ours, legacy ModelPack, or a
+    KitOps ModelKit (whose config, the Kitfile, is fetched to name its layers)."""
     desc = target.resolve(reference)
     with target.fetch(desc) as stream:
         raw = read_all(stream, desc, MAX_MANIFEST_BYTES)
-    return read_model(raw)
+    return foreign.read_any(raw, lambda config: _small_blob(target, config))
+
+
+def _small_blob(target: Target, desc: Descriptor) -> bytes:
+    with target.fetch(desc) as stream:
+        return read_all(stream, desc, MAX_MANIFEST_BYTES)
 
 
 def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> list[ModelFile]:
@@ -64,23 +75,35 @@ def select(view: ModelView, kinds: tuple[str, ...] = (), include: tuple[str, ...
     return out
 
 
+# What a check of the written files sees: each file's relative path and an opener for its verified
+# (not yet renamed) bytes.
+Staged = list[tuple[str, Callable[[], BinaryIO]]]
+Check = Callable[[Staged], None]
+
+
 def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
-           concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
+           concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
     view = fetch_model(target, reference)
-    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency)
+    return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency,
+                       check=check)
 
 
 def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force: bool = False,
-                concurrency: int = DEFAULT_CONCURRENCY) -> UnpackResult:
+                concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None) -> UnpackResult:
     """Verify and place ``files`` under ``out_dir``; all or nothing.
+
+    ``check`` sees every verified file before any is renamed into place; raising refuses the artifact
+    and leaves nothing behind (the unsafe-pickle gate uses it).
 
     Raw layers are fetched on up to ``concurrency`` threads (1: one after another), then tar layers one at
     a time. The first failure stops the rest and is raised as it is; the result lists files in manifest
     order whatever the concurrency."""
     raw_paths = []
     for f in files:
+        if f.format != "raw" and not f.path:
+            continue  # a foreign tar layer without a path annotation: its members are checked one by one
         path = safe_relpath(f.path)
         if f.format == "raw":
             _check_declared_size(f)
@@ -91,8 +114,9 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
         for path in raw_paths:
             stage.check(path)  # refuse early, before any byte is fetched
         for f in files:
-            if f.format not in ("raw", "tar"):
-                raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks raw and tar layers")
+            if f.format not in LAYER_READ_FORMATS:
+                raise InvalidManifest(f"layer {f.path!r} uses {f.format!r}; modelcrate unpacks "
+                                      f"{', '.join(LAYER_READ_FORMATS)} layers")
         # One task per digest: paths that share a blob are fetched one after the other, so progress
         # reporting (keyed by digest) never sees one digest in flight twice.
         by_digest: dict[str, list[tuple[int, ModelFile]]] = {}
@@ -108,9 +132,11 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
 
         _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
         for slot, f in enumerate(files):
-            if f.format == "tar":
+            if f.format != "raw":
                 with target.fetch(f.descriptor) as stream:
                     _extract_tar(verifying(stream, f.descriptor), stage, f, slot)
+        if check is not None:
+            check(stage.staged())
         return stage.commit()
     finally:
         stage.abort()
@@ -187,8 +213,8 @@ class _Claims:
 
 
 def _extract_tar(reader: BinaryIO, stage: "_Stage", layer: ModelFile, slot: int) -> None:
-    layer_path = safe_relpath(layer.path)
-    for name, member, src in regular_files(reader, layer_path, layer.descriptor.size):
+    layer_path = safe_relpath(layer.path) if layer.path else ""
+    for name, member, src in regular_files(reader, layer_path, layer.descriptor.size, layer.format):
         stage.check(name)
         stage.write(name, src, normalize_mode(member.mode), size=member.size, slot=slot)
     drain(reader)  # the end-of-archive padding is part of the digest: read it so the check runs
@@ -204,6 +230,11 @@ class _Temp:
     dir_fd: int  # the directory it sits in, opened without following links
     name: str  # its temporary name there
     size: int = 0
+
+
+def _open_temp(temp: _Temp) -> BinaryIO:
+    fd = os.open(temp.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=temp.dir_fd)
+    return os.fdopen(fd, "rb")
 
 
 class _Stage:
@@ -326,6 +357,10 @@ class _Stage:
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written
+
+    def staged(self) -> Staged:
+        """Every temp file so far, in manifest order, with an opener that reads it by its directory fd."""
+        return [(t.rel, functools.partial(_open_temp, t)) for slot in sorted(self.temps) for t in self.temps[slot]]
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()

@@ -76,6 +76,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "mapping."),
     "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
                            "(incl. production)."),
+    "import": ("importing", "Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model."),
+    "scan": ("importing", "Find files that run code when loaded (pickles) in a directory, a file or a model."),
+    "convert": ("importing", "Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate "
+                             "model."),
 }
 
 

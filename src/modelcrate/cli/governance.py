@@ -17,6 +17,7 @@ from ..format.reference import Reference
 from ..signatures import KeyVerifier
 from .app import cli, config, emit_json, json_option, remote_settings
 from .signing import _read, _signer_options, _target_options, load_signer
+from .render import echo
 
 _STATUS = {True: "pass", False: "FAIL", None: "skip"}
 
@@ -50,8 +51,8 @@ def _decision_command(decision: str) -> Callable[..., None]:
             emit_json(done.to_dict())
             return
         verb = "approved" if decision == "approve" else "rejected"
-        click.echo(f"{verb} {ref} ({done.digest}) for {stage} as {done.signer}", err=True)
-        click.echo(done.stored.descriptor.digest)
+        echo(f"{verb} {ref} ({done.digest}) for {stage} as {done.signer}", err=True)
+        echo(done.stored.descriptor.digest)
 
     return command
 
@@ -109,12 +110,12 @@ def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | Non
         emit_json(result.to_dict())
     else:
         source = f"{policy_path} ({decision.policy_digest})" if policy_path else "no policy"
-        click.echo(f"{ref} ({decision.digest}) into {stage}, policy {source}")
+        echo(f"{ref} ({decision.digest}) into {stage}, policy {source}")
         for r in decision.results:
             evidence = f"  [{', '.join(r.evidence)}]" if r.evidence else ""
-            click.echo(f"  {_STATUS[r.passed]}  {r.rule}: {r.reason}{evidence}")
+            echo(f"  {_STATUS[r.passed]}  {r.rule}: {r.reason}{evidence}")
         for note in result.notes:
-            click.echo(f"note: {note}", err=True)
+            echo(f"note: {note}", err=True)
     if decision.refused:
         failed = decision.failures
         raise PolicyViolation(f"{ref} may not enter {stage}: {len(failed)} rule(s) failed, first: "

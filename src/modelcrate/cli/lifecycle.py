@@ -22,7 +22,7 @@ from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
 from .app import cli, config, emit_json, json_option, remote_option_list, remote_settings
-from .render import table
+from .render import echo, table
 from .signing import _options, load_signer
 
 
@@ -71,10 +71,10 @@ def _landed(verb: str, promoted: lifecycle.Promoted, as_json: bool) -> None:
         emit_json(promoted.to_dict())
         return
     p = promoted.appended.promotion
-    click.echo(f"{verb} {promoted.reference} in {p.stage}: record #{p.sequence} by {p.actor}"
+    echo(f"{verb} {promoted.reference} in {p.stage}: record #{p.sequence} by {p.actor}"
                + (f" ({promoted.appended.attempts} attempts: another promoter wrote first)"
                   if promoted.appended.attempts > 1 else ""), err=True)
-    click.echo(promoted.reference)
+    echo(promoted.reference)
 
 
 @cli.command()
@@ -157,8 +157,8 @@ def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None
     if as_json:
         emit_json({"reference": ref, **stored.to_dict()})
         return
-    click.echo(f"deprecated {ref}: {reason}", err=True)
-    click.echo(stored.descriptor.digest)
+    echo(f"deprecated {ref}: {reason}", err=True)
+    echo(stored.descriptor.digest)
 
 
 @cli.command()
@@ -185,11 +185,11 @@ def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: b
         emit_json(retired.to_dict())
         return
     stages = ", ".join(a.stage for a in retired.stages) or "no stage"
-    click.echo(f"retired {retired.reference} (recorded in {stages})" + (", version tag deleted" if retired.deleted
+    echo(f"retired {retired.reference} (recorded in {stages})" + (", version tag deleted" if retired.deleted
                                                                          else ""), err=True)
     for note in retired.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(retired.reference)
+        echo(f"note: {note}", err=True)
+    echo(retired.reference)
 
 
 def _parse_at(text: str | None) -> datetime | None:
@@ -212,13 +212,13 @@ def _approvers(entry: Entry) -> str:
 def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
     for report in reports:
         verified = "signers verified" if report.signers_verified else "links verified, signers NOT verified"
-        click.echo(f"{name} {report.stage}: {len(report.history.entries)} records ({verified})")
+        echo(f"{name} {report.stage}: {len(report.history.entries)} records ({verified})")
         rows = [[str(e.sequence), e.promotion.time, e.promotion.action, _short(e.subject), e.signer,
                  e.promotion.reason or "-", _approvers(e), e.promotion.policy[:19]] for e in report.history.entries]
         if rows:
-            click.echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "APPROVED BY", "POLICY"], rows))
+            echo(table(["#", "TIME", "ACTION", "MODEL", "SIGNED BY", "REASON", "APPROVED BY", "POLICY"], rows))
         if report.untracked:
-            click.echo(f"warning: {report.untracked}", err=True)
+            echo(f"warning: {report.untracked}", err=True)
 
 
 @cli.command()
@@ -258,11 +258,11 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
         return
     for r, e in answers:
         if e is None:
-            click.echo(f"{r.stage} at {at_text}: no record yet")
+            echo(f"{r.stage} at {at_text}: no record yet")
         elif e.promotion.to_digest is None:
-            click.echo(f"{r.stage} at {at_text}: empty ({e.promotion.action} #{e.sequence} by {e.signer})")
+            echo(f"{r.stage} at {at_text}: empty ({e.promotion.action} #{e.sequence} by {e.signer})")
         else:
-            click.echo(f"{r.stage} at {at_text}: {repo}@{e.promotion.to_digest} ({e.promotion.action} "
+            echo(f"{r.stage} at {at_text}: {repo}@{e.promotion.to_digest} ({e.promotion.action} "
                        f"#{e.sequence} by {e.signer} at {e.promotion.time}; approved by {_approvers(e)}; "
                        f"policy {e.promotion.policy})")
 
@@ -290,16 +290,16 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
     if as_json:
         emit_json({**result.to_dict(), "running": {env: d.to_dict() for env, d in running.items()}})
         return
-    click.echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "RUNS IN", "SIGNED BY", "APPROVALS", "DEPRECATION"],
+    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "RUNS IN", "SIGNED BY", "APPROVALS", "DEPRECATION"],
                      [[v.tag, _short(v.digest), v.created or "", ",".join(v.stages) or "-",
                        ",".join(e for e, d in running.items() if d.fields.digest == v.digest) or "-",
                        ", ".join(v.signatures) or "-", "; ".join(v.approvals) or "-", v.deprecation or "-"]
                       for v in result.versions]))
     for s in result.stages:
-        click.echo(f"stage {s.stage}: {_short(s.history.current)} ({len(s.history.entries)} records"
+        echo(f"stage {s.stage}: {_short(s.history.current)} ({len(s.history.entries)} records"
                    + ("" if s.signers_verified else ", signers not verified") + ")")
         if s.untracked or s.problem:
-            click.echo(f"warning: {s.untracked or s.problem}", err=True)
+            echo(f"warning: {s.untracked or s.problem}", err=True)
 
 
 def _running(repo: str, gate: Gate | None, verifier: Verifier | None, ctx: lifecycle.Context) -> dict:
@@ -332,11 +332,11 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, plain
     resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
                                  ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
     for warning in resolved.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if as_json:
         emit_json(resolved.to_dict())
     else:
-        click.echo(resolved.reference)
+        echo(resolved.reference)
     sys.stdout.flush()
 
 
@@ -347,5 +347,5 @@ def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: 
                                   ctx=lifecycle.Context(cfg, cfg.remote))
     if found is not None:
         f = found.facts
-        click.echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
+        echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
                                                                     else ""), err=True)

@@ -17,7 +17,7 @@ import click
 from ..tracking import api as tracking
 from .app import cli, emit_json, json_option
 from .lifecycle import _ctx, _gate, _parse_at, _policy, _readers, _remote, _signer, _signer_of, _verifier
-from .render import table
+from .render import echo, table
 from .signing import _options
 
 _environment = click.option("--environment", "-e", required=True, help="The environment (e.g. prod-eu).")
@@ -30,14 +30,14 @@ def deployment() -> None:
 
 def _recorded(result: tracking.Recorded, as_json: bool, verb: str) -> None:
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return
     f = result.fields
     where = f" from {f.stage}" if f.stage else ""
-    click.echo(f"{verb} {result.reference} in {f.environment}{where} by {f.actor}", err=True)
-    click.echo(result.stored.descriptor.digest)
+    echo(f"{verb} {result.reference} in {f.environment}{where} by {f.actor}", err=True)
+    echo(result.stored.descriptor.digest)
 
 
 @deployment.command(name="record")
@@ -99,7 +99,7 @@ def pull_attachments(ref: str, digest: str, out_dir: str, pub_key: str | None, p
                                         verifier=_verifier((pub_key,) if pub_key else ()), force=force,
                                         ctx=Context(config, config.remote))
     for path in written:
-        click.echo(f"attachment: {path}", err=True)
+        echo(f"attachment: {path}", err=True)
 
 
 def _short(digest: str | None) -> str:
@@ -131,16 +131,16 @@ def deployments(repo: str, environment: str | None, at_text: str | None, pub_pat
         emit_json(result.to_dict())
         return
     when = f" at {at_text}" if at_text else " now"
-    click.echo(f"running{when}:")
+    echo(f"running{when}:")
     rows = [[env, d.version or "-", _short(d.fields.digest), d.fields.time.isoformat(), d.fields.stage or "-",
              d.fields.endpoint or "-", str(d.fields.replicas) if d.fields.replicas is not None else "-", d.signer]
             for env, d in result.running.items()]
-    click.echo(table(["ENVIRONMENT", "VERSION", "DIGEST", "SINCE", "FROM STAGE", "ENDPOINT", "REPLICAS",
+    echo(table(["ENVIRONMENT", "VERSION", "DIGEST", "SINCE", "FROM STAGE", "ENDPOINT", "REPLICAS",
                       "SIGNED BY"], rows) if rows else "  nothing")
-    click.echo("events:")
+    echo("events:")
     events = [[d.fields.time.isoformat(), d.fields.event, d.fields.environment, d.version or "-",
                _short(d.fields.digest), d.fields.stage or "-", d.signer] for d in result.events]
-    click.echo(table(["TIME", "EVENT", "ENVIRONMENT", "VERSION", "DIGEST", "FROM STAGE", "SIGNED BY"], events)
+    echo(table(["TIME", "EVENT", "ENVIRONMENT", "VERSION", "DIGEST", "FROM STAGE", "SIGNED BY"], events)
                if events else "  none")
 
 
@@ -172,8 +172,8 @@ def attach(ref: str, file: str, doc_type: str, media_type: str | None, key_path:
         emit_json({"reference": reference, **att.to_dict(), "record": stored.descriptor.digest})
         return
     f = att.fields
-    click.echo(f"attached {f.name} ({f.doc_type}, {f.media_type}, {f.size} bytes) to {reference}", err=True)
-    click.echo(stored.descriptor.digest)
+    echo(f"attached {f.name} ({f.doc_type}, {f.media_type}, {f.size} bytes) to {reference}", err=True)
+    echo(stored.descriptor.digest)
 
 
 @cli.group()
@@ -201,7 +201,7 @@ def list_(ref: str, doc_type: str | None, pub_paths: tuple[str, ...], policy_pat
     if as_json:
         emit_json({"reference": ref, "attachments": [a.to_dict() for a in found]})
         return
-    click.echo(table(["TYPE", "NAME", "MEDIA TYPE", "SIZE", "DIGEST", "SIGNED BY", "TIME"],
+    echo(table(["TYPE", "NAME", "MEDIA TYPE", "SIZE", "DIGEST", "SIGNED BY", "TIME"],
                      [[a.fields.doc_type, a.fields.name, a.fields.media_type, str(a.fields.size),
                        _short(a.fields.digest), a.signer, a.fields.to_dict()["time"]] for a in found])
                if found else "no verified attachments")
@@ -228,9 +228,9 @@ def get(ref: str, doc_type: str, out: str | None, force: bool, pub_paths: tuple[
     fetched = tracking.get_attachment(ref, doc_type=doc_type, gate=_gate(policy_path), verifier=_verifier(pub_paths),
                                       ctx=_ctx(ref, plain_http, insecure, ca_file, timeout))
     path = tracking.save(fetched, out or Path.cwd() / fetched.attachment.fields.name, force=force)
-    click.echo(f"wrote {path} ({fetched.attachment.fields.size} bytes, {fetched.attachment.fields.digest}, "
+    echo(f"wrote {path} ({fetched.attachment.fields.size} bytes, {fetched.attachment.fields.digest}, "
                f"signed by {fetched.attachment.signer})", err=True)
-    click.echo(str(path))
+    echo(str(path))
 
 
 @cli.command()
@@ -254,7 +254,7 @@ def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path:
     if as_json:
         emit_json({"reference": ref, "metrics": [r.to_dict() for r in rows]})
         return
-    click.echo(table(["TIME", "VERSION", "DIGEST", "PHASE", "METRIC", "VALUE", "SOURCE"],
+    echo(table(["TIME", "VERSION", "DIGEST", "PHASE", "METRIC", "VALUE", "SOURCE"],
                      [[r.metric.time or "-", r.version or "-", _short(r.digest), r.to_dict()["phase"],
                        r.metric.name, f"{r.metric.value:g}", _short(r.metric.source)] for r in rows])
                if rows else "no metrics")
@@ -303,18 +303,18 @@ def events(where: str, since_text: str | None, follow: bool, interval: float, po
     def poll() -> list:
         found, notes = tracking.events(where, since=since, gate=gate, verifier=verifier, ctx=ctx)
         for note in notes:
-            click.echo(f"note: {note}", err=True)
+            echo(f"note: {note}", err=True)
         return found
 
     stream = follow_events(poll, time.sleep, polls=polls if follow else 1, interval=interval)
     for event in stream:
         line = json.dumps(event.to_dict(), sort_keys=True)
         if as_json or argv is None:
-            click.echo(line if as_json else _event_line(event))
+            echo(line if as_json else _event_line(event))
         if argv is not None:
             done = subprocess.run(argv, input=line + "\n", text=True, check=False)
             if done.returncode != 0:
-                click.echo(f"warning: {argv[0]} exited {done.returncode} for event {event.id}", err=True)
+                echo(f"warning: {argv[0]} exited {done.returncode} for event {event.id}", err=True)
         sys.stdout.flush()
 
 

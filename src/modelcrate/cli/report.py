@@ -9,6 +9,7 @@ import click
 from .._internal.fsutil import atomic_write
 from ..report import api as report_api
 from .app import cli
+from .render import echo
 from .lifecycle import _ctx, _gate, _policy, _readers, _remote, _verifier
 
 
@@ -39,7 +40,7 @@ def report(ref: str, out: str | None, fmt: str, bundle_dir: str | None, pub_path
                            ctx=_ctx(ref, plain_http, insecure, ca_file, timeout), bundle=bundle_dir)
     text = report_api.render(doc, fmt)
     if out is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     atomic_write(Path(out), text.encode("utf-8"))
-    click.echo(f"wrote {out}" + (f" and the evidence bundle {bundle_dir}" if bundle_dir else ""), err=True)
+    echo(f"wrote {out}" + (f" and the evidence bundle {bundle_dir}" if bundle_dir else ""), err=True)

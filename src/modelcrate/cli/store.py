@@ -25,30 +25,36 @@ from .render import echo, human_size, table
 def init(directory: str, name: str | None, force: bool, follow_external_symlinks: bool) -> None:
     """Write DIRECTORY/modelcrate.yaml, classifying the files found there.
 
+    Metadata comes from what the directory already says: a Kitfile, a modctl Modelfile, an
+    MLflow MLmodel, a Hugging Face card (README.md front matter) and config.json, and the
+    weights' own headers. What could not be mapped is reported.
+
     \b
-    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.h5 *.keras
-    Weight config: config.json, generation_config.json, tokenizer*, ...
-    Code: *.py *.sh    Docs: README* LICENSE* *.md
-    Other files are listed as comments for you to decide.
+    Weights: *.safetensors *.gguf *.onnx *.bin *.pt *.pth *.ckpt *.h5 *.keras
+    Weight config: config.json, tokenizer*, chat_template*, *.safetensors.index.json, MLmodel, ...
+    Code: *.py *.sh requirements.txt conda.yaml    Docs: README* LICENSE* *.md
+    Other files (and training state such as training_args.bin) are listed as comments.
 
     \b
     Example:
       modelcrate init ./my-model --name my-model
     """
-    path = api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks)
-    echo(f"wrote {path}", err=True)
+    from .importing import report_written
+
+    report_written(api.init(directory, name=name, force=force, follow_external_symlinks=follow_external_symlinks))
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-t", "--tag", "ref", required=True, help="Reference to store it under, NAME[:TAG].")
+@click.option("-t", "--tag", "ref",
+              help="Reference to store it under, NAME[:TAG] (default: name:version from the yaml).")
 @click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False),
               help="The modelcrate.yaml to use (default: DIRECTORY/modelcrate.yaml).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
               help="Files hashed and stored in parallel.")
 @json_option
 @follow_symlinks_option
-def pack(directory: str, ref: str, modelfile: str | None, concurrency: int, as_json: bool,
+def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: int, as_json: bool,
          follow_external_symlinks: bool) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
@@ -117,7 +123,8 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
     echo(f"{'Reference:':<14}{ref}\n{'Digest:':<14}{view.manifest.digest}")
     labels = {"name": "Name", "version": "Version", "description": "Description", "license": "License",
               "framework": "Framework", "format": "Format", "architecture": "Architecture",
-              "paramSize": "Parameters", "precision": "Precision", "pipeline_tag": "Task", "created": "Created"}
+              "paramSize": "Parameters", "precision": "Precision", "quantization": "Quantization",
+              "pipeline_tag": "Task", "created": "Created"}
     for key, label in labels.items():
         if meta.get(key):
             echo(f"{label + ':':<14}{meta[key]}")
@@ -143,9 +150,11 @@ def inspect(ref: str, raw: bool, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="Also write the model's OpenSSF model-signing bundle to this file, beside DIRECTORY.")
+@click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
+              help="Refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
 @json_option
 def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str, ...], force: bool,
-           signature_path: str | None, as_json: bool) -> None:
+           signature_path: str | None, deny_unsafe: bool, as_json: bool) -> None:
     """Write a model's files into DIRECTORY, verifying every byte.
 
     Refuses hostile artifacts (absolute paths, '..', links, paths through symlinks, duplicates,
@@ -157,8 +166,13 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
       modelcrate unpack my-model:1.0.0 ./serving --filter weight --filter weight.config
       modelcrate unpack my-model:1.0.0 ./serving --model-signature ./serving.sig
     """
+    from ..scan import UnpackGate
+    from .importing import warn_unsafe
+
+    gate = UnpackGate(deny=deny_unsafe)
     result = api.unpack(ref, directory, kinds=kinds, include=include, force=force, model_signature=signature_path,
-                        config=config())
+                        config=config(), check=gate)
+    warn_unsafe(gate.result)
     signature = result.model_signature
     if as_json:
         out: dict[str, Any] = {"directory": directory, "files": [{"path": p, "size": s} for p, s in result.files]}

@@ -238,13 +238,16 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
               help="Refuse the model, before a byte lands, unless it meets this signature policy (YAML).")
 @click.option("--model-signature", "signature_path", type=click.Path(dir_okay=False),
               help="With -o: also write the model's OpenSSF model-signing bundle to this file.")
+@click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
+              help="With -o: refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
 @click.option("--with-attachments", is_flag=True,
               help="With -o and --key/--policy: also write the verified attached documents into "
                    "DIR/.modelcrate-attachments/TYPE/ (the local store always keeps them as referrers).")
 @_transfer_options
 @registry_options
 def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], include: tuple[str, ...],
-         pub_key: str | None, policy_path: str | None, signature_path: str | None, with_attachments: bool,
+         pub_key: str | None, policy_path: str | None, signature_path: str | None, deny_unsafe: bool,
+         with_attachments: bool,
          concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
     """Pull a model into the local store, or with -o straight into a directory; print its digest.
 
@@ -263,10 +266,20 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
         raise UsageError("pull takes --key or --policy, not both")
     if with_attachments and not (out_dir and (pub_key or policy_path)):
         raise UsageError("--with-attachments goes with -o DIR and --key or --policy (whose documents to trust)")
+    if not out_dir and deny_unsafe:
+        raise UsageError("--deny-unsafe-pickle goes with -o DIR")
+    from ..scan import UnpackGate
+    from .importing import warn_unsafe, warn_unsafe_stored
+
+    gate = UnpackGate(deny=deny_unsafe) if out_dir else None
     progress = _progress(quiet or as_json, "pulling")
     result = _run_with_bars(config, progress, lambda: api.pull(
         ref, out_dir, key=pub_key, policy=policy_path, force=force, kinds=kinds, include=include,
-        model_signature=signature_path, config=config, concurrency=concurrency, progress=progress))
+        model_signature=signature_path, config=config, concurrency=concurrency, progress=progress, check=gate))
+    if gate is not None:
+        warn_unsafe(gate.result)
+    else:
+        warn_unsafe_stored(ref, result.digest, config)
     _report("pulled", result, quiet=quiet, as_json=as_json, wire=result.bytes_received)
     if pub_key or policy_path:
         from .lifecycle import warn_if_deprecated  # the lifecycle's records, only when verifying

@@ -75,9 +75,20 @@ class _TooDeep(Exception):
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader whose (recursive) composer stops at :data:`MAX_DEPTH`, long before RecursionError."""
+    """SafeLoader that stops at :data:`MAX_DEPTH` levels: in its scanner, whose bookkeeping grows with the
+    depth on every token (50,000 ``[`` took seconds), and in its composer, which recurses per level."""
 
     _depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(self.line + 1)
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_DEPTH:
+            raise _TooDeep(self.line + 1)
+        return super().add_indent(column)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1

@@ -108,6 +108,8 @@ class Evidence:
     ``deprecated``: a verified deprecation record, True when deprecated without one, or None/False.
     ``now``: the evaluation time; an approval dated after it (beyond :data:`CLOCK_SKEW`) does not count,
     while a rejection dated after it still blocks (record times are claimed by their signers).
+    ``unsafe_pickles``: one reason per file the unsafe-pickle scan refused (empty: none), or None when the
+    model's files were not scanned.
     """
 
     digest: str
@@ -121,6 +123,7 @@ class Evidence:
     deprecated: Deprecation | bool | None = None
     promoter: str | None = None
     now: datetime | None = None
+    unsafe_pickles: tuple[str, ...] | None = None
     documents: tuple[Document, ...] = ()
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
 
@@ -200,6 +203,8 @@ def _results(rules: StageRules, ev: Evidence) -> list[RuleResult]:
     out.extend(_document(t, ev) for t in rules.documents)
     if rules.licenses:
         out.append(_license(rules.licenses, ev))
+    if rules.deny_unsafe_pickle:
+        out.append(_unsafe_pickles(ev))
     if rules.approvals is not None:
         out.extend(_approvals(rules.approvals, ev))
     if rules.promoters:
@@ -315,6 +320,15 @@ def _license(allowed: Sequence[str], ev: Evidence) -> RuleResult:
         return RuleResult("licenses", False, f"license {ev.license!r} is not an SPDX expression: {exc}")
     verdict = "is allowed" if ok else f"is not in the allow-list ({', '.join(allowed)})"
     return RuleResult("licenses", ok, f"license {ev.license} {verdict}", (ev.digest,))
+
+
+def _unsafe_pickles(ev: Evidence) -> RuleResult:
+    rule = "formats deny_unsafe_pickle"
+    if ev.unsafe_pickles is None:
+        return RuleResult(rule, False, "the model's files were not scanned for unsafe pickles")
+    if ev.unsafe_pickles:
+        return RuleResult(rule, False, "; ".join(ev.unsafe_pickles)[:600], (ev.digest,))
+    return RuleResult(rule, True, "no file is a pickle that imports anything unsafe", (ev.digest,))
 
 
 def _latest_per_identity(rule: ApprovalRule, ev: Evidence) -> dict[str, Approval]:

@@ -140,7 +140,8 @@ def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, s
         compared[stage_name] = Baseline(b.stage, b.digest, tuple(found), b.problem)
     evidence = Evidence(subject.digest, stage, base.current_stages, signatures, tuple(attestations), approvals,
                         tuple(metrics), license_ if isinstance(license_, str) else None, deprecated, promoter,
-                        now or datetime.now(UTC), documents, compared)
+                        now or datetime.now(UTC), documents=documents, baselines=compared,
+                        unsafe_pickles=_unsafe_pickles(target, subject, name) if rules.deny_unsafe_pickle else None)
     return Gathered(evidence, tuple(c.notes))
 
 
@@ -153,6 +154,14 @@ def _documents(c: _Collector, trusted: Sequence[SignerSpec]) -> tuple[Document, 
         except SignatureError as exc:
             c.notes.append(f"{ATTACHMENT_V1}: not counted: {r.bundle_digest}: {exc}")
     return tuple(out)
+
+
+def _unsafe_pickles(target: Target, subject: Descriptor, name: str) -> tuple[str, ...]:
+    """The scan's reasons to refuse the model's files; every layer is read to its end and checked against
+    its digest, so the verdict is about the bytes a consumer will get."""
+    from ..scan import policy_gate, scan_reference
+
+    return tuple(policy_gate(scan_reference(target, subject, name, verify=True)))
 
 
 def promoter_identity(bundle_bytes: bytes, rules: StageRules) -> str | None:

@@ -56,7 +56,7 @@ def pull_policy(policy: PolicyFile) -> _sig.Policy:
         raise InvalidPolicy(f"{policy.source}: has no signers section, which verifying or pulling by policy "
                             "needs (stages are checked when promoting)")
     return _sig.Policy(_sig.AnyOf(tuple(s.verifier for s in policy.signers)), policy.require_signature,
-                       policy.require_attestations, policy.source)
+                       policy.require_attestations, policy.source, policy.deny_unsafe_pickle)
 
 
 class _Builder:
@@ -82,7 +82,8 @@ class _Builder:
         stages = {name: self.stage(name, (raw_stages or {}).get(name, {}), names) for name in names}
         environments = {env: self.environment(env, raw, names) for env, raw in data.get("environments", {}).items()}
         return PolicyFile(self.doc.source, f"sha256:{hexdigest}", stages, signers, signature, attestations,
-                          has_stages=raw_stages is not None, environments=environments)
+                          has_stages=raw_stages is not None, environments=environments,
+                          deny_unsafe_pickle=bool(data.get("formats", {}).get("deny_unsafe_pickle", False)))
 
     def environment(self, name: str, raw: Mapping[str, Any], names: tuple[str, ...]) -> EnvironmentRules:
         at = ["environments", name]
@@ -115,7 +116,9 @@ class _Builder:
             self.approvals([*at, "approvals"], raw["approvals"]) if "approvals" in raw else None,
             self.signers([*at, "promoters"], raw.get("promoters", [])),
             tuple(dict.fromkeys(x.casefold() for x in raw.get("licenses", []))),
-            bool(raw.get("allow_deprecated", False)), tuple(dict.fromkeys(raw.get("documents", []))))
+            bool(raw.get("allow_deprecated", False)),
+            bool(raw.get("formats", {}).get("deny_unsafe_pickle", False)),
+            documents=tuple(dict.fromkeys(raw.get("documents", []))))
 
     def approvals(self, at: list[str | int], raw: Mapping[str, Any]) -> ApprovalRule:
         approvers = [self.signer([*at, "keys", i], {"key": k}, named=True) for i, k in enumerate(raw.get("keys", []))]

@@ -59,6 +59,7 @@ class StageRules:
     promoters: tuple[SignerSpec, ...] = ()
     licenses: tuple[str, ...] = ()
     allow_deprecated: bool = False
+    deny_unsafe_pickle: bool = False
     documents: tuple[str, ...] = ()  # attached document types that must be present, signed by an attester
 
     def signers(self) -> tuple[SignerSpec, ...]:
@@ -95,6 +96,7 @@ class PolicyFile:
     require_signature: bool = True
     require_attestations: tuple[str, ...] = ()
     has_stages: bool = False
+    deny_unsafe_pickle: bool = False  # the pull policy's formats rule
     environments: Mapping[str, EnvironmentRules] = field(default_factory=dict)
 
     @property

@@ -31,12 +31,15 @@ class Policy:
 
     ``signers``: any of them may sign. ``require_signature``: a signature (sign/v1 or cosign) must verify.
     ``attestations``: every listed predicate type needs at least one verified attestation.
+    ``deny_unsafe_pickle``: a pull refuses the model when a file is an unsafe pickle (spec/scan.md); the
+    signature checks here do not read files, the pull applies it to the verified files.
     """
 
     signers: AnyOf
     require_signature: bool = True
     attestations: tuple[str, ...] = ()
     source: str = "policy"
+    deny_unsafe_pickle: bool = False
 
     def __post_init__(self) -> None:
         if not self.require_signature and not self.attestations:

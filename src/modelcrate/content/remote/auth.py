@@ -194,7 +194,7 @@ class Authenticator:
         challenge = next((c for c in challenges if c.scheme == "bearer"), None) or \
             next((c for c in challenges if c.scheme == "basic"), None)
         if challenge is None:
-            shown = ", ".join(sorted({c.scheme for c in challenges})) or "no challenge"
+            shown = " ".join(", ".join(sorted({c.scheme for c in challenges})).split())[:200] or "no challenge"
             raise AuthError(f"{self.host} refused the request (401) and asks for {shown}, "
                             "which modelcrate does not support", status=401)
         if challenge.scheme == "basic":
