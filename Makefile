@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := .demo
 
-.PHONY: venv demo demo-lifecycle test fuzz bench-pack bench-transfer bench-startup bench-scan clean
+.PHONY: venv demo demo-lifecycle test fuzz bench-pack bench-transfer bench-startup bench-scan bench-search clean
 
 $(BIN)/modelcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-startup: venv
 
 bench-scan: venv
 	$(BIN)/python benchmarks/scan.py
+
+bench-search: venv
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

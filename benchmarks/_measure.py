@@ -35,3 +35,10 @@ def best(runs: list[Run]) -> Run:
     """The fastest run (least disturbed by other load), with the highest RSS seen across runs."""
     fastest = min(runs, key=lambda r: r.seconds)
     return Run(fastest.seconds, max(r.peak_rss_mib for r in runs))
+
+
+def median(runs: list[Run]) -> float:
+    """Median seconds: on a shared 2-core machine a single lucky or unlucky run says little."""
+    ordered = sorted(r.seconds for r in runs)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

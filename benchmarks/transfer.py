@@ -10,6 +10,17 @@ by default), and times, as child processes whose peak RSS is read with ``wait4``
   verified, written to files like curl), ``modelcrate pull REF`` into the local store (verified, and each
   blob fsync'ed by the store before it is renamed into place), ``oras-py`` ``OrasClient.pull``.
 
+and, for the cases the transport work targets, side by side in the same run:
+
+* mount: ``modelcrate push REF`` of the stored model to a *new* repository of a registry that holds its
+  blobs under another repository (blob-location cache → cross-repository mounts) beside ``skopeo copy``
+  doing the same with its blob-info cache; bytes sent are counted from the registry's access log;
+* one big blob: ``pull -o`` of a single-file model (``--concurrency 4`` and ``1``) beside ``curl`` GET;
+* capped: the same single-file pull through a local proxy that caps *each connection* at 50 MiB/s (as
+  object stores and CDNs cap one stream), ``modelcrate pull -o`` beside ``curl`` (``--capped-mib``);
+* push DIR: ``modelcrate push DIR REF`` of the single-file model (packed on the fly) beside ``curl`` PUT;
+* with ``--big-gib N``: peak RSS of ``pull -o`` and ``push`` of one N GiB file (memory must not grow).
+
 Before every timed step the page cache is synced (untimed): on this kind of machine the writeback of the
 previous step's gigabyte otherwise halves the next step's speed, whichever client it is. Each push goes
 to a fresh repository, so nothing is skipped (registry 2.8.2 keeps blob existence per
@@ -17,8 +28,10 @@ repository). Targets: push >= 0.9x curl, pull with verification >= 0.9x curl, pe
 >= 2x oras-py both ways. The box is shared and small (2 cores): the summary shows the best and the median
 of the rounds, and the ratios use medians.
 
-    python benchmarks/transfer.py                  # 1 GiB, 4 files, 3 rounds
+    python benchmarks/transfer.py --skip-oras       # 1 GiB, 4 files, 3 rounds
     python benchmarks/transfer.py --size-mib 256 --rounds 1
+    python benchmarks/transfer.py --skip-oras --big-gib 4   # adds the 4 GiB single-file memory case
+    python benchmarks/transfer.py --big-gib 4 --big-only    # that case alone
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,9 +49,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from _measure import Run, best, run  # noqa: E402
+from _measure import Run, best, median, run  # noqa: E402
 from pack import make_model  # noqa: E402
 
+from tests.support.faultproxy import FaultProxy  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 
 CURL_PUSH = r"""
@@ -74,13 +89,6 @@ OrasClient(hostname=host, insecure=True).pull(target=target, outdir=out)
 """
 
 
-def median(runs: list[Run]) -> float:
-    """Median seconds: on a shared 2-core machine a single lucky or unlucky run says little."""
-    ordered = sorted(r.seconds for r in runs)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -95,7 +103,16 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-oras", action="store_true", help="leave oras-py out (it is slow and memory-hungry)")
+    parser.add_argument("--capped-mib", type=int, default=256, help="blob size for the 50 MiB/s-per-connection case")
+    parser.add_argument("--big-gib", type=int, default=0, help="also measure peak RSS with one file of N GiB")
+    parser.add_argument("--big-only", action="store_true", help="with --big-gib: only that case")
     args = parser.parse_args()
+    if args.big_only:
+        with tempfile.TemporaryDirectory(prefix="modelcrate-bench-") as tmp_name, RegistryProcess() as reg:
+            tmp = Path(tmp_name)
+            big_case(args.big_gib or 4, str(Path(sys.executable).with_name("modelcrate")),
+                     {"MODELCRATE_HOME": str(tmp / "store"), "DOCKER_CONFIG": str(tmp / "docker")}, reg, tmp)
+        return
     cli = str(Path(sys.executable).with_name("modelcrate"))
     curl = shutil.which("curl")
     if curl is None:
@@ -115,12 +132,20 @@ def main() -> None:
         os.sync()
         results: dict[str, list[Run]] = {}
 
-        def record(name: str, r: Run) -> None:
+        sizes: dict[str, float] = {}
+
+        def record(name: str, r: Run, mib: float | None = None) -> None:
             os.sync()  # untimed: the next client starts with no writeback of this one's files under way
             results.setdefault(name, []).append(r)
-            print(f"  {name:<44} {total / r.seconds:8.1f} MiB/s  {r.peak_rss_mib:7.1f} MiB", flush=True)
+            sizes[name] = mib or total
+            print(f"  {name:<50} {sizes[name] / r.seconds:8.1f} MiB/s {r.seconds:7.2f} s {r.peak_rss_mib:7.1f} MiB",
+                  flush=True)
 
         pairs = [x for p, d in zip(paths, digests, strict=True) for x in (str(p), d)]
+
+        def forget_locations() -> None:
+            """Empty modelcrate's blob-location cache (in the store's state directory), untimed."""
+            shutil.rmtree(home / "state", ignore_errors=True)
 
         def push_curl(rnd: int) -> None:
             record("push  curl (PUT, digest known)", run(["bash", "-c", CURL_PUSH, "curl-push", base,
@@ -129,6 +154,7 @@ def main() -> None:
         def push_mc(rnd: int, conc: str) -> None:
             ref = f"{reg.host}/bench/mc{rnd}c{conc}:1"
             subprocess.run([cli, "tag", src_ref, ref], env={**os.environ, **env}, check=True, capture_output=True)
+            forget_locations()  # measure the upload, not a mount (the mount case is timed on its own)
             record(f"push  modelcrate push REF (concurrency {conc})",
                    run([cli, "push", ref, "-q", "--concurrency", conc], env=env))
 
@@ -160,6 +186,84 @@ def main() -> None:
                                                 f"{reg.host}/bench/oras{rnd}:1", str(out)]))
             shutil.rmtree(out, ignore_errors=True)
 
+        single = tmp / "single"
+        single_paths = make_model(single, args.size_mib, 1)
+        single_digest = sha256_file(single_paths[0])
+        one_ref = f"{reg.host}/bench/one:1"
+        for cmd in (["pack", str(single), "-t", one_ref], ["push", one_ref, "-q"]):  # set-up, not timed
+            subprocess.run([cli, *cmd], env={**os.environ, **env}, check=True, capture_output=True)
+        skopeo = shutil.which("skopeo")
+        if skopeo:  # skopeo sees the blobs once (untimed), as modelcrate did when it pushed the source
+            subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci:{home}:{src_ref}",
+                            f"docker://{reg.host}/bench/sksource:1"], check=True, capture_output=True)
+        sent: dict[str, list[int]] = {}
+
+        def upload_requests(since: int) -> int:
+            """Requests carrying blob bytes (PATCH/PUT on upload sessions) in the access log after ``since``."""
+            return sum(1 for line in reg.read_log().splitlines()[since:]
+                       if re.search(r'"(PATCH|PUT) /v2/\S+/blobs/uploads/', line))
+
+        def mount_mc(rnd: int) -> None:
+            ref = f"{reg.host}/bench/mount{rnd}:1"
+            subprocess.run([cli, "tag", src_ref, ref], env={**os.environ, **env}, check=True, capture_output=True)
+            mark = len(reg.read_log().splitlines())
+            record("mount modelcrate push REF (new repository)", run([cli, "push", ref, "-q"], env=env))
+            sent.setdefault("mount modelcrate", []).append(upload_requests(mark))
+
+        def mount_skopeo(rnd: int) -> None:
+            mark = len(reg.read_log().splitlines())
+            record("mount skopeo copy (new repository)", run([
+                skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci:{home}:{src_ref}",  # type: ignore[list-item]
+                f"docker://{reg.host}/bench/skmount{rnd}:1"]))
+            sent.setdefault("mount skopeo", []).append(upload_requests(mark))
+
+        def one_curl(rnd: int) -> None:
+            out = tmp / "one-curl.bin"
+            record("one   curl GET > file", run([curl, "-sS", "-f", "-o", str(out),
+                                                  f"{base}/v2/bench/one/blobs/{single_digest}"]), single_mib)
+            out.unlink()
+
+        def one_mc(rnd: int, conc: str) -> None:
+            out = tmp / f"one-mc{rnd}"
+            record(f"one   modelcrate pull -o (concurrency {conc})",
+                   run([cli, "pull", one_ref, "-o", str(out), "-q", "--concurrency", conc], env=env), single_mib)
+            shutil.rmtree(out)
+
+        def capped(rnd: int) -> None:
+            with FaultProxy(reg.port) as proxy:
+                proxy.rate_limit(50 * (1 << 20))
+                out = tmp / "capped-curl.bin"
+                record("cap   curl GET via 50 MiB/s/conn proxy", run([
+                    curl, "-sS", "-f", "-o", str(out), f"{proxy.url}/v2/bench/capped/blobs/{capped_digest}"]),
+                    capped_mib)
+                out.unlink()
+                dest = tmp / f"capped-mc{rnd}"
+                record("cap   modelcrate pull -o via 50 MiB/s/conn proxy", run([
+                    cli, "pull", f"{proxy.host}/bench/capped:1", "-o", str(dest), "-q"], env=env), capped_mib)
+                shutil.rmtree(dest)
+
+        def push_dir_curl(rnd: int) -> None:
+            record("pdir  curl PUT of the file (digest known)", run(["bash", "-c", CURL_PUSH, "curl-push", base,
+                                                                    f"bench/pdircurl{rnd}", str(single_paths[0]),
+                                                                    single_digest]), single_mib)
+
+        def push_dir_mc(rnd: int) -> None:
+            forget_locations()
+            record("pdir  modelcrate push DIR REF", run([cli, "push", str(single), f"{reg.host}/bench/pdir{rnd}:1",
+                                                          "-q"], env=env), single_mib)
+
+        single_mib = args.size_mib
+        capped_mib = args.capped_mib
+        capped_dir = tmp / "capped"
+        make_model(capped_dir, capped_mib, 1)
+        capped_digest = sha256_file(next(capped_dir.glob("*.safetensors")))
+        capped_ref = f"{reg.host}/bench/capped:1"
+        for cmd in (["pack", str(capped_dir), "-t", capped_ref], ["push", capped_ref, "-q"]):
+            subprocess.run([cli, *cmd], env={**os.environ, **env}, check=True, capture_output=True)
+        # The mount case runs right after the pushes, whose blob locations it mounts from.
+        extra = [mount_mc, *([mount_skopeo] if skopeo else []), one_curl, lambda r: one_mc(r, "4"),
+                 lambda r: one_mc(r, "1"), capped, push_dir_curl, push_dir_mc]
+
         pushes = [push_curl, lambda r: push_mc(r, "4"), lambda r: push_mc(r, "1")]
         pulls = [pull_curl, pull_mc_dir, pull_mc_store]
         if not args.skip_oras:
@@ -169,6 +273,8 @@ def main() -> None:
             print(f"round {rnd + 1}/{args.rounds}", flush=True)
             # Rotate the order each round: no client always gets the same slot after the others' writes.
             for step in pushes[rnd % len(pushes):] + pushes[:rnd % len(pushes)]:
+                step(rnd)
+            for step in extra:
                 step(rnd)
             for step in pulls[rnd % len(pulls):] + pulls[:rnd % len(pulls)]:
                 step(rnd)
@@ -190,6 +296,37 @@ def main() -> None:
                       f"{max(x.peak_rss_mib for x in runs):7.1f} MiB")
         print("targets: push >= 0.90x curl; pull with verification >= 0.90x curl; peak RSS <= 100 MiB; "
               ">= 2x oras-py both ways")
+        print(f"\n{'case':<50} {'median':>8} {'MiB/s':>7} {'ratio':>22} {'peak RSS':>10}")
+        for group, ref_word in (("one", "curl"), ("cap", "curl"), ("pdir", "curl"), ("mount", "skopeo")):
+            names = [k for k in results if k.startswith(group + " ")]
+            ref_name = next((k for k in names if ref_word in k), None)
+            ref_med = median(results[ref_name]) if ref_name else None
+            for name in names:
+                m = median(results[name])
+                ratio = f"{ref_med / m:6.2f}x {ref_word} speed" if ref_med else "-"
+                print(f"{name:<50} {m:7.2f}s {sizes[name] / m:7.1f} {ratio:>22} "
+                      f"{max(x.peak_rss_mib for x in results[name]):7.1f} MiB")
+        for name, counts in sent.items():
+            print(f"{name}: upload requests carrying blob bytes per run: {counts}")
+        print("targets: one blob pull >= 1.0x curl; capped >= 3x curl; push DIR >= 0.95x curl; "
+              "mount <= 0.5 s with 0 upload requests")
+        if args.big_gib:
+            big_case(args.big_gib, cli, env, reg, tmp)
+
+
+def big_case(gib: int, cli: str, env: dict[str, str], reg: RegistryProcess, tmp: Path) -> None:
+    """Peak RSS of pushing and pulling one file of ``gib`` GiB: memory must not grow with the model."""
+    big = tmp / "big"
+    make_model(big, gib * 1024, 1)
+    ref = f"{reg.host}/bench/big:1"
+    subprocess.run([cli, "pack", str(big), "-t", ref], env={**os.environ, **env}, check=True, capture_output=True)
+    shutil.rmtree(big)
+    os.sync()
+    pushed = run([cli, "push", ref, "-q"], env=env)
+    os.sync()
+    pulled = run([cli, "pull", ref, "-o", str(tmp / "big-out"), "-q"], env=env)
+    print(f"\n{gib} GiB single file: push {pushed.seconds:.1f} s peak RSS {pushed.peak_rss_mib:.1f} MiB; "
+          f"pull -o {pulled.seconds:.1f} s peak RSS {pulled.peak_rss_mib:.1f} MiB (target <= 100 MiB)")
 
 
 def _in(cwd: Path, cmd: list[str]) -> Run:

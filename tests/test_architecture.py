@@ -54,7 +54,8 @@ def test_only_the_cli_imports_click_or_prints(path: Path) -> None:
 
 # The operations layer and the interfaces above it; content/ (stores, the registry Target) sits below them.
 OPERATIONS = ("modelcrate.graphcopy", "modelcrate.transfer", "modelcrate.packing", "modelcrate.unpacking",
-              "modelcrate.targets",
+              "modelcrate.targets", "modelcrate.index", "modelcrate.serving", "modelcrate.compare",
+              "modelcrate.lineage_graph",
               "modelcrate.signatures", "modelcrate.api", "modelcrate.cli")
 
 
@@ -336,3 +337,11 @@ def test_cli_prints_through_the_one_escape(path: Path) -> None:
              if isinstance(n, ast.Attribute) and n.attr in ("echo", "secho") and isinstance(n.value, ast.Name)
              and n.value.id == "click"]
     assert not calls, f"{path.name} calls click.echo on lines {calls}; use render.echo"
+
+
+@pytest.mark.parametrize("path", _files("index") + _files("serving") + [PKG / "compare.py", PKG / "lineage_graph.py"],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_discovery_and_serving_stay_below_the_interfaces(path: Path) -> None:
+    """Search, diff, lineage and the serving handoff are operations: they never reach into the CLI or the API."""
+    imports = _imports(path)
+    assert not {i for i in imports if i.startswith(("modelcrate.cli", "modelcrate.api"))}

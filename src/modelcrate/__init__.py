@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 # public name -> (module, attribute)
 _API: dict[str, tuple[str, str]] = {
     **{name: ("modelcrate.api", name) for name in (
-        "attest", "catalog", "copy", "discover", "init", "inspect", "login", "logout", "pack", "pull", "push",
-        "resolve", "sign", "tag", "unpack", "verify", "verify_attestation")},
+        "attest", "catalog", "copy", "diff", "discover", "init", "inspect", "lineage", "login", "logout", "pack",
+        "pull", "push", "resolve", "search", "sign", "tag", "unpack", "verify", "verify_attestation")},
     **{name: ("modelcrate.governance", name) for name in ("approve", "check_policy", "reject")},
     "list": ("modelcrate.api", "list_models"),
     "rm": ("modelcrate.api", "remove"),
@@ -32,8 +32,8 @@ _API: dict[str, tuple[str, str]] = {
 __all__ = sorted(_API)
 
 if TYPE_CHECKING:
-    from .api import (attest, catalog, copy, discover, init, inspect, login, logout, pack, pull, push,  # noqa: F401
-                      resolve, sign, tag, unpack, verify, verify_attestation)
+    from .api import (attest, catalog, copy, diff, discover, init, inspect, lineage, login, logout,  # noqa: F401
+                      pack, pull, push, resolve, search, sign, tag, unpack, verify, verify_attestation)
     from .api import list_models as list, list_tags as tags, remove as rm  # noqa: F401
     from .config import Config  # noqa: F401
     from .governance import approve, check_policy, reject  # noqa: F401

@@ -43,9 +43,12 @@ from .results import (Attested, Discovery, Listed, LoginResult, Packed, Resolved
 from .targets import Targets, as_reference, resolve as _resolve_in
 
 if TYPE_CHECKING:
+    from .format.diff import ModelDiff
     from .graphcopy import Progress
     from .importers.detect import Written
     from .unpacking import Check
+    from .index.search import Filters as SearchFilters, Match as SearchMatch
+    from .lineage_graph import LineageNode
     from .signatures import Policy, Signer, Verifier
 
 PathLike = str | os.PathLike[str]
@@ -436,6 +439,40 @@ def discover(ref: str, *, local: bool = False, config: Config | None = None) -> 
     return Discovery(ref, name, desc.digest, tuple(nodes))
 
 
+def search(scope: str | None = None, *, where: str | None = None, filters: SearchFilters | None = None,
+           local: bool = False, sort: str | None = None, limit: int | None = None, offline: bool = False,
+           repositories: list[str] | None = None, index: PathLike | None = None, recheck: bool = False,
+           concurrency: int = 8, config: Config | None = None) -> list[SearchMatch]:
+    """Models in ``scope`` (``HOST[:PORT][/PREFIX]``, or with ``local`` a local-store name prefix) that match
+    ``where`` (the ``--where`` language, spec/search.md) and ``filters``, from the search index at ``index``
+    (default: ``$XDG_CACHE_HOME/modelcrate/index.sqlite``), refreshed first unless ``offline``."""
+    from .index import db, search as _search
+
+    path = Path(index) if index is not None else db.default_path(os.environ)
+    return _search.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
+                          offline=offline, repositories=repositories, index=path, config=_config(config),
+                          concurrency=concurrency, recheck=recheck)
+
+
+def diff(old: str, new: str, *, config: Config | None = None) -> ModelDiff:
+    """What changed from model ``old`` to ``new`` (each in a registry or the local store): metadata field by
+    field, files by digest with size deltas, metric deltas, stages and referrers. Reads manifests only."""
+    from . import compare
+
+    return compare.diff(old, new, config=_config(config))
+
+
+def lineage(ref: str, *, follow: bool = True, local: bool = False, key: PathLike | Verifier | None = None,
+            config: Config | None = None) -> LineageNode:
+    """What ``ref`` was built from: base models (followed through their own metadata where reachable) and
+    datasets; with ``key``, each model's SLSA provenance attestations are verified and shown too."""
+    from . import lineage_graph as _lineage
+
+    verifier = _verifier(key, None, what="lineage")
+    return _lineage.lineage(ref, config=_config(config), follow=follow, local=local,
+                            verifier=verifier)  # type: ignore[arg-type]
+
+
 def _verifier(key: PathLike | Verifier | None, policy: PathLike | Policy | None, *, what: str
               ) -> Verifier | Policy | None:
     """The verifier ``key`` or ``policy`` names (paths are read here); at most one of them."""
@@ -458,6 +495,6 @@ def _one_verifier(verifier: Verifier | Policy | None, key: PathLike | None, poli
     return verifier if verifier is not None else _verifier(key, policy, what="verify")  # type: ignore[return-value]
 
 
-__all__ = ["attest", "catalog", "copy", "discover", "init", "inspect", "iter_catalog", "list_models", "list_tags",
-           "login", "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
-           "resolve", "resolve_local", "sign", "subject", "tag", "unpack", "verify", "verify_attestation"]
+__all__ = ["attest", "catalog", "copy", "diff", "discover", "init", "inspect", "iter_catalog", "lineage",
+           "list_models", "list_tags", "login", "logout", "model_signature", "open_store", "pack", "parse_local", "pull", "push", "remove",
+           "resolve", "resolve_local", "search", "sign", "subject", "tag", "unpack", "verify", "verify_attestation"]

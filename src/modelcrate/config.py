@@ -76,10 +76,19 @@ class Config:
                                      "docker_config": docker, **overrides}
         return cls(**values)  # type: ignore[arg-type]
 
+    @property
+    def state_dir(self) -> Path:
+        """Beside the store's content: what transfers remember between runs (blob locations for mounts,
+        open upload sessions). Only hints; never trusted for content."""
+        return self.home / "state"
+
     def registry(self) -> RemoteSettings:
-        """The registry settings: ``remote`` if given, else the defaults with this docker config."""
-        if self.remote is not None:
-            return self.remote
+        """The registry settings: ``remote`` if given, else the defaults with this docker config; the
+        state directory is this store's unless ``remote`` names one."""
+        from dataclasses import replace
+
         from .content.remote.registry import RemoteSettings
 
-        return RemoteSettings(docker_config=self.docker_config)
+        if self.remote is not None:
+            return self.remote if self.remote.state_dir is not None else replace(self.remote, state_dir=self.state_dir)
+        return RemoteSettings(docker_config=self.docker_config, state_dir=self.state_dir)

@@ -7,6 +7,11 @@ resolves a reference, runs the extended copy and tags the result.
 Blobs first (in parallel), then manifests bottom-up, then the tag: a manifest never lands before the
 content it points at, and a failed copy leaves no tag behind. A node the destination already has is
 skipped with everything below it. Every byte goes through a verifying reader on the way.
+
+Parallelism has one knob, ``concurrency``, split inside (see :func:`blob_slots`): a small blob costs a few
+round trips and almost no bandwidth, so small blobs run several times as many at once as big ones, whose
+parallelism is the knob itself. Each blob's existence check runs on the worker that copies it, so the
+round trips of a 500-file model overlap instead of queueing one after another.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import BinaryIO
 
 from .config import DEFAULT_CONCURRENCY
 from .content import referrers
-from .content.target import Mounter, Target
+from .content.target import Target, UploadStarter
 from .content.verify import read_all
 from .errors import CopyError, InvalidManifest, ModelcrateError
 from .format import digest as _digest
@@ -32,6 +37,19 @@ from .format.mediatypes import MAX_MANIFEST_BYTES
 MAX_GRAPH_DEPTH = 32  # manifests nested below one root
 MAX_REFERRER_DEPTH = 8  # referrers of referrers carried by one extended copy
 MAX_REFERRERS_COPIED = 4096  # referrer manifests carried by one extended copy
+
+SMALL_BLOB = 1 << 20  # at most this many bytes: latency-bound, so more run at once
+SMALL_FACTOR = 4  # small blobs in flight per unit of ``concurrency``
+MAX_SMALL_SLOTS = 32
+
+
+def blob_slots(concurrency: int, sizes: list[int] | None = None) -> int:
+    """How many transfers to run at once for blobs of ``sizes`` under the user's ``concurrency``: the knob
+    itself when any blob is big, several times it (bounded) when all are small."""
+    concurrency = max(1, concurrency)
+    if sizes is not None and any(size > SMALL_BLOB for size in sizes):
+        return concurrency
+    return min(MAX_SMALL_SLOTS, concurrency * SMALL_FACTOR) if concurrency > 1 else 1
 
 
 class Progress:
@@ -47,7 +65,8 @@ class Progress:
 @dataclass
 class CopyOptions:
     """How to copy. ``referrers`` carries signatures and attestations along; ``mount_from`` names a
-    repository on the destination registry to mount blobs from."""
+    repository on the destination registry to mount blobs from first (before those the blobs were seen
+    in)."""
 
     concurrency: int = DEFAULT_CONCURRENCY
     referrers: bool = True
@@ -109,14 +128,7 @@ def copy_graph(src: Target, dst: Target, root: Descriptor, options: CopyOptions 
     manifests: dict[Descriptor, bytes] = {}
     blobs: dict[Descriptor, None] = {}
     _walk(src, dst, root, options, manifests, blobs, result)
-
-    def one(desc: Descriptor) -> None:
-        _copy_blob(src, dst, desc, options, result)
-
-    if blobs:
-        with ThreadPoolExecutor(max(1, min(options.concurrency, len(blobs)))) as pool:
-            for future in [pool.submit(one, d) for d in blobs]:
-                future.result()
+    _copy_blobs(src, dst, list(blobs), options, result)
     # _walk records children before parents, so this order pushes bottom-up.
     for desc, raw in manifests.items():
         try:
@@ -126,6 +138,43 @@ def copy_graph(src: Target, dst: Target, root: Descriptor, options: CopyOptions 
         options.progress.done(desc)
         result._add("copied", desc)
     return result
+
+
+def _copy_blobs(src: Target, dst: Target, blobs: list[Descriptor], options: CopyOptions,
+                result: CopyResult) -> None:
+    """Copy ``blobs`` not yet in ``dst``: big ones ``concurrency`` at a time, small ones alongside them in
+    the extra slots of :func:`blob_slots` (big ones are started first, they take longest)."""
+    if not blobs:
+        return
+    big = threading.BoundedSemaphore(max(1, options.concurrency))
+    slots = min(len(blobs), max(blob_slots(options.concurrency), options.concurrency))
+
+    def one(desc: Descriptor) -> None:
+        state = _begin(dst, desc, options)
+        if state in ("present", "mounted"):
+            getattr(options.progress, "skipped" if state == "present" else "mounted")(desc)
+            result._add("skipped" if state == "present" else "mounted", desc)
+            return
+        if desc.size <= SMALL_BLOB:
+            _copy_blob(src, dst, desc, options, result)
+            return
+        with big:
+            _copy_blob(src, dst, desc, options, result)
+
+    ordered = sorted(blobs, key=lambda d: d.size, reverse=True)
+    if slots <= 1:
+        for desc in ordered:
+            one(desc)
+        return
+    with ThreadPoolExecutor(slots, thread_name_prefix="modelcrate-copy") as pool:
+        futures = [pool.submit(one, d) for d in ordered]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def extended_copy(src: Target, dst: Target, root: Descriptor, options: CopyOptions | None = None) -> CopyResult:
@@ -193,11 +242,11 @@ def _walk(src: Target, dst: Target, root: Descriptor, options: CopyOptions,
             manifests[desc] = raw
         elif child in manifests or child in blobs:
             continue
+        elif not is_manifest_type(child.media_type):
+            blobs[child] = None  # checked on the worker that copies it
         elif _exists(dst, child):
             options.progress.skipped(child)
             result._add("skipped", child)
-        elif not is_manifest_type(child.media_type):
-            blobs[child] = None
         elif len(stack) >= MAX_GRAPH_DEPTH:
             raise CopyError(f"fetch manifest {child.digest}", "source", InvalidManifest(
                 f"manifests nested more than {MAX_GRAPH_DEPTH} deep below {root.digest}"))
@@ -215,15 +264,19 @@ def _open_node(src: Target, desc: Descriptor, options: CopyOptions
         raise CopyError(f"fetch manifest {desc.digest}", "source", exc) from exc
 
 
+def _begin(dst: Target, desc: Descriptor, options: CopyOptions) -> str:
+    """"present", "mounted" or "upload" for a blob: a registry answers with one request that also mounts
+    the blob from where it was seen (see :class:`~modelcrate.content.target.UploadStarter`); any other
+    destination is asked ``exists``."""
+    if not isinstance(dst, UploadStarter):
+        return "present" if _exists(dst, desc) else "upload"
+    try:
+        return dst.begin_upload(desc, options.mount_from)
+    except ModelcrateError as exc:
+        raise CopyError(f"check {desc.digest}", "destination", exc) from exc
+
+
 def _copy_blob(src: Target, dst: Target, desc: Descriptor, options: CopyOptions, result: CopyResult) -> None:
-    if options.mount_from and isinstance(dst, Mounter):
-        try:
-            if dst.mount(desc, options.mount_from):
-                options.progress.mounted(desc)
-                result._add("mounted", desc)
-                return
-        except ModelcrateError as exc:
-            raise CopyError(f"mount blob {desc.digest}", "destination", exc) from exc
     options.progress.start(desc)
     try:
         with src.fetch(desc) as stream:

@@ -39,7 +39,7 @@ from .content.remote.credentials import Credentials
 from .content.remote.http import TransportError, cancelled
 from .content.remote.registry import RemoteSettings
 from .content.target import Target
-from .graphcopy import CopyOptions, CopyResult, Progress, copy
+from .graphcopy import CopyOptions, CopyResult, Progress, blob_slots, copy
 from .errors import InvalidReference, ModelcrateError, UsageError
 from .format.descriptor import Descriptor
 from .format.reference import Reference, is_referrers_tag
@@ -52,10 +52,13 @@ T = TypeVar("T")
 
 # ---- helpers ----------------------------------------------------------------------------------------
 def _registry(config: Config | None, remote: RemoteSettings | None) -> RemoteSettings:
-    """``remote`` overrides the configuration's registry settings for one call."""
-    if remote is not None:
-        return remote
-    return config.registry() if config is not None else RemoteSettings()
+    """``remote`` overrides the configuration's registry settings for one call (the store's state
+    directory still applies unless ``remote`` names another)."""
+    if config is None:
+        return remote if remote is not None else RemoteSettings()
+    if remote is not None and remote.state_dir is None:
+        return replace(remote, state_dir=config.state_dir)
+    return remote if remote is not None else config.registry()
 
 
 def parse_remote(ref: str, *, default_tag: bool = True) -> Reference:
@@ -266,8 +269,9 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
         watched = _Watched(src, run.progress)
+        slots = blob_slots(run.concurrency, [f.descriptor.size for f in files])
         written, used = _rounds(lambda: _unpack.write_files(watched, files, Path(out_dir), force=force,
-                                                            concurrency=run.concurrency, check=check),
+                                                            concurrency=slots, check=check),
                                    run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
             _signatures.save_model_signature(signature, model_signature, force=force)

@@ -1,8 +1,9 @@
 """A fault-injecting TCP proxy on 127.0.0.1 for registry tests.
 
 Forwards to an upstream port and, when told to, cuts, stalls or truncates a
-connection after N bytes, or answers matching HTTP requests itself (503, 429...).
-Byte counts start when a fault is *claimed*: by the first data that flows in its
+connection after N bytes, answers matching HTTP requests itself (503, 429...), cuts
+the connection when a matching request arrives (``cut_requests``), or caps each
+connection's rate (``rate_limit``). Byte counts start when a fault is *claimed*: by the first data that flows in its
 direction after it was armed, so it also hits pooled keep-alive connections.
 
     with FaultProxy(registry.port) as proxy:
@@ -19,6 +20,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.client import responses
 from typing import Literal, Self
@@ -42,10 +44,11 @@ class _Rule:
 @dataclass
 class _Inject:
     pattern: re.Pattern[str]
-    status: int
+    status: int | None  # None: close the connection instead of answering
     headers: dict[str, str]
     body: bytes
     times: int
+    skip: int = 0  # matching requests let through before this one applies
 
 
 @dataclass
@@ -178,6 +181,7 @@ class _Conn:
         self.seen: dict[str, int] = {"c2s": 0, "s2c": 0}
         self.eof: set[str] = set()
         self.discard_s2c = False  # after truncate: drop the rest of the response
+        self.paced: dict[str, tuple[float, int]] = {}  # direction → (first byte time, bytes) for rate caps
         self.threads: list[threading.Thread] = []
 
     def close(self, abort: bool = False) -> None:
@@ -206,6 +210,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._injects: list[_Inject] = []
+        self._rate: dict[Direction, float | None] = {"c2s": None, "s2c": None}
         self._release = threading.Event()  # set to end current stalls
         self._closing = threading.Event()
         self._conns: list[_Conn] = []
@@ -244,10 +249,25 @@ class FaultProxy:
         headers: dict[str, str] | None = None,
         body: bytes = b"",
         times: int = 1,
+        skip: int = 0,
     ) -> None:
-        """Answer the next ``times`` requests whose request line matches ``match`` (re.search)."""
+        """Answer the next ``times`` requests whose request line matches ``match`` (re.search), after
+        letting ``skip`` matching ones through."""
         with self._lock:
-            self._injects.append(_Inject(re.compile(match), status, dict(headers or {}), body, times))
+            self._injects.append(_Inject(re.compile(match), status, dict(headers or {}), body, times, skip))
+
+    def cut_requests(self, match: str = r".", *, skip: int = 0, times: int = 1) -> None:
+        """Close the connection when a request line matching ``match`` arrives, before any of that
+        request reaches the server (after ``skip`` matching requests went through): the network failing
+        between two requests, which leaves the server's state exactly as the last answer said."""
+        with self._lock:
+            self._injects.append(_Inject(re.compile(match), None, {}, b"", times, skip))
+
+    def rate_limit(self, bytes_per_second: float | None, direction: Direction = "s2c") -> None:
+        """Pace every connection to at most ``bytes_per_second`` in ``direction`` (None: no cap), the way
+        object stores and CDNs cap one stream."""
+        with self._lock:
+            self._rate[direction] = bytes_per_second
 
     def reset(self) -> None:
         """Back to pass-through: drop armed faults and release current stalls. Stats are kept."""
@@ -328,6 +348,11 @@ class FaultProxy:
                     injecting = self._take_inject(line)
                     with self._lock:
                         self.stats.requests.append(record)
+                    if injecting is not None and injecting.status is None:
+                        with self._lock:
+                            self.stats.cuts += 1
+                        conn.close(abort=True)
+                        return
                     if injecting is not None:
                         record.injected = injecting.status
                         # With Expect: 100-continue the body only comes after a 100: answer now.
@@ -372,6 +397,7 @@ class FaultProxy:
                 sent += len(part)
                 conn.seen[direction] += len(part)
                 dst.sendall(part)
+                self._pace(conn, direction, len(part))
                 continue
             assert rule is not None
             conn.rule[direction] = None  # a fault fires once per connection
@@ -414,10 +440,26 @@ class FaultProxy:
                     return rule
         return None
 
+    def _pace(self, conn: _Conn, direction: Direction, nbytes: int) -> None:
+        """Sleep so that this connection stays under the rate cap for ``direction``."""
+        rate = self._rate[direction]
+        if not rate:
+            return
+        now = time.monotonic()
+        start, total = conn.paced.get(direction, (now, 0))
+        total += nbytes
+        conn.paced[direction] = (start, total)
+        ahead = start + total / rate - now
+        if ahead > 0:
+            time.sleep(ahead)
+
     def _take_inject(self, line: str) -> _Inject | None:
         with self._lock:
             for inj in self._injects:
                 if inj.pattern.search(line):
+                    if inj.skip:
+                        inj.skip -= 1
+                        return None
                     inj.times -= 1
                     if inj.times == 0:
                         self._injects.remove(inj)

@@ -80,6 +80,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("importing", "Find files that run code when loaded (pickles) in a directory, a file or a model."),
     "convert": ("importing", "Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate "
                              "model."),
+    "search": ("discovery", "Find models by metadata, metrics, stage and lineage across a registry."),
+    "diff": ("discovery", "Show what changed from model OLD to model NEW, without downloading weights."),
+    "lineage": ("discovery", "Show what a model was built from: base models (recursively) and datasets."),
+    "storage-initializer": ("discovery", "Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) "
+                                         "into DEST."),
+    "export": ("discovery", "Export model REF as an OCI image DST that serving platforms run (a KServe modelcar)."),
 }
 
 

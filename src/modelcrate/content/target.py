@@ -86,6 +86,14 @@ class Mounter(Protocol):
 
 
 @runtime_checkable
+class UploadStarter(Protocol):
+    def begin_upload(self, desc: Descriptor, mount_from: str | None = None) -> str:
+        """Get a blob in without its bytes where possible: "present", "mounted", or "upload" (then
+        :meth:`push` follows; a remote destination checks existence this way instead of ``exists``)."""
+        ...
+
+
+@runtime_checkable
 class FileIngester(Protocol):
     def ingest_file(self, path: str, media_type: str) -> Descriptor:
         """Store a file whose digest is not yet known, hashing while copying; return its descriptor."""

@@ -99,8 +99,12 @@ def read_all(stream: BinaryIO, desc: Descriptor, limit: int) -> bytes:
 
 
 def drain(reader: BinaryIO, sink: "io.RawIOBase | BinaryIO | None" = None, on_bytes=None) -> int:
-    """Copy ``reader`` to ``sink`` (or discard) until EOF, with one reusable buffer; return the byte count."""
-    buf = bytearray(CHUNK)
+    """Copy ``reader`` to ``sink`` (or discard) until EOF, with one reusable buffer; return the byte count.
+    The buffer is no bigger than a verifying reader's content: 32 small files in flight hold KiBs, not
+    32 x 4 MiB."""
+    verifies = getattr(reader, "verifies", None)
+    size = getattr(verifies, "size", None)
+    buf = bytearray(CHUNK if not isinstance(size, int) else min(CHUNK, max(size, 1) + 1))
     view = memoryview(buf)
     total = 0
     while True:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,15 +21,19 @@ from ...errors import AuthError, RegistryError, RegistryNotFound
 from ...format.reference import registry_endpoint
 from . import listing
 from .auth import Authenticator, Reply, Request
-from .http import HttpClient, Response, error_detail, shown_url, tls_context
+from .http import (REDIRECT_STATUSES, HttpClient, Response, error_detail, redirect_target, redirected_method,
+                   shown_url, tls_context)
+from .locations import BlobLocations, UploadSessions
 from .referrers_api import ReferrersCapability
 from .settings import RemoteSettings, scheme_for, split_host
 from .upload import BufferPool
 
 if TYPE_CHECKING:
     from .repository import RegistryTarget
+    from .upload import Uploader
 
 _MAX_REDIRECTS = 5
+_MAX_IDLE = 32
 _ERROR_BODY = 64 * 1024
 
 
@@ -58,16 +63,26 @@ class RegistryClient:
                          if self.scheme == "https" else None)
         total = self.settings.timeout.total
         self.deadline = time.monotonic() + total if total else None  # --max-time, from the operation's start
+        # Idle keep-alive connections kept per registry: as many as small-blob transfers run at once, so
+        # a 500-file push opens each connection once, not once per blob.
         self.http = HttpClient(self.scheme, host, port, timeout=self.settings.timeout, retry=self.settings.retry,
-                               context=self._context, deadline=self.deadline)
+                               context=self._context, deadline=self.deadline, max_idle=_MAX_IDLE)
         explicit = self.settings.credentials
         self.auth = Authenticator(self.registry, explicit if explicit is not None
                                   else (lambda: self.settings.docker().get(self.registry)),
                                   registry_scheme=self.scheme)
         self.stats = TransferStats()
         self.buffers = BufferPool(max(1, self.settings.upload_buffers), max(1, self.settings.chunk_size))
+        # Pieces of ranged downloads, shared by every download from this registry: memory stays fixed
+        # however many big blobs are in flight.
+        self.pieces = BufferPool(max(1, self.settings.download_streams) + 1, max(1, self.settings.range_piece))
         # Registry software has the referrers API or not: probed once per registry, then fixed.
         self.referrers_capability = ReferrersCapability()
+        # Where blobs were seen on this registry (a hint for mounts) and the uploaders whose open sessions
+        # are cancelled at close.
+        self.locations = BlobLocations.in_dir(self.registry, self.settings.state_dir)
+        self.upload_sessions = UploadSessions(self.registry, self.settings.state_dir)
+        self.sessions: weakref.WeakSet[Uploader] = weakref.WeakSet()
         self._others: dict[tuple[str, str, int | None], HttpClient] = {}
         self._verifying_context: Any = None
         self._v2_status: int | None = None  # GET /v2/, asked once when an answer looks foreign
@@ -81,6 +96,9 @@ class RegistryClient:
         return self.http.base + path
 
     def close(self) -> None:
+        for uploader in list(self.sessions):
+            uploader.abandon()
+        self.locations.flush()
         self.http.close()
         with self._lock:
             others, self._others = list(self._others.values()), {}
@@ -128,11 +146,15 @@ class RegistryClient:
         url = self._same_scheme(url)
         for _hop in range(_MAX_REDIRECTS + 1):
             resp = self._authorized(method, url, scopes, headers or {}, body, length, idempotent)
-            if not (follow and resp.status in (301, 302, 303, 307, 308) and resp.header("Location")):
+            if not (follow and resp.status in REDIRECT_STATUSES and resp.header("Location")):
                 return resp
-            url = self._same_scheme(urljoin(url, resp.header("Location") or ""))
+            location = resp.header("Location") or ""
             resp.drain()
             resp.close()
+            # Pre-signed storage URLs carry their credentials in the query: the next hop gets no
+            # Authorization (see _authorized), and a dropped download asks the registry again.
+            url = redirect_target(url, self._same_scheme(urljoin(url, location)))
+            method = redirected_method(method, resp.status)
         raise RegistryError(f"{method} {shown_url(url)}: more than {_MAX_REDIRECTS} redirects")
 
     def _same_scheme(self, url: str) -> str:

@@ -39,7 +39,12 @@ def fetch_blob(target: RegistryTarget, desc: Descriptor) -> Iterator[BinaryIO]:
     if desc.size <= BLOCK:  # small blobs (configs): read whole, verify as any other stream
         yield VerifyingReader(io.BytesIO(_small_blob(target, desc)), desc)  # type: ignore[misc]
         return
-    stream = BlobStream(target, desc, open_blob(target, desc, 0))
+    settings = target.client.settings
+    ranged = settings.download_streams > 1 and desc.size >= settings.ranged_threshold
+    resp = open_blob(target, desc, 0, end=min(desc.size, settings.range_piece) if ranged else None)
+    target.client.locations.record(desc.digest, target.repository)  # a mount hint for later pushes
+    # A registry that ignores Range answers 200 with the whole blob: then that answer is the one stream.
+    stream = RangedStream(target, desc, resp) if resp.status == 206 else BlobStream(target, desc, resp)
     try:
         yield stream  # type: ignore[misc]
     finally:
@@ -53,6 +58,7 @@ def _small_blob(target: RegistryTarget, desc: Descriptor) -> bytes:
             with open_blob(target, desc, 0) as resp:
                 data = resp.read(desc.size)
             target.client.stats.add(downloaded=len(data))
+            target.client.locations.record(desc.digest, target.repository)
             return data
         except TransportError:
             if attempt == policy.attempts - 1:
@@ -61,24 +67,29 @@ def _small_blob(target: RegistryTarget, desc: Descriptor) -> bytes:
     raise AssertionError("unreachable")
 
 
-def open_blob(target: RegistryTarget, desc: Descriptor, offset: int, *, retry: bool = True) -> Response:
-    """GET the blob from ``offset`` (a ``Range`` request when > 0), headers checked. Without ``retry``
-    one attempt only, and a busy answer raises TransportError (the caller is a retry loop itself)."""
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+def open_blob(target: RegistryTarget, desc: Descriptor, offset: int, *, retry: bool = True,
+              end: int | None = None) -> Response:
+    """GET the blob from ``offset`` (a ``Range`` request when > 0) up to byte ``end`` (exclusive; default
+    the end), headers checked. Without ``retry`` one attempt only, and a busy answer raises
+    TransportError (the caller is a retry loop itself)."""
+    if end is not None:
+        headers = {"Range": f"bytes={offset}-{end - 1}"}
+    else:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
     resp = target.request("GET", target.url("blobs", desc.digest), headers=headers, idempotent=retry, follow=True)
     if not retry and resp.status in RETRY_STATUSES:
         resp.drain()
         resp.close()
         raise TransportError(f"{target.name} answered {resp.status} to a download of {desc.digest}")
     try:
-        _check_headers(target, desc, offset, resp)
+        _check_headers(target, desc, offset, resp, desc.size if end is None else end)
     except BaseException:
         resp.close()
         raise
     return resp
 
 
-def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: Response) -> None:
+def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: Response, end: int) -> None:
     if resp.status == 404:
         raise NotFound(f"blob {desc.digest} is not in {target.name}")
     if resp.status not in (200, 206):
@@ -87,7 +98,9 @@ def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: 
     if said and said != desc.digest:
         raise DigestMismatch(f"{target.name} serves {said} when asked for {desc.digest}")
     length = resp.header("Content-Length")
-    expect = desc.size - offset
+    expect = end - offset
+    if resp.status == 200 and end != desc.size and offset:  # (at 0: the whole blob; one stream then)
+        raise RegistryError(f"{target.name} stopped honouring Range requests for {desc.digest}")
     if resp.status == 206:
         start = _content_range_start(resp.header("Content-Range"))
         if start != offset:
@@ -133,6 +146,7 @@ class BlobStream(io.RawIOBase):
     """
 
     _END = object()
+    _RING = _STREAM_BUFFERS
 
     def __init__(self, target: RegistryTarget, desc: Descriptor, resp: Response) -> None:
         super().__init__()
@@ -142,7 +156,7 @@ class BlobStream(io.RawIOBase):
         self._free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
         self._hashq: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for _ in range(_STREAM_BUFFERS):
+        for _ in range(self._RING):
             self._free.put(bytearray(BLOCK))
         self._stop = threading.Event()
         self._cur: memoryview | None = None
@@ -269,9 +283,12 @@ class BlobStream(io.RawIOBase):
         self._pos += k
         self.delivered += k
         if self._pos == len(self._cur):
-            self._free.put(self._cur_buf)
+            self._recycle(self._cur_buf)
             self._cur = self._cur_buf = None
         return k
+
+    def _recycle(self, buf: bytearray | None) -> None:
+        self._free.put(buf)
 
     def close(self) -> None:
         if self.closed:
@@ -285,3 +302,145 @@ class BlobStream(io.RawIOBase):
             t.join(timeout=10)
         self._drop_response(clean=self.delivered >= self.desc.size)
         super().close()
+
+
+class RangedStream(BlobStream):
+    """A big blob fetched as ``range_piece``-sized ``Range`` requests on up to ``download_streams`` connections
+    at once, handed to the hasher strictly in order: the caller still sees only hashed bytes, and the
+    last read still raises :class:`DigestMismatch` on a wrong digest.
+
+    Why: one stream is capped by whatever paces one connection (an object store or CDN behind the
+    registry, a proxy) and, on loopback, by one socket's copy; several fill the pipe. Memory stays fixed:
+    piece buffers come from the registry client's pool (``download_streams + 1`` of them, shared by all
+    downloads), and a piece is given its index only once its buffer is held, so the piece the hasher
+    waits for always has one. Each piece is retried from the byte it reached, as one stream is.
+    """
+
+    _RING = 0  # pieces come from the client's pool instead
+
+    def __init__(self, target: RegistryTarget, desc: Descriptor, first: Response) -> None:
+        self._pool = target.client.pieces
+        self._size = target.client.pieces.size
+        self._pieces = -(-desc.size // self._size)
+        self._workers = min(max(1, target.client.settings.download_streams), self._pieces)
+        self._next_piece = 0
+        self._taken: dict[int, bytearray] = {}  # id → buffer held by this download, given back at close
+        self._done: dict[int, tuple[bytearray, int]] = {}
+        self._cond = threading.Condition()
+        self._worker_error: BaseException | None = None
+        self._open: set[Response] = set()
+        self._first: Response | None = first
+        super().__init__(target, desc, first)
+
+    def _fill(self) -> None:
+        """The producer thread: start the workers, pass finished pieces to the hasher in order."""
+        self._resp = None  # the first answer belongs to the first piece's worker
+        workers = [threading.Thread(target=self._work, name="modelcrate-range", daemon=True)
+                   for _ in range(self._workers)]
+        for t in workers:
+            t.start()
+        try:
+            for index in range(self._pieces):
+                with self._cond:
+                    while index not in self._done:
+                        if self._worker_error is not None:
+                            raise self._worker_error
+                        if self._stop.is_set():
+                            return
+                        self._cond.wait(0.25)
+                    piece = self._done.pop(index)
+                self._hashq.put(piece)
+        finally:
+            if self._next_piece < self._pieces or self._worker_error is not None:
+                self._stop.set()
+                self._abort_open()
+            for t in workers:
+                t.join(timeout=10)
+
+    def _work(self) -> None:
+        try:
+            while not self._stop.is_set():
+                buf = self._pool.get(timeout=0.25)
+                if buf is None:
+                    continue
+                with self._cond:
+                    self._taken[id(buf)] = buf
+                    index = self._next_piece
+                    if index >= self._pieces:
+                        self._give(buf)
+                        return
+                    self._next_piece += 1
+                    first, self._first = self._first, None
+                n = self._piece(index, buf, first)
+                with self._cond:
+                    self._done[index] = (buf, n)
+                    self._cond.notify_all()
+        except BaseException as exc:  # the producer raises it in order
+            with self._cond:
+                if self._worker_error is None:
+                    self._worker_error = exc
+                self._cond.notify_all()
+
+    def _piece(self, index: int, buf: bytearray, resp: Response | None) -> int:
+        start = index * self._size
+        view = memoryview(buf)[: min(self._size, self.desc.size - start)]
+        policy, stats = self._target.client.settings.retry, self._target.client.stats
+        filled = failures = 0
+        while filled < len(view):
+            try:
+                if resp is None:
+                    resp = open_blob(self._target, self.desc, start + filled, retry=False, end=start + len(view))
+                with self._cond:
+                    self._open.add(resp)
+                while filled < len(view):
+                    n = resp.readinto(view[filled: filled + _READ])
+                    if not n:
+                        raise TransportError(f"{self._target.name}: the connection closed inside bytes "
+                                             f"{start}-{start + len(view) - 1} of {self.desc.digest}")
+                    filled += n
+                    stats.add(downloaded=n)
+                self._forget(resp, clean=True)
+            except TransportError:
+                if resp is not None:
+                    self._forget(resp, clean=False)
+                resp = None
+                failures += 1
+                if self._stop.is_set() or failures >= policy.attempts or cancelled():
+                    raise
+                policy.sleep(policy.delay(failures - 1))
+        return filled
+
+    def _forget(self, resp: Response, *, clean: bool) -> None:
+        with self._cond:
+            self._open.discard(resp)
+        if not clean:
+            resp.abort()
+        resp.close()
+
+    def _abort_open(self) -> None:
+        with self._cond:
+            live = list(self._open)
+        for resp in live:
+            resp.abort()
+
+    def _give(self, buf: bytearray) -> None:  # lock held
+        if self._taken.pop(id(buf), None) is not None:
+            self._pool.put(buf)
+
+    def _recycle(self, buf: bytearray | None) -> None:
+        if buf is not None:
+            with self._cond:
+                self._give(buf)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._stop.set()
+        self._abort_open()
+        first, self._first = self._first, None
+        if first is not None:
+            first.close()
+        super().close()
+        with self._cond:  # every thread is done: what this download still holds goes back to the pool
+            for buf in list(self._taken.values()):
+                self._give(buf)

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ... import __version__
 from ...errors import ModelcrateError, RegistryError
@@ -562,6 +562,30 @@ class HttpClient:
                 continue
             return resp
         raise AssertionError("unreachable")
+
+
+# ---- redirects -------------------------------------------------------------------------------------
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def redirect_target(url: str, location: str) -> str:
+    """The absolute URL a redirect from ``url`` to ``location`` leads to, refusing what must not be
+    followed: a scheme other than HTTP(S), and HTTPS to HTTP (the blob, and a pre-signed URL's query,
+    would travel in clear). Whether credentials go along is the caller's rule: only to the same origin."""
+    target = urljoin(url, location)
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RegistryError(f"{shown_url(url)} redirected to an unusable URL {shown_url(target)}")
+    if urlsplit(url).scheme == "https" and parts.scheme == "http":
+        raise RegistryError(f"{shown_url(url)} redirected to plain HTTP ({shown_url(target)}); refused",
+                            hint="a registry reached over HTTPS must not send content over plain HTTP")
+    return target
+
+
+def redirected_method(method: str, status: int) -> str:
+    """303 turns any request but HEAD into a GET; 307 and 308 keep the method (so do 301/302 for the
+    GET and HEAD requests a registry client follows)."""
+    return "GET" if status == 303 and method != "HEAD" else method
 
 
 def error_detail(body: bytes) -> tuple[list[str], str]:

@@ -2,7 +2,7 @@
 
 It behaves like :class:`~modelcrate.content.layout.LocalRepository`, so push, pull and copy are the one
 graph copy of :mod:`modelcrate.graphcopy`. Remote-only abilities are the capabilities ``tags`` (TagLister),
-``mount`` (Mounter) and ``referrers_api`` / ``has_referrers_api`` (ReferrersAPI). Blobs move through
+``mount`` (Mounter), ``begin_upload`` (UploadStarter) and ``referrers_api`` / ``has_referrers_api`` (ReferrersAPI). Blobs move through
 :mod:`.upload` and :mod:`.download`; manifests are handled here.
 
 Manifests are fetched with every OCI and Docker manifest type in ``Accept`` (registry 2.8.2 answers 404
@@ -86,6 +86,8 @@ class RegistryTarget:
             if length is not None and length.isdigit() and int(length) != desc.size:
                 raise SizeMismatch(f"{self.name} holds {desc.digest} as {length} bytes; the descriptor says "
                                    f"{desc.size}")
+            if not manifest:
+                self.client.locations.record(desc.digest, self.repository)
             return True
 
     @contextlib.contextmanager
@@ -183,6 +185,12 @@ class RegistryTarget:
             return Descriptor(media_type, said, int(length))
         return self._resolve_by_get(reference, shown)
 
+    def resolve_fetching(self, tag: str) -> Descriptor:
+        """Resolve ``tag`` with a GET instead of a HEAD, keeping the manifest bytes for the next
+        :meth:`fetch`: one request for a tag whose manifest is about to be read anyway."""
+        validate_tag(tag)
+        return self._resolve_by_get(tag, f"{self.name}:{tag}")
+
     def _resolve_by_get(self, reference: str, shown: str) -> Descriptor:
         """For registries whose HEAD lacks a digest or type: GET the manifest and hash it ourselves."""
         with self.request("GET", self.url("manifests", reference), headers={"Accept": MANIFEST_ACCEPT},
@@ -214,6 +222,11 @@ class RegistryTarget:
     def tags(self) -> list[str]:
         """All tags, sorted."""
         return listing.tag_names(self.client, self.repository, self.scopes)
+
+    def begin_upload(self, desc: Descriptor, mount_from: str | None = None) -> str:
+        """"present", "mounted" or "upload": see :meth:`.upload.Uploader.begin` (the existence check, the
+        mount from where the blob was seen, and the session for the upload, in one request when it can)."""
+        return self.uploads.begin(desc, mount_from)
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount; False means "copy it" (see :meth:`.upload.Uploader.mount`)."""

@@ -27,12 +27,16 @@ class RemoteSettings:
     ``plain_http`` forces HTTP; otherwise HTTPS with the system CAs (plus ``ca_file``), except for loopback
     hosts (localhost, 127.0.0.0/8, ::1), which use plain HTTP unless ``ca_file`` or ``insecure`` asks for
     TLS. ``insecure`` keeps TLS but skips certificate verification. ``credentials`` wins over the docker
-    config in ``docker_config`` (a directory; default ``$DOCKER_CONFIG`` or ``~/.docker``).
+    config in ``docker_config`` (a directory; default ``$DOCKER_CONFIG`` or ``~/.docker``). ``state_dir``
+    keeps what outlives one run: where blobs were seen (mount hints) and open upload sessions; None keeps
+    them in memory for the process only.
 
     Memory: an upload keeps the request being sent (up to ``chunk_size``) so it can be re-sent from the
     offset the registry reports; at most ``upload_buffers`` such buffers exist per registry (reused), so a
     push holds at most ``upload_buffers * chunk_size`` (32 MiB) whatever the concurrency. Blobs of up to
-    1 MiB need no pooled buffer.
+    1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more is downloaded as ``Range``
+    requests of ``range_piece`` bytes on up to ``download_streams`` connections, with ``download_streams + 1``
+    piece buffers per registry (20 MiB), whatever the number of downloads.
     """
 
     plain_http: bool = False
@@ -44,6 +48,10 @@ class RemoteSettings:
     credentials: Credentials | None = field(default=None, repr=False)
     chunk_size: int = DEFAULT_CHUNK
     upload_buffers: int = 2
+    download_streams: int = 4
+    ranged_threshold: int = 64 * MiB
+    range_piece: int = 4 * MiB
+    state_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RemoteSettings:

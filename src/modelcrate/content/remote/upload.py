@@ -34,11 +34,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urljoin
 
-from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, SizeMismatch
+from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, RegistryNotFound, SizeMismatch
 from ...format.descriptor import Descriptor
 from .http import BLOCK, RETRY_STATUSES, Response, TransportError, cancelled, retry_after
 
 if TYPE_CHECKING:
+    from .locations import BlobLocations, UploadSessions
     from .repository import RegistryTarget
 
 _SESSION_GONE = ("BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN")
@@ -51,7 +52,8 @@ class UploadLost(TransportError):
 
 
 class BufferPool:
-    """``count`` reusable buffers of ``size`` bytes; ``take()`` waits for a free one."""
+    """``count`` reusable buffers of ``size`` bytes, made on first need: memory never exceeds
+    ``count * size`` however many transfers share the pool."""
 
     def __init__(self, count: int, size: int) -> None:
         self.size = size
@@ -60,17 +62,30 @@ class BufferPool:
         self._count = count
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def take(self) -> Iterator[memoryview]:
+    def get(self, timeout: float | None = None) -> bytearray | None:
+        """A free buffer, waiting up to ``timeout`` seconds (None: as long as it takes) or None."""
         with self._lock:
             make = self._made < self._count and self._free.empty()
             if make:
                 self._made += 1
-        buf = bytearray(self.size) if make else self._free.get()
+        if make:
+            return bytearray(self.size)
+        try:
+            return self._free.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def put(self, buf: bytearray) -> None:
+        self._free.put(buf)
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[memoryview]:
+        buf = self.get()
+        assert buf is not None
         try:
             yield memoryview(buf)
         finally:
-            self._free.put(buf)
+            self.put(buf)
 
 
 def range_end(value: str | None) -> int | None:
@@ -90,41 +105,135 @@ class Uploader:
 
     def __init__(self, target: RegistryTarget) -> None:
         self.target = target
-        self._pending: dict[str, str] = {}  # upload sessions opened by a mount that answered 202
+        self._pending: dict[str, tuple[str, int]] = {}  # digest → (upload URL, bytes the registry holds)
         self._lock = threading.Lock()
+        target.client.sessions.add(self)
+
+    @property
+    def _locations(self) -> BlobLocations:
+        return self.target.client.locations
+
+    def begin(self, desc: Descriptor, mount_from: str | None = None) -> str:
+        """Get ``desc`` into this repository without its bytes where the registry allows it: ``"present"``
+        (it holds the blob already), ``"mounted"`` (linked from another repository of the registry), or
+        ``"upload"`` (a session is open for :meth:`push`). Repositories tried: ``mount_from``, then those the
+        blob was seen in (:mod:`.locations`); with none known, one ``POST`` with ``from=`` this repository
+        answers "present" or opens the session."""
+        own = self.target.repository
+        if self._resume_saved(desc):
+            return "upload"
+        if own in self._locations.holders(desc.digest):
+            sources = []  # seen here before: ask here first
+        else:
+            sources = [r for r in dict.fromkeys([mount_from, *self._locations.candidates(desc.digest, own)])
+                       if r and r != own]
+        for source in sources:
+            state = self._mount_from(desc, source)
+            if state != "refused":
+                return state
+        location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
+        if location is None:
+            self._locations.record(desc.digest, own)
+            return "present"
+        self._keep(desc, location)
+        return "upload"
+
+    def _mount_from(self, desc: Descriptor, source: str) -> str:
+        """One mount attempt: "mounted", "upload" (refused, but the session it opened is kept) or
+        "refused" (no access to ``source``: try the next)."""
+        scopes = (*self.target.scopes, f"repository:{source}:pull")
+        try:
+            resp = self._post_mount(desc, source, scopes)
+            location = self._session(resp, desc, source, or_start=False)
+        except (AuthError, RegistryNotFound):
+            self._locations.forget(desc.digest, source)
+            return "refused"
+        if location is None:
+            self._locations.record(desc.digest, self.target.repository)
+            return "mounted"
+        self._locations.forget(desc.digest, source)
+        if self.target.exists(desc):  # a stale hint: it may still be here already
+            self._delete(location)
+            return "present"
+        self._keep(desc, location)
+        return "upload"
+
+    def _keep(self, desc: Descriptor, location: str, offset: int = 0) -> None:
+        with self._lock:
+            old = self._pending.pop(desc.digest, None)
+            self._pending[desc.digest] = (location, offset)
+        if old is not None:
+            self._delete(old[0])
+
+    def _resume_saved(self, desc: Descriptor) -> bool:
+        """Take up the session an earlier run left open for ``desc`` (see :mod:`.locations`) from the
+        offset the registry reports; a session the registry no longer honours is cancelled."""
+        saved = self._sessions.get(self.target.repository, desc.digest)
+        if saved is None:
+            return False
+        try:
+            status = self.status(desc, saved)
+        except ModelcrateError:  # UploadLost (the registry forgot it or cannot resume it) or no answer
+            status = None
+        if status is None or status[1] is None:
+            self._forget_session(desc, saved)
+            return False
+        location, holds = status
+        self._keep(desc, location, holds)
+        return True
+
+    def _forget_session(self, desc: Descriptor, location: str) -> None:
+        self._sessions.drop(self.target.repository, desc.digest)
+        self._delete(location)
+
+    @property
+    def _sessions(self) -> UploadSessions:
+        return self.target.client.upload_sessions
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount: True when the registry linked the blob (201). On 202 the registry opened
         an upload session instead; it is kept for the upload that follows, and False says "copy it"."""
         if from_repository == self.target.repository:
             return False
-        scopes = (*self.target.scopes, f"repository:{from_repository}:pull")
-        try:
-            resp = self._post_mount(desc, from_repository, scopes)
-        except AuthError:
-            return False  # no pull access to the source: upload instead
-        location = self._session(resp, desc, from_repository, or_start=False)
-        if location is None:
-            return True
-        with self._lock:
-            self._pending[desc.digest] = location
-        return False
+        return self._mount_from(desc, from_repository) in ("mounted", "present")
 
     def push(self, desc: Descriptor, reader: BinaryIO) -> None:
         """Upload ``reader`` (a verifying stream of ``desc``) unless the registry holds the blob already."""
         with self._lock:
-            location = self._pending.pop(desc.digest, None)
-        if location is None:
+            pending = self._pending.pop(desc.digest, None)
+        if pending is None and self._resume_saved(desc):
+            with self._lock:
+                pending = self._pending.pop(desc.digest, None)
+        if pending is None:
             own = self.target.repository
             location = self._session(self._post_mount(desc, own, self.target.scopes), desc, own, or_start=True)
             if location is None:
+                self._locations.record(desc.digest, own)
                 return  # the registry holds it: the stream is not read
+            pending = (location, 0)
+        location, offset = pending
         chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
+        if offset:
+            _skip_source(reader, offset, desc)  # still read: the verifying reader hashes every byte
         if chunk <= BLOCK:
-            self._upload_with(desc, reader, location, memoryview(bytearray(chunk)))
-            return
-        with self.target.client.buffers.take() as buf:
-            self._upload_with(desc, reader, location, buf[:chunk])
+            self._upload_with(desc, reader, location, memoryview(bytearray(chunk)), offset)
+        else:
+            with self.target.client.buffers.take() as buf:
+                self._upload_with(desc, reader, location, buf[:chunk], offset)
+        self._locations.record(desc.digest, self.target.repository)
+
+    def abandon(self) -> None:
+        """Cancel the sessions opened for uploads that never came (``DELETE``; the registry would keep
+        them until its purge runs)."""
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for location, _offset in pending:
+            self._delete(location)
+
+    def _delete(self, location: str) -> None:
+        with contextlib.suppress(ModelcrateError):
+            with self.target.request("DELETE", location, idempotent=True) as resp:
+                resp.drain()
 
     # ---- sessions -----------------------------------------------------------------------------------
     def _post_mount(self, desc: Descriptor, from_repository: str, scopes: tuple[str, ...]) -> Response:
@@ -161,9 +270,16 @@ class Uploader:
             resp.drain()
         return urljoin(url, location)
 
-    def _upload_with(self, desc: Descriptor, reader: BinaryIO, location: str, buf: memoryview) -> None:
+    def _upload_with(self, desc: Descriptor, reader: BinaryIO, location: str, buf: memoryview,
+                     offset: int = 0) -> None:
+        """Send the blob from ``offset`` in requests of ``len(buf)`` bytes. A session that takes more than
+        one request is remembered after each answer (:class:`~.locations.UploadSessions`), so a later run
+        can resume it; it is forgotten once the blob is complete, and cancelled once it is lost."""
         chunk = len(buf)
-        offset = 0
+        own = self.target.repository
+        remember = desc.size - offset > chunk
+        if remember:
+            self._sessions.save(own, desc.digest, location)
         while True:
             part = buf[: min(chunk, desc.size - offset)]
             final = offset + len(part) == desc.size
@@ -171,6 +287,7 @@ class Uploader:
             try:
                 next_location = request.send(location)
             except UploadLost:
+                self._forget_session(desc, location)
                 if offset or not final:
                     raise
                 # The whole blob fits in the buffer: send it again on a fresh session; what was read from
@@ -178,9 +295,13 @@ class Uploader:
                 again = _Part(self, desc, reader, part, 0, True, have=request.filled)
                 next_location = again.send(self._start())
             if final or next_location is None:
+                if remember:
+                    self._sessions.drop(own, desc.digest)
                 return
             location = next_location
             offset += len(part)
+            if remember:
+                self._sessions.save(own, desc.digest, location)
 
     def status(self, desc: Descriptor, location: str) -> tuple[str, int | None] | None:
         """(upload URL, bytes held) from one ``GET`` on the upload URL; None if the blob is complete.
@@ -207,6 +328,16 @@ class Uploader:
             return
         raise UploadLost(f"the upload of {desc.digest} to {self.target.name} broke off and the registry cannot "
                          "say how much of it arrived (registry 2.8.2 does this when a request is cut mid-body)")
+
+
+def _skip_source(reader: BinaryIO, count: int, desc: Descriptor) -> None:
+    """Read (and so hash) the first ``count`` bytes of the source, which the registry holds already."""
+    scratch = memoryview(bytearray(min(BLOCK, count)))
+    while count:
+        n = reader.readinto(scratch[: min(len(scratch), count)])  # type: ignore[attr-defined]
+        if not n:
+            raise SizeMismatch(f"{desc.digest}: the source ended before the {count} bytes the registry holds")
+        count -= n
 
 
 class _Part:

@@ -1,0 +1,202 @@
+"""Refresh the index from a registry or the local store: catalog → tags → manifests, never a blob.
+
+Incremental by digest: a repository whose tags did not change costs one tag-list request. Version tags
+are taken to be immutable, as releases are: a tag already indexed keeps its digest without a request.
+Tags that move by design — the stage tags and ``latest`` — are resolved (a ``HEAD``); a new tag is one
+``GET`` that brings its manifest along; only a manifest digest the index has never seen is parsed,
+verified against that digest.
+``recheck`` resolves every tag, for registries where version tags are rewritten. Requests run in
+parallel with a bound; rows are written in one transaction at the end, so an interrupted refresh leaves
+the previous index intact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..content.layout import LocalStore, split_ref_name
+from ..content.remote.registry import RegistryClient
+from ..content.target import Target
+from ..content.verify import read_all
+from ..errors import AuthError, NotFound, RegistryError, UsageError
+from ..format.descriptor import Descriptor
+from ..format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
+from ..format.reference import is_referrers_tag
+from .db import LOCAL_SOURCE, IndexDB, RepositoryState, under_prefix
+from .records import DEFAULT_STAGES, manifest_fields
+
+DEFAULT_CONCURRENCY = 8
+MOVING_TAGS = (*DEFAULT_STAGES, "latest")  # resolved on every refresh; other indexed tags are not
+
+# The seam for deprecation records: given a repository (a Target) and its tags (tag → digest), return
+# digest → reason for every deprecated model. Lifecycle records plug in here; by default there are none.
+DeprecationReader = Callable[[Target, Mapping[str, str]], Mapping[str, str]]
+
+
+def no_deprecations(_target: Target, _tags: Mapping[str, str]) -> Mapping[str, str]:
+    return {}
+
+
+class CatalogUnavailable(UsageError):
+    """The registry does not list its repositories (``/v2/_catalog`` is disabled or forbidden)."""
+
+
+class Source(Protocol):
+    """Where models are listed from: a registry or the local store."""
+
+    name: str
+
+    def repositories(self, prefix: str) -> list[str]: ...
+
+    def target(self, repository: str) -> Target: ...
+
+
+@dataclass
+class RegistrySource:
+    """A registry reached through one client (connections and auth shared by every request)."""
+
+    client: RegistryClient
+
+    @property
+    def name(self) -> str:
+        return self.client.registry
+
+    def repositories(self, prefix: str) -> list[str]:
+        try:
+            found = self.client.catalog()
+        except (AuthError, NotFound, RegistryError) as exc:
+            status = getattr(exc, "status", None)
+            if isinstance(exc, (AuthError, NotFound)) or status in (401, 403, 404, 405):
+                raise CatalogUnavailable(
+                    f"{self.name} does not list its repositories (GET /v2/_catalog: {exc})",
+                    hint=f"search {self.name}/REPOSITORY (a name or prefix) or pass --repositories FILE") from None
+            raise
+        return [r for r in found if under_prefix(r, prefix)]
+
+    def target(self, repository: str) -> Target:
+        return self.client.repository(repository)
+
+
+@dataclass
+class LocalSource:
+    store: LocalStore
+    name: str = LOCAL_SOURCE
+
+    def repositories(self, prefix: str) -> list[str]:
+        names = {split_ref_name(e.annotation(ANN_REF_NAME) or "")[0] for e in self.store.entries()}
+        return sorted(n for n in names if n and under_prefix(n, prefix))
+
+    def target(self, repository: str) -> Target:
+        return self.store.repository(repository)
+
+
+@dataclass(frozen=True)
+class SyncStats:
+    """What one refresh did; ``fetched`` manifests crossed the network, ``reused`` were already indexed."""
+
+    source: str
+    repositories: int = 0
+    tags: int = 0
+    fetched: int = 0
+    reused: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    skipped: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "repositories": self.repositories, "tags": self.tags,
+                "fetched": self.fetched, "reused": self.reused, "removed": self.removed,
+                "seconds": round(self.seconds, 3), "skipped": list(self.skipped)}
+
+
+def _tag_list(target: Target) -> list[str]:
+    lister = getattr(target, "tags", None)
+    if lister is None:
+        raise UsageError(f"{target.name} cannot list its tags")
+    return [t for t in lister() if not is_referrers_tag(t)]
+
+
+def _fetch_fields(target: Target, desc: Descriptor) -> dict[str, Any] | None:
+    with target.fetch(desc) as stream:  # verified against desc.digest as it is read
+        return manifest_fields(read_all(stream, desc, MAX_MANIFEST_BYTES))
+
+
+def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequence[str] | None = None,
+            concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations,
+            recheck: bool = False, moving: Sequence[str] = MOVING_TAGS) -> SyncStats:
+    """Bring the index up to date for ``source`` (repositories under ``prefix``, or exactly
+    ``repositories``). A registry without a catalog raises :class:`CatalogUnavailable`, unless the prefix
+    itself names a repository, which is then indexed alone."""
+    start = time.perf_counter()
+    names, listed = _repositories(source, prefix, repositories)
+    known = db.known_digests()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        targets = {n: source.target(n) for n in names}
+        tag_lists = dict(zip(names, pool.map(lambda n: _tags_or_none(targets[n]), names)))
+        skipped = tuple(n for n, t in tag_lists.items() if t is None)
+        if skipped and not listed and len(skipped) == len(names):
+            raise NotFound(f"{source.name}/{names[0]} has no tags or does not exist" if len(names) == 1
+                           else f"none of the {len(names)} repositories named exist on {source.name}")
+        recorded = {n: db.tags_of(source.name, n) for n in names}
+
+        def resolve(pair: tuple[str, str]) -> Descriptor | str | None:
+            """A descriptor from the registry, or the indexed digest of a version tag (no request)."""
+            n, t = pair
+            digest = recorded[n].get(t)
+            if not recheck and t not in moving and digest is not None and digest in known:
+                return digest
+            return _resolve_or_none(targets[n], t, fetching=digest is None)
+
+        pairs = [(n, t) for n in names for t in tag_lists[n] or []]
+        current = {p: d for p, d in zip(pairs, pool.map(resolve, pairs)) if d is not None}
+        fresh = {d.digest: (p[0], d) for p, d in current.items() if isinstance(d, Descriptor) and d.digest not in known}
+        fetched = dict(zip(fresh, pool.map(lambda item: _fetch_fields(targets[item[0]], item[1]), fresh.values())))
+    by_repo: dict[str, dict[str, str]] = {n: {} for n in names if tag_lists[n] is not None}
+    for (n, t), d in current.items():
+        by_repo[n][t] = d if isinstance(d, str) else d.digest
+    states = [RepositoryState(source.name, n, tags, dict(deprecations(targets[n], tags)))
+              for n, tags in by_repo.items()]
+    if listed:  # what the catalog no longer lists is gone
+        gone = [r for r in db.repositories(source.name, prefix) if tag_lists.get(r) is None]
+    else:
+        gone = list(skipped)
+    db.write(states, fetched, source=source.name, gone=gone)
+    digests = [d for tags in by_repo.values() for d in tags.values()]
+    return SyncStats(source.name, repositories=len(states), tags=len(digests), fetched=len(fetched),
+                     reused=sum(1 for d in digests if d in known), removed=len(gone),
+                     seconds=time.perf_counter() - start, skipped=skipped)
+
+
+def _repositories(source: Source, prefix: str, named: Sequence[str] | None) -> tuple[list[str], bool]:
+    """The repositories to index and whether they came from the catalog (then missing ones are gone)."""
+    if named is not None:
+        return sorted(dict.fromkeys(named)), False
+    try:
+        return source.repositories(prefix), True
+    except CatalogUnavailable:
+        if not prefix:
+            raise
+        return [prefix.rstrip("/")], False
+
+
+def _resolve_or_none(target: Target, tag: str, *, fetching: bool = False) -> Descriptor | None:
+    """The tag's manifest; None when the tag was deleted after the list was read. A tag never seen
+    (``fetching``) is resolved with a GET where the registry Target offers one, so that reading a new
+    manifest costs one request, not a HEAD and a GET."""
+    resolve = getattr(target, "resolve_fetching", None) if fetching else None
+    try:
+        return resolve(tag) if resolve is not None else target.resolve(tag)
+    except NotFound:
+        return None
+
+
+def _tags_or_none(target: Target) -> list[str] | None:
+    """The repository's tags; None when it vanished between the catalog and now (or has none)."""
+    try:
+        return _tag_list(target)
+    except NotFound:
+        return None
