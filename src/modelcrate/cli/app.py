@@ -49,6 +49,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("governance", "Approve a model for a stage: a signed record bound to its digest and the stage."),
     "reject": ("governance", "Reject a model for a stage: a signed record that blocks promotion."),
     "policy": ("governance", "Check a model against the rules of a policy file, rule by rule."),
+    "import": ("importing", "Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model."),
+    "scan": ("importing", "Find files that run code when loaded (pickles) in a directory, a file or a model."),
+    "convert": ("importing", "Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate "
+                             "model."),
+    "search": ("discovery", "Find models by metadata, metrics, stage and lineage across a registry."),
+    "diff": ("discovery", "Show what changed from model OLD to model NEW, without downloading weights."),
+    "lineage": ("discovery", "Show what a model was built from: base models (recursively) and datasets."),
+    "storage-initializer": ("discovery", "Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) "
+                                         "into DEST."),
+    "export": ("discovery", "Export model REF as an OCI image DST that serving platforms run (a KServe modelcar)."),
     "promote": ("lifecycle", "Promote a model into a stage: check the policy, move the stage tag, append a signed "
                              "record."),
     "rollback": ("lifecycle", "Move a stage back to the model it held before, recorded as a rollback."),
@@ -76,16 +86,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "mapping."),
     "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
                            "(incl. production)."),
-    "import": ("importing", "Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model."),
-    "scan": ("importing", "Find files that run code when loaded (pickles) in a directory, a file or a model."),
-    "convert": ("importing", "Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate "
-                             "model."),
-    "search": ("discovery", "Find models by metadata, metrics, stage and lineage across a registry."),
-    "diff": ("discovery", "Show what changed from model OLD to model NEW, without downloading weights."),
-    "lineage": ("discovery", "Show what a model was built from: base models (recursively) and datasets."),
-    "storage-initializer": ("discovery", "Pull a model for KServe: STORAGE_URI (modelcrate://REGISTRY/REPO@sha256:…) "
-                                         "into DEST."),
-    "export": ("discovery", "Export model REF as an OCI image DST that serving platforms run (a KServe modelcar)."),
 }
 
 
