@@ -304,6 +304,24 @@ def test_policy_evaluation_is_pure(module: str) -> None:
         assert not calls, f"{name} opens files"
 
 
+@pytest.mark.parametrize("module", ["report/html.py", "report/markdown.py", "report/charts.py", "report/clauses.py",
+                                    "signing/deployment.py", "signing/attachment.py"])
+def test_report_renderers_and_record_predicates_are_pure(module: str) -> None:
+    """The report's renderers work on the gathered document only; record predicates turn values into dicts."""
+    allowed = ("modelcrate.errors", "modelcrate.signing.predicates", "modelcrate.report.charts",
+               "modelcrate.report.clauses")
+    own = {i for i in _imports(PKG / module) if i.startswith("modelcrate.") and i != "modelcrate.report"}
+    assert {i for i in own if not i.startswith(allowed)} == set()
+    assert not {i for i in _imports(PKG / module) if i.split(".")[0] in ("os", "socket", "subprocess", "urllib", "http")}
+
+
+@pytest.mark.parametrize("path", _files("tracking") + _files("report"), ids=lambda p: str(p.relative_to(PKG)))
+def test_tracking_and_report_stay_below_the_cli(path: Path) -> None:
+    """Deployments, attachments, events and the report are library code: no CLI, and no module over 700 lines."""
+    assert not {i for i in _imports(path) if i.startswith("modelcrate.cli")}
+    assert len(path.read_text().splitlines()) <= 700
+
+
 _PURE_READERS = ([*_files("facts")] + [PKG / "scan" / n for n in ("result.py", "allowlist.py", "pickles.py")]
                  + [PKG / "importers" / n for n in ("common.py", "huggingface.py", "mlflow.py", "kitops.py",
                                                      "modctl.py")] + [PKG / "foreign.py"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 
 from . import api
@@ -118,6 +119,15 @@ def tagged_stages(target: Target, digest: str, stages: Iterable[str]) -> frozens
     return frozenset(found)
 
 
+def _baselines(target: Target, policy: PolicyFile, stage: str) -> dict[str, Any]:
+    """What the stages a comparison gate names hold now (by their verified histories)."""
+    from .lifecycle.policy_gate import PolicyGate  # the lifecycle reads histories; imported when comparing
+
+    rules = policy.stage(stage)
+    named = {g.baseline for g in (rules.metrics if rules else ()) if g.baseline is not None}
+    return {s: PolicyGate(policy).baseline(target, s) for s in named}
+
+
 def check_policy(ref: str, *, stage: str, policy: str | os.PathLike[str] | PolicyFile | None = None,
                  promoter: str | None = None, current_stages: Iterable[str] | None = None,
                  deprecated: Deprecation | bool | None = None, local: bool = False,
@@ -135,6 +145,6 @@ def check_policy(ref: str, *, stage: str, policy: str | os.PathLike[str] | Polic
         if loaded is None:
             return PolicyCheck(ref, evaluate(None, Evidence(desc.digest, stage, frozenset(current_stages))))
         gathered = gather(target, desc, name, loaded, stage, current_stages=current_stages,
-                          deprecated=deprecated, promoter=promoter)
+                          deprecated=deprecated, promoter=promoter, baselines=_baselines(target, loaded, stage))
     return PolicyCheck(ref, evaluate(loaded, gathered.evidence), gathered.notes)
 

@@ -85,6 +85,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resolve": ("lifecycle", "Print NAME@sha256:… for a version or stage tag: the line a deployment pins."),
     "version": ("about", "Show modelcrate's version, the spec versions it implements and its dependencies."),
     "completion": ("about", "Print the shell completion script for bash, zsh or fish."),
+    "deployment": ("records", "Record where a model runs: signed deployment records attached to the model."),
+    "deployments": ("records", "What ran where, when: every verified deployment record of a repository, and what "
+                               "runs now."),
+    "attach": ("records", "Attach a document (report, assessment, SBOM, licence…) to a model as a signed "
+                          "referrer."),
+    "attachment": ("records", "List and fetch the documents attached to a model, each checked against its signed "
+                              "record."),
+    "events": ("records", "Every governance event of a repository or registry, verified, in time order, as JSON "
+                          "lines."),
+    "report": ("report", "Write a model's audit report: card, files, lineage, signatures, approvals, history, "
+                         "deployments, metrics, documents, scan, policy per stage, and the Annex IV / NIST AI RMF "
+                         "mapping."),
+    "metrics": ("records", "Metrics over versions and time: the metadata's and those of verified evaluations "
+                           "(incl. production)."),
 }
 
 # Flags of the group that users habitually put after the subcommand (`modelcrate pull REF --debug`).

@@ -282,13 +282,15 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
     Example:
       modelcrate status localhost:5000/team/bert --policy policy.yaml
     """
-    result = lifecycle.status(repo, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                              ctx=_ctx(repo, config))
+    gate, verifier, ctx = _gate(policy_path), _verifier(pub_paths), _ctx(repo, config)
+    result = lifecycle.status(repo, gate=gate, verifier=verifier, ctx=ctx)
+    running = _running(repo, gate, verifier, ctx)
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "running": {env: d.to_dict() for env, d in running.items()}})
         return
-    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "SIGNED BY", "APPROVALS", "DEPRECATION"],
+    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "RUNS IN", "SIGNED BY", "APPROVALS", "DEPRECATION"],
                      [[v.tag, _short(v.digest), v.created or "", ",".join(v.stages) or "-",
+                       ",".join(e for e, d in running.items() if d.fields.digest == v.digest) or "-",
                        ", ".join(v.signatures) or "-", "; ".join(v.approvals) or "-", v.deprecation or "-"]
                       for v in result.versions]))
     for s in result.stages:
@@ -296,6 +298,15 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
                    + ("" if s.signers_verified else ", signers not verified") + ")")
         if s.untracked or s.problem:
             echo(f"warning: {s.untracked or s.problem}", err=True)
+
+
+def _running(repo: str, gate: Gate | None, verifier: Verifier | None, ctx: lifecycle.Context) -> dict:
+    """Where each version runs now, by verified deployment records (nothing without keys or a policy)."""
+    from ..tracking import api as tracking
+
+    if gate is None and verifier is None:
+        return {}
+    return tracking.deployments(repo, gate=gate, verifier=verifier, ctx=ctx).running
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -23,6 +24,7 @@ from ..config import Config
 from ..errors import UsageError
 from ..format.mediatypes import MAX_MANIFEST_BYTES
 from ..signing.keys import ALGORITHMS as KEY_ALGORITHMS
+from ..signing import statement as _statement
 from ..signing.statement import SIGNATURE_V1
 from .app import cli, complete_refs, deprecated_alias, emit_json, json_option, options, registry_options
 from .render import echo
@@ -233,10 +235,16 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, legacy_ca_path: 
               help="provenance (SLSA v1), evaluation (modelcrate metrics), or any predicate type URI.")
 @click.option("--predicate", "predicate_path", type=click.Path(dir_okay=False, exists=True),
               help="The predicate (JSON object). Default: generated for provenance and evaluation.")
+@click.option("--metric", "metric_args", multiple=True, metavar="NAME=VALUE",
+              help="Evaluation: a measured value (repeatable), instead of --predicate.")
+@click.option("--dataset", help="Evaluation with --metric: the data the values were measured on.")
+@click.option("--phase", help="Evaluation: when it was measured (pre-release, production for monitoring).")
+@click.option("--window", help="Evaluation: the period measured, START/END (RFC 3339 UTC).")
 @_signer_options
 @_target_options
 @json_option
-def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: str | None, cert_path: str | None,
+def attest(ref: str, predicate_type: str, predicate_path: str | None, metric_args: tuple[str, ...],
+           dataset: str | None, phase: str | None, window: str | None, key_path: str | None, cert_path: str | None,
            chain_path: str | None, keyless: bool, local: bool, as_json: bool, config: Config) -> None:
     """Attach a signed attestation (in-toto statement about the manifest digest) to a model.
 
@@ -250,9 +258,13 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
       modelcrate attest tiny-classifier:1.0.0 --type evaluation --predicate eval.json --key modelcrate.key
       modelcrate attest registry.example.com/bert:1.0 --type https://example.com/review/v1 \\
           --predicate review.json --key release.key
+      modelcrate attest localhost:5000/team/bert:1.1.0 --type evaluation --phase production \\
+          --metric accuracy=0.91 --dataset live-traffic --window 2026-03-01T00:00:00Z/2026-03-08T00:00:00Z \\
+          --key monitor.key
     """
-    predicate = None
-    if predicate_path:
+    uri = _statement.predicate_type_uri(predicate_type)
+    predicate = _evaluation_flags(uri, metric_args, dataset, phase, window, predicate_path)
+    if predicate is None and predicate_path:
         try:
             predicate = json.loads(_read(predicate_path, MAX_MANIFEST_BYTES))
         except ValueError:
@@ -267,6 +279,38 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, key_path: 
         return
     echo(f"attested {ref} ({done.digest}): {done.predicate_type} by {done.signer}", err=True)
     echo(done.stored.descriptor.digest)
+
+
+def _evaluation_flags(uri: str, metric_args: tuple[str, ...], dataset: str | None, phase: str | None,
+                      window: str | None, predicate_path: str | None) -> dict[str, Any] | None:
+    """The evaluation predicate --metric/--dataset/--phase/--window describe, or None when none is given."""
+    if not (metric_args or dataset or phase or window):
+        return None
+    if uri != _statement.EVALUATION_V1:
+        raise UsageError("--metric, --dataset, --phase and --window go with --type evaluation")
+    if predicate_path:
+        raise UsageError("give the metrics either with --metric or in --predicate, not both")
+    if not metric_args or not dataset:
+        raise UsageError("an evaluation from flags needs --metric NAME=VALUE and --dataset")
+    metrics = []
+    for arg in metric_args:
+        name, sep, value = arg.partition("=")
+        try:
+            number = float(value) if sep else None
+        except ValueError:
+            number = None
+        if not name or number is None:
+            raise UsageError(f"--metric {arg!r}: expected NAME=NUMBER")
+        metrics.append({"name": name, "value": number, "dataset": dataset})
+    span = None
+    if window is not None:
+        start, sep, stop = window.partition("/")
+        if not sep:
+            raise UsageError(f"--window {window!r}: expected START/END")
+        span = {"start": start, "end": stop}
+    from ..signing import predicates as _predicates
+
+    return _predicates.evaluation(metrics, created=datetime.now(UTC), phase=phase, window=span)
 
 
 @cli.command(name="verify-attestation")

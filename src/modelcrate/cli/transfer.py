@@ -108,10 +108,14 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
               help="With -o: also write the model's OpenSSF model-signing bundle to this file.")
 @click.option("--deny-unsafe-pickle", "deny_unsafe", is_flag=True,
               help="With -o: refuse the model, writing nothing, if a file is a pickle importing anything unsafe.")
+@click.option("--with-attachments", is_flag=True,
+              help="With -o and --key/--policy: also write the verified attached documents into "
+                   "DIR/.modelcrate-attachments/TYPE/ (the local store always keeps them as referrers).")
 @_transfer_options
 @registry_options
 def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], include: tuple[str, ...],
          pub_key: str | None, policy_path: str | None, signature_path: str | None, deny_unsafe: bool,
+         with_attachments: bool,
          concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
     """Pull a model into the local store, or with -o straight into a directory; print its digest.
 
@@ -128,6 +132,8 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     """
     if pub_key and policy_path:
         raise UsageError("pull takes --key or --policy, not both")
+    if with_attachments and not (out_dir and (pub_key or policy_path)):
+        raise UsageError("--with-attachments goes with -o DIR and --key or --policy (whose documents to trust)")
     if not out_dir and deny_unsafe:
         raise UsageError("--deny-unsafe-pickle goes with -o DIR")
     from ..scan import UnpackGate
@@ -147,6 +153,10 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
         from .lifecycle import warn_if_deprecated  # the lifecycle's records, only when verifying
 
         warn_if_deprecated(ref, result.digest, pub_key, policy_path, config)
+    if with_attachments:
+        from .records import pull_attachments
+
+        pull_attachments(ref, result.digest, out_dir, pub_key, policy_path, config, force)
 
 
 @cli.command(name="copy")

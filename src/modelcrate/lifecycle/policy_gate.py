@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from ..content.target import Target
 from ..format.descriptor import Descriptor
+from ..errors import ModelcrateError
 from ..policy import Deprecation, evaluate
+from ..policy.evaluate import Baseline
 from ..policy import Evidence as PolicyEvidence
 from ..policy.evidence import gather
 from ..policy.load import load_policy_file
@@ -18,6 +20,7 @@ from ..signatures import SIGNATURE_TYPE, AnyOf, Verifier
 from ..signing.approval import APPROVAL_V1
 from .deprecation import deprecated_state
 from .gate import Decision, RuleOutcome, StageContext
+from .reader import read_stage
 from .records import Evidence
 
 
@@ -63,11 +66,29 @@ class PolicyGate:
         found = deprecated_state(target, subject, name, everyone) if everyone is not None else None
         deprecated = Deprecation(found.facts.reason, found.record.bundle_digest, found.facts.successor) \
             if found else None
+        rules = self.policy.stage(stage)
+        baselines = {g.baseline: self.baseline(target, g.baseline) for g in (rules.metrics if rules else ())
+                     if g.baseline is not None}
         ev = gather(target, subject, name, self.policy, stage, current_stages=context.in_stages,
-                    deprecated=deprecated, promoter=context.promoter or None).evidence
+                    deprecated=deprecated, promoter=context.promoter or None, baselines=baselines).evidence
         decision = evaluate(self.policy, ev)
         return Decision(tuple(RuleOutcome(r.rule, r.passed, r.reason, r.evidence) for r in decision.results),
                         _evidence_of(ev, set(decision.evidence())))
+
+
+    def baseline(self, target: Target, stage: str) -> Baseline:
+        """What ``stage`` holds now by its verified history (signed by its promoters), for comparisons."""
+        promoters = self.promoters(stage)
+        if promoters is None:
+            return Baseline(stage, None, problem=f"the policy names no promoters for {stage}, so what it holds "
+                                                 "cannot be verified")
+        try:
+            state = read_stage(target, stage, promoters)
+        except ModelcrateError as exc:
+            return Baseline(stage, None, problem=f"the {stage} history does not verify: {exc}")
+        if state.untracked:
+            return Baseline(stage, None, problem=state.untracked)
+        return Baseline(stage, state.history.current)
 
 
 def _evidence_of(ev: PolicyEvidence, used: set[str]) -> tuple[Evidence, ...]:

@@ -65,6 +65,29 @@ class Metric:
     name: str
     value: float
     source: str
+    phase: str | None = None  # an evaluation's phase (e.g. production); None for the metadata
+    time: str | None = None  # when it was measured (the evaluation's window end, else its created time)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What another stage holds now, for gates like ``accuracy >= production.accuracy - 0.01``:
+    the model's digest (None when the stage is empty) and its verified metrics, best first (production
+    monitoring before pre-release evaluations before the metadata, newest first within each)."""
+
+    stage: str
+    digest: str | None
+    metrics: tuple[Metric, ...] = ()
+    problem: str | None = None  # why the stage's content could not be established (then nothing compares)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A verified attachment record of the model: its document type, the record's bundle, who signed it."""
+
+    doc_type: str
+    digest: str
+    signer: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,8 @@ class Evidence:
     promoter: str | None = None
     now: datetime | None = None
     unsafe_pickles: tuple[str, ...] | None = None
+    documents: tuple[Document, ...] = ()
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)
 
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -174,7 +199,8 @@ def _results(rules: StageRules, ev: Evidence) -> list[RuleResult]:
     if rules.signatures:
         out.append(_signatures(rules.signatures, ev))
     out.extend(_attestation(t, ev) for t in rules.attestations)
-    out.extend(_metric(g, ev) for g in rules.metrics)
+    out.extend(_metric(g, ev) if g.baseline is None else _comparison(g, ev) for g in rules.metrics)
+    out.extend(_document(t, ev) for t in rules.documents)
     if rules.licenses:
         out.append(_license(rules.licenses, ev))
     if rules.deny_unsafe_pickle:
@@ -219,13 +245,17 @@ def _signatures(specs: Sequence[SignerSpec], ev: Evidence) -> RuleResult:
     return RuleResult("signatures", False, f"no valid signature by {_names(specs)}{others}")
 
 
-def _attestation(predicate_type: str, ev: Evidence) -> RuleResult:
-    rule = f"attestation {predicate_type}"
-    found = [a for a in ev.attestations if a.predicate_type == predicate_type]
+def _present(rule: str, found: Sequence[Attestation | Document], verb: str, missing: str) -> RuleResult:
+    """A rule met by any verified record in ``found``: who signed them, or what is missing."""
     if found:
-        return RuleResult(rule, True, f"attested by {', '.join(dict.fromkeys(a.signer for a in found))}",
-                          tuple(a.digest for a in found))
-    return RuleResult(rule, False, f"no verified {predicate_type} attestation by an allowed signer")
+        return RuleResult(rule, True, f"{verb} by {', '.join(dict.fromkeys(x.signer for x in found))}",
+                          tuple(x.digest for x in found))
+    return RuleResult(rule, False, missing)
+
+
+def _attestation(predicate_type: str, ev: Evidence) -> RuleResult:
+    return _present(f"attestation {predicate_type}", [a for a in ev.attestations if a.predicate_type == predicate_type],
+                    "attested", f"no verified {predicate_type} attestation by an allowed signer")
 
 
 def _metric(gate: MetricGate, ev: Evidence) -> RuleResult:
@@ -239,6 +269,46 @@ def _metric(gate: MetricGate, ev: Evidence) -> RuleResult:
     if failing:
         return RuleResult(rule, False, f"{gate.metric} is {shown}", sources)
     return RuleResult(rule, True, f"{gate.metric} is {shown}", sources)
+
+
+def _where(m: Metric, digest: str | None) -> str:
+    kind = "metadata" if m.source == digest else (f"{m.phase} evaluation" if m.phase else "evaluation")
+    return f"{kind} {m.source[:19]}…" + (f" at {m.time}" if m.time else "")
+
+
+def _comparison(gate: MetricGate, ev: Evidence) -> RuleResult:
+    """A candidate metric against what the baseline stage's model reports now; both numbers and where each
+    came from are in the reason."""
+    rule = f"metric {gate.text}"
+    base = ev.baselines.get(gate.baseline or "")
+    if base is None or base.problem is not None:
+        why = base.problem if base is not None else f"what {gate.baseline} holds was not established"
+        return RuleResult(rule, False, f"nothing to compare with: {why}")
+    if base.digest is None:  # its verified history says it is empty: the first model has no incumbent
+        return RuleResult(rule, True, f"{gate.baseline} holds no model (by its verified history): nothing to "
+                                      "compare with")
+    ref = next((m for m in base.metrics if m.name == gate.baseline_metric), None)
+    if ref is None:
+        return RuleResult(rule, False, f"the {gate.baseline} model {base.digest[:19]}… reports no verified "
+                                       f"{gate.baseline_metric}")
+    values = [m for m in ev.metrics if m.name == gate.metric]
+    if not values:
+        return RuleResult(rule, False, f"no {gate.metric} value for the candidate in the metadata or a verified "
+                                       "evaluation")
+    bound = gate.bound(ref.value)
+    failing = [m for m in values if not gate.holds(m.value, ref.value)]
+    shown = failing or values
+    mine = "; ".join(f"{m.value:g} ({_where(m, ev.digest)})" for m in shown)
+    theirs = (f"{gate.baseline}.{gate.baseline_metric} is {ref.value:g} ({_where(ref, base.digest)} of "
+              f"{base.digest[:19]}… in {gate.baseline} now)")
+    offset = f" {'-' if gate.threshold < 0 else '+'} {abs(gate.threshold):g} = {bound:g}" if gate.threshold else ""
+    reason = f"candidate {gate.metric} {mine}; {theirs}; needs {gate.op} {ref.value:g}{offset}"
+    return RuleResult(rule, not failing, reason, tuple(dict.fromkeys([*(m.source for m in shown), ref.source])))
+
+
+def _document(doc_type: str, ev: Evidence) -> RuleResult:
+    return _present(f"document {doc_type}", [d for d in ev.documents if d.doc_type == doc_type], "attached",
+                    f"no {doc_type} document attached and signed by an allowed attester")
 
 
 def _license(allowed: Sequence[str], ev: Evidence) -> RuleResult:

@@ -24,7 +24,8 @@ from ..format.descriptor import Descriptor
 from ..signatures import SIGNATURE_TYPE, AnyOf, Collected, Verifier, collect_records, read_subject
 from ..signing import statement as _statement
 from ..signing.approval import APPROVAL_V1, parse_approval
-from .evaluate import Approval, Attestation, Deprecation, Evidence, Metric, Signature
+from ..signing.attachment import ATTACHMENT_V1, parse_attachment
+from .evaluate import Approval, Attestation, Baseline, Deprecation, Document, Evidence, Metric, Signature
 from .rules import PolicyFile, SignerSpec, StageRules
 
 
@@ -65,20 +66,49 @@ def metadata_metrics(metadata: Mapping[str, Any] | None, source: str) -> list[Me
     return _metrics((metadata or {}).get("metrics"), source)
 
 
-def _metrics(items: Any, source: str) -> list[Metric]:
+def _metrics(items: Any, source: str, phase: str | None = None, time: str | None = None) -> list[Metric]:
     out = []
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping):
             continue
         name, value = item.get("name"), item.get("value")
         if isinstance(name, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.append(Metric(name, float(value), source))
+            out.append(Metric(name, float(value), source, phase, time))
     return out
+
+
+def evaluation_metrics(predicate: Mapping[str, Any], source: str) -> list[Metric]:
+    """The metrics of a verified evaluation predicate, with its phase and the time they describe."""
+    window = predicate.get("window")
+    end = window.get("end") if isinstance(window, Mapping) else None
+    when = end if isinstance(end, str) else predicate.get("created")
+    phase = predicate.get("phase")
+    return _metrics(predicate.get("metrics"), source, phase if isinstance(phase, str) else None,
+                    when if isinstance(when, str) else None)
+
+
+def phase_of(metric: Metric, digest: str) -> str:
+    """``metadata`` for the manifest's own metrics, else the evaluation's phase (``evaluation`` when unnamed)."""
+    return "metadata" if metric.source == digest else (metric.phase or "evaluation")
+
+
+def verified_metrics(target: Target, subject: Descriptor, name: str, verifier: Verifier | None) -> list[Metric]:
+    """Every metric known about ``subject``, best first: production evaluations, then other verified
+    evaluations (newest first in each), then the metadata's (bound to the manifest digest)."""
+    found: list[Metric] = []
+    if verifier is not None:
+        for r in collect_records(target, subject, name, verifier, predicate_type=_statement.EVALUATION_V1).records:
+            found += evaluation_metrics(r.predicate, r.bundle_digest)
+    found.sort(key=lambda m: m.time or "", reverse=True)
+    found.sort(key=lambda m: m.phase != "production")
+    view = read_subject(target, subject)
+    return found + metadata_metrics(view.metadata if view is not None else None, subject.digest)
 
 
 def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, stage: str, *,
            current_stages: Iterable[str] = (), deprecated: Deprecation | bool | None = None,
-           promoter: str | None = None, now: datetime | None = None) -> Gathered:
+           promoter: str | None = None, now: datetime | None = None,
+           baselines: Mapping[str, Baseline] | None = None) -> Gathered:
     """Verified evidence about ``subject`` for a promotion into ``stage`` under ``policy``."""
     base = Evidence(subject.digest, stage, frozenset(current_stages), deprecated=deprecated, promoter=promoter)
     rules = policy.stage(stage)
@@ -99,14 +129,31 @@ def gather(target: Target, subject: Descriptor, name: str, policy: PolicyFile, s
     if rules.metrics:
         evaluations = c.records(trusted, _statement.EVALUATION_V1)
         for r in evaluations.records if evaluations else []:
-            metrics += _metrics(r.predicate.get("metrics"), r.bundle_digest)
+            metrics += evaluation_metrics(r.predicate, r.bundle_digest)
     approvals = _approvals(c, rules.approvals.approvers) if rules.approvals else ()
     license_ = (metadata or {}).get("license")
+    documents = _documents(c, trusted) if rules.documents else ()
+    compared = {}
+    for stage_name, b in (baselines or {}).items():
+        found = verified_metrics(target, target.resolve(b.digest), name, _verifier(trusted)) \
+            if b.digest is not None and b.problem is None else []
+        compared[stage_name] = Baseline(b.stage, b.digest, tuple(found), b.problem)
     evidence = Evidence(subject.digest, stage, base.current_stages, signatures, tuple(attestations), approvals,
                         tuple(metrics), license_ if isinstance(license_, str) else None, deprecated, promoter,
-                        now or datetime.now(UTC),
+                        now or datetime.now(UTC), documents=documents, baselines=compared,
                         unsafe_pickles=_unsafe_pickles(target, subject, name) if rules.deny_unsafe_pickle else None)
     return Gathered(evidence, tuple(c.notes))
+
+
+def _documents(c: _Collector, trusted: Sequence[SignerSpec]) -> tuple[Document, ...]:
+    found = c.records(trusted, ATTACHMENT_V1)
+    out = []
+    for r in found.records if found else []:
+        try:
+            out.append(Document(parse_attachment(r.predicate).doc_type, r.bundle_digest, r.signer))
+        except SignatureError as exc:
+            c.notes.append(f"{ATTACHMENT_V1}: not counted: {r.bundle_digest}: {exc}")
+    return tuple(out)
 
 
 def _unsafe_pickles(target: Target, subject: Descriptor, name: str) -> tuple[str, ...]:

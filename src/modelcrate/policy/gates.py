@@ -1,7 +1,8 @@
 """The two small languages a policy file holds: metric gates and SPDX licence expressions. Pure.
 
 A metric gate is ``NAME OP NUMBER`` (``accuracy >= 0.92``, ``latency_p95_ms < 40``) with OP one of
-``>= > <= < == !=``. It is parsed by hand, never evaluated as code; a syntax error names the 1-based
+``>= > <= < == !=``, or ``NAME OP STAGE.NAME [+|- NUMBER]`` (``accuracy >= production.accuracy - 0.01``),
+which compares the candidate with the model that stage holds now. It is parsed by hand, never evaluated as code; a syntax error names the 1-based
 column where it went wrong.
 
 A licence expression (``MIT``, ``Apache-2.0 OR MIT``, ``(MIT AND BSD-3-Clause) WITH x``) is allowed when
@@ -39,15 +40,22 @@ class GateSyntaxError(UsageError):
 
 @dataclass(frozen=True)
 class MetricGate:
-    """``metric OP threshold``, as written in ``text``."""
+    """``metric OP threshold``, as written in ``text``; with ``baseline`` (a stage) the right-hand side is
+    that stage's ``baseline_metric`` plus ``threshold`` (the offset)."""
 
     metric: str
     op: str
     threshold: float
     text: str = field(compare=False)
+    baseline: str | None = None
+    baseline_metric: str | None = None
 
-    def holds(self, value: float) -> bool:
-        return _OPS[self.op](value, self.threshold)
+    def holds(self, value: float, base: float = 0.0) -> bool:
+        return _OPS[self.op](value, self.bound(base))
+
+    def bound(self, base: float = 0.0) -> float:
+        """The number the value is compared with (the baseline's value plus the offset)."""
+        return base + self.threshold if self.baseline is not None else self.threshold
 
 
 def parse_gate(text: str) -> MetricGate:
@@ -63,16 +71,44 @@ def parse_gate(text: str) -> MetricGate:
     if op is None:
         raise GateSyntaxError("expected a comparison (>=, >, <=, <, ==, !=)", pos + 1)
     pos = _SPACE.match(text, pos + len(op)).end()  # type: ignore[union-attr]
-    number = _NUMBER.match(text, pos)
-    if number is None:
-        raise GateSyntaxError("expected a number", pos + 1)
-    threshold = float(number.group())
-    if not math.isfinite(threshold):
-        raise GateSyntaxError("the number is out of range", pos + 1)
-    pos = _SPACE.match(text, number.end()).end()  # type: ignore[union-attr]
+    baseline = _BASELINE.match(text, pos)
+    if baseline is not None:
+        return _comparison(text, name.group(), op, baseline)
+    threshold, pos = _number(text, pos)
     if pos != len(text):
         raise GateSyntaxError("unexpected text after the number", pos + 1)
     return MetricGate(name.group(), op, threshold, text.strip())
+
+
+_BASELINE = re.compile(r"([a-z][a-z0-9-]{0,31})\.([A-Za-z_][A-Za-z0-9_\-/]*)")
+
+
+def _number(text: str, pos: int) -> tuple[float, int]:
+    number = _NUMBER.match(text, pos)
+    if number is None:
+        raise GateSyntaxError("expected a number or STAGE.METRIC", pos + 1)
+    value = float(number.group())
+    if not math.isfinite(value):
+        raise GateSyntaxError("the number is out of range", pos + 1)
+    return value, _SPACE.match(text, number.end()).end()  # type: ignore[union-attr]
+
+
+def _comparison(text: str, metric: str, op: str, baseline: re.Match[str]) -> MetricGate:
+    """``STAGE.METRIC [+|- NUMBER]`` after the comparison."""
+    pos = _SPACE.match(text, baseline.end()).end()  # type: ignore[union-attr]
+    offset = 0.0
+    if pos < len(text):
+        sign = text[pos]
+        if sign not in "+-":
+            raise GateSyntaxError("expected + or - after the baseline", pos + 1)
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        if text[pos:pos + 1] in ("+", "-"):
+            raise GateSyntaxError("expected an unsigned number after + or -", pos + 1)
+        offset, pos = _number(text, pos)
+        offset = -offset if sign == "-" else offset
+        if pos != len(text):
+            raise GateSyntaxError("unexpected text after the offset", pos + 1)
+    return MetricGate(metric, op, offset, text.strip(), baseline.group(1), baseline.group(2))
 
 
 # --- SPDX licence expressions ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from ..format import yamldoc
 from ..signing import keys
 from ..signing import statement as _statement
 from .gates import GateSyntaxError, parse_gate
-from .rules import DEFAULT_STAGES, ApprovalRule, PolicyFile, SignerSpec, StageRules
+from .rules import DEFAULT_STAGES, ApprovalRule, EnvironmentRules, PolicyFile, SignerSpec, StageRules
 from .verifiers import CAIdentityVerifier
 
 SCHEMA_FILE = "policy.schema.json"
@@ -80,9 +80,16 @@ class _Builder:
         raw_stages = data.get("stages")
         names = tuple(raw_stages) if raw_stages else DEFAULT_STAGES
         stages = {name: self.stage(name, (raw_stages or {}).get(name, {}), names) for name in names}
+        environments = {env: self.environment(env, raw, names) for env, raw in data.get("environments", {}).items()}
         return PolicyFile(self.doc.source, f"sha256:{hexdigest}", stages, signers, signature, attestations,
-                          has_stages=raw_stages is not None,
+                          has_stages=raw_stages is not None, environments=environments,
                           deny_unsafe_pickle=bool(data.get("formats", {}).get("deny_unsafe_pickle", False)))
+
+    def environment(self, name: str, raw: Mapping[str, Any], names: tuple[str, ...]) -> EnvironmentRules:
+        at = ["environments", name]
+        if raw["stage"] not in names:
+            raise self.fail([*at, "stage"], f"unknown stage {raw['stage']!r} (the stages are: {', '.join(names)})")
+        return EnvironmentRules(name, raw["stage"], self.signers([*at, "deployers"], raw.get("deployers", [])))
 
     def stage(self, name: str, raw: Mapping[str, Any], names: tuple[str, ...]) -> StageRules:
         at = ["stages", name]
@@ -97,9 +104,12 @@ class _Builder:
         metrics = []
         for i, text in enumerate(raw.get("metrics", [])):
             try:
-                metrics.append(parse_gate(text))
+                gate = parse_gate(text)
             except GateSyntaxError as exc:
                 raise self.fail([*at, "metrics", i], f"{text!r}: {exc}") from None
+            if gate.baseline is not None and gate.baseline not in names:
+                raise self.fail([*at, "metrics", i], f"{text!r}: unknown stage {gate.baseline!r}")
+            metrics.append(gate)
         return StageRules(
             name, tuple(predecessors) if predecessors is not None else None, signatures, attesters,
             self.types([*at, "attestations"], raw.get("attestations", [])), tuple(metrics),
@@ -107,7 +117,8 @@ class _Builder:
             self.signers([*at, "promoters"], raw.get("promoters", [])),
             tuple(dict.fromkeys(x.casefold() for x in raw.get("licenses", []))),
             bool(raw.get("allow_deprecated", False)),
-            bool(raw.get("formats", {}).get("deny_unsafe_pickle", False)))
+            bool(raw.get("formats", {}).get("deny_unsafe_pickle", False)),
+            documents=tuple(dict.fromkeys(raw.get("documents", []))))
 
     def approvals(self, at: list[str | int], raw: Mapping[str, Any]) -> ApprovalRule:
         approvers = [self.signer([*at, "keys", i], {"key": k}, named=True) for i, k in enumerate(raw.get("keys", []))]

@@ -60,6 +60,7 @@ class StageRules:
     licenses: tuple[str, ...] = ()
     allow_deprecated: bool = False
     deny_unsafe_pickle: bool = False
+    documents: tuple[str, ...] = ()  # attached document types that must be present, signed by an attester
 
     def signers(self) -> tuple[SignerSpec, ...]:
         """Every signer the stage names, once: whoever they are, their signatures are evidence."""
@@ -68,6 +69,16 @@ class StageRules:
         for spec in (*self.signatures, *self.attesters, *approvers, *self.promoters):
             out.setdefault(spec.identity if spec.identity is not None else f"line {spec.line}", spec)
         return tuple(out.values())
+
+
+@dataclass(frozen=True)
+class EnvironmentRules:
+    """A deployment environment: the stage it serves from, and who may record deployments into it
+    (empty: whoever the file's stage rules name)."""
+
+    name: str
+    stage: str
+    deployers: tuple[SignerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class PolicyFile:
     require_attestations: tuple[str, ...] = ()
     has_stages: bool = False
     deny_unsafe_pickle: bool = False  # the pull policy's formats rule
+    environments: Mapping[str, EnvironmentRules] = field(default_factory=dict)
 
     @property
     def vocabulary(self) -> tuple[str, ...]:

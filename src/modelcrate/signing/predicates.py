@@ -307,11 +307,15 @@ def evaluation(
     *,
     evaluator: Mapping[str, str] | None = None,
     created: datetime | str,
+    phase: str | None = None,
+    window: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build a modelcrate evaluation predicate (``https://modelcrate.dev/evaluation/v1``).
 
     Each metric is ``{"name", "value", "dataset", "split"?}`` with a finite number as value; order is
-    kept. ``evaluator`` optionally names the code that produced the numbers.
+    kept. ``evaluator`` optionally names the code that produced the numbers. ``phase`` says when the
+    numbers were measured (``pre-release``, or ``production`` for monitoring feedback after deployment)
+    and ``window`` the period they cover (``{"start", "end"}``, RFC 3339 UTC).
 
     >>> evaluation([{"name": "accuracy", "value": 0.91, "dataset": "imagenet", "split": "val"}],
     ...            created="2026-01-01T00:00:00Z")["metrics"][0]["value"]
@@ -325,7 +329,25 @@ def evaluation(
     }
     if evaluator is not None:
         predicate["evaluator"] = _evaluator(evaluator)
+    if phase is not None:
+        if not isinstance(phase, str) or not _PHASE.fullmatch(phase):
+            raise UsageError("phase must be a short lowercase word (e.g. pre-release, production)")
+        predicate["phase"] = phase
+    if window is not None:
+        predicate["window"] = _window(window)
     return predicate
+
+
+_PHASE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _window(window: Any) -> dict[str, str]:
+    if not isinstance(window, Mapping) or set(window) != {"start", "end"}:
+        raise UsageError("window must be an object with start and end")
+    start, end = timestamp(window["start"]), timestamp(window["end"])
+    if end < start:
+        raise UsageError("window ends before it starts")
+    return {"start": start, "end": end}
 
 
 def validate_evaluation(predicate: Any) -> None:
@@ -338,14 +360,15 @@ def validate_evaluation(predicate: Any) -> None:
     """
     if not isinstance(predicate, Mapping):
         raise InvalidStatement("evaluation predicate is not an object", code="ErrInvalidEvaluation")
-    unknown = set(predicate) - {"created", "metrics", "evaluator"}
+    unknown = set(predicate) - {"created", "metrics", "evaluator", "phase", "window"}
     try:
         if unknown:
             raise UsageError(f"unknown fields: {', '.join(sorted(unknown))}")
         if "created" not in predicate:
             raise UsageError("created is missing")
         metrics: Any = predicate.get("metrics")
-        evaluation(metrics, evaluator=predicate.get("evaluator"), created=predicate["created"])
+        evaluation(metrics, evaluator=predicate.get("evaluator"), created=predicate["created"],
+                   phase=predicate.get("phase"), window=predicate.get("window"))
     except UsageError as exc:
         raise InvalidStatement(f"invalid evaluation predicate: {exc}", code="ErrInvalidEvaluation") from None
 
