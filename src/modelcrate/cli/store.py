@@ -6,7 +6,7 @@ Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,11 @@ from .. import api
 from ..config import DEFAULT_CONCURRENCY
 from ..format.mediatypes import KINDS
 from .app import cli, config, emit_json, follow_symlinks_option, json_option
+from .overwrite import overwrite_options
 from .render import echo, human_size, table
+
+if TYPE_CHECKING:
+    from ..lifecycle.versions import Overwrite
 
 
 @cli.command()
@@ -77,15 +81,17 @@ def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: in
 
 
 @cli.command(name="list")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show the reserved tags: sha256-<hex> (signatures, referrers) and _history.<stage>.")
 @json_option
-def list_(as_json: bool) -> None:
+def list_(show_all: bool, as_json: bool) -> None:
     """List the models in the local store.
 
     \b
     Example:
       modelcrate list --json
     """
-    rows = api.list_models(config=config())
+    rows = api.list_models(config=config(), show_reserved=show_all)
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return
@@ -189,14 +195,15 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
 @cli.command()
 @click.argument("src")
 @click.argument("dst")
-def tag(src: str, dst: str) -> None:
+@overwrite_options
+def tag(src: str, dst: str, overwrite: Overwrite | None) -> None:
     """Give a model in the local store another name or tag.
 
     \b
     Example:
       modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
     """
-    desc = api.tag(src, dst, config=config())
+    desc = api.tag(src, dst, config=config(), force=overwrite)
     echo(desc.digest)
 
 
