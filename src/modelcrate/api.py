@@ -41,7 +41,7 @@ from .errors import ModelcrateError, NotFound, UsageError
 from .format.descriptor import Descriptor
 from .format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from .format.model import read_model
-from .format.reference import DEFAULT_TAG, Reference, is_referrers_tag, validate_user_tag
+from .format.reference import DEFAULT_TAG, Reference, is_reserved_tag, validate_user_tag
 from .results import (Attested, Deleted, Discovery, DiskUsage, Pruned, Initialized, Inspected, Listed, LoginResult, Packed,
                       Removed, Resolved, Signed, Tagged, TransferResult, Unpacked, Verification)
 from .targets import Targets, as_reference, resolve as _resolve_in
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .unpacking import Check
     from .index.search import Filters as SearchFilters, Match as SearchMatch
     from .lineage_graph import LineageNode
+    from .lifecycle.versions import Overwrite
     from .signatures import Policy, Signer, Verifier
 
 PathLike = str | os.PathLike[str]
@@ -227,12 +228,14 @@ def model_signature(ref: str, config: Config | None = None) -> Any:
     return _signatures.model_signature(repo, desc)
 
 
-def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config: Config | None = None
-        ) -> Tagged:
+def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config: Config | None = None,
+        force: Overwrite | None = None) -> Tagged:
     """Point ``dst`` at what ``src`` names. In the local store (when ``src`` is there, or ``local``) the
     content is shared, not copied. On a registry (``src`` not in the store, or ``remote``) the manifest is
     tagged again without pulling: in the same repository by one ``PUT``; elsewhere by a copy that mounts
-    the blobs on the same registry. Signatures come along to a new name either way."""
+    the blobs on the same registry. Signatures come along to a new name either way. A version tag naming
+    another digest is refused unless ``force`` (see :mod:`modelcrate.lifecycle.versions`), except on a
+    retag within one registry repository, which is not guarded yet."""
     with reading(src, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
         d = parse_local(dst)
         if d.digest or not d.tag:
@@ -243,26 +246,32 @@ def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config
                 raise UsageError(f"{dst} names no registry; tagging on {r.registry} needs HOST/NAME:TAG",
                                  hint="to keep a local copy, use `modelcrate pull` then `modelcrate tag`")
             if d.name != r.name:
-                copy(f"{r.name}@{desc.digest}", dst, config=config)
+                copy(f"{r.name}@{desc.digest}", dst, config=config, force=force)
             else:
                 with Targets(_config(config)) as targets:
                     targets.open(d, write=True).tag(desc, d.tag)
             return Tagged(str(d), src, desc)
-    _tag_local(r, desc, d, config)
+    _tag_local(r, desc, d, config, force)
     return Tagged(str(d), src, desc)
 
 
-def _tag_local(r: Reference, desc: Descriptor, d: Reference, config: Config | None) -> None:
+def _tag_local(r: Reference, desc: Descriptor, d: Reference, config: Config | None,
+               force: Overwrite | None) -> None:
     from .graphcopy import CopyOptions, extended_copy
+    from .lifecycle.versions import guard_version_tag, record_overwrite
 
     assert d.tag is not None
     store = open_store(config)
     repo, dst_repo = store.repository(r.name), store.repository(d.name)
+    old = guard_version_tag(repo, dst_repo, d.tag, desc, force)
     if d.name != r.name:
         # Referrers (signatures, attestations) are indexed per repository: carry them to the new name,
         # as a copy would. The blobs are shared, so this only writes the new name's referrers index.
         with store.writing():
             extended_copy(repo, dst_repo, desc, CopyOptions())
+    if old and force:  # recorded before the tag moves
+        with store.writing():
+            record_overwrite(dst_repo, desc, d.name, d.tag, old, force)
     dst_repo.tag(desc, d.tag)
 
 
@@ -285,13 +294,14 @@ def remove(ref: str, *, config: Config | None = None) -> Removed:
     return Removed(ref, removed.digest, untagged)
 
 
-def list_models(*, config: Config | None = None) -> list[Listed]:
-    """Every tagged model in the local store (referrer tags hidden), sorted by name and tag."""
+def list_models(*, config: Config | None = None, show_reserved: bool = False) -> list[Listed]:
+    """Every tagged model in the local store, sorted by name and tag; the reserved tags (referrers,
+    history heads) only with ``show_reserved``."""
     store = open_store(config)
     out = []
     for e in store.entries():
         name, tag_, _d = split_ref_name(e.annotation(ANN_REF_NAME) or "")
-        if tag_ is not None and is_referrers_tag(tag_):
+        if tag_ is not None and not show_reserved and is_reserved_tag(tag_):
             continue
         try:
             view = read_model(store.read_small(e))
@@ -321,18 +331,21 @@ def disk_usage(*, config: Config | None = None) -> DiskUsage:
 # ---- registries ----------------------------------------------------------------------------------
 def push(ref: str, directory: PathLike | None = None, *, modelfile: str | None = None,
          config: Config | None = None, concurrency: int | None = None,
-         progress: Progress | None = None, follow_external_symlinks: bool = False) -> TransferResult:
+         progress: Progress | None = None, follow_external_symlinks: bool = False,
+         force: Overwrite | None = None) -> TransferResult:
     """Push the local-store model ``ref`` (``HOST/NAME[:TAG][@DIGEST]``) to its registry; or, with
-    ``directory``, pack that directory on the fly and stream it there (the local store is not used)."""
+    ``directory``, pack that directory on the fly and stream it there (the local store is not used).
+    A version tag naming another digest is refused unless ``force``."""
     from . import transfer
 
     cfg = _config(config)
     if directory is not None:
         return transfer.push_dir(directory, ref, config=cfg, modelfile=modelfile, concurrency=concurrency,
-                                 progress=progress, follow_external_symlinks=follow_external_symlinks)
+                                 progress=progress, follow_external_symlinks=follow_external_symlinks,
+                                 force=force)
     if modelfile:
         raise UsageError("a modelfile goes with a directory to push")
-    return transfer.push(ref, config=cfg, concurrency=concurrency, progress=progress)
+    return transfer.push(ref, config=cfg, concurrency=concurrency, progress=progress, force=force)
 
 
 def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | None = None,
@@ -390,13 +403,15 @@ def _denying(check: Check | None) -> Check:
 
 
 def copy(src: str, dst: str, *, config: Config | None = None,
-         concurrency: int | None = None, progress: Progress | None = None) -> TransferResult:
+         concurrency: int | None = None, progress: Progress | None = None,
+         force: Overwrite | None = None) -> TransferResult:
     """Copy a model with its signatures between registries, repositories or the local store (a name
-    without a registry). On one registry, blobs are mounted instead of moved."""
+    without a registry). On one registry, blobs are mounted instead of moved. A version tag naming
+    another digest is refused unless ``force``."""
     from . import transfer
 
     return transfer.copy_ref(src, dst, config=_config(config), concurrency=concurrency,
-                             progress=progress)
+                             progress=progress, force=force)
 
 
 def list_tags(repo: str, *, show_referrers: bool = False, config: Config | None = None) -> list[str]:

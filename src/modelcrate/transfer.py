@@ -45,7 +45,8 @@ from .content.verify import read_all
 from .format.descriptor import Descriptor
 from .format.mediatypes import MAX_MANIFEST_BYTES
 from .format.model import read_model
-from .format.reference import Reference, is_referrers_tag
+from .format.reference import Reference, is_reserved_tag
+from .lifecycle.versions import Overwrite, guard_version_tag, record_overwrite
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
 
@@ -145,10 +146,16 @@ class _Run:
 
 
 def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run, *,
-          mount_from: str | None = None, referrers: bool = True) -> tuple[CopyResult, _Tally, int]:
+          mount_from: str | None = None, referrers: bool = True, guard: str | None = None,
+          force: Overwrite | None = None) -> tuple[CopyResult, _Tally, int]:
+    """``guard``: the destination name, when ``tag`` is a write the version-tag rule applies to."""
     tally = _Tally(run.progress)
     options = CopyOptions(concurrency=run.concurrency, progress=tally, mount_from=mount_from, referrers=referrers)
-    result, used = _rounds(lambda: copy(src, root.digest, dst, tag, options), run.rounds, run.config)
+    old = guard_version_tag(src, dst, tag, root, force) if guard else None
+    result, used = _rounds(lambda: copy(src, root.digest, dst, None if old else tag, options), run.rounds, run.config)
+    if old and tag and guard and force:  # recorded before the tag moves
+        record_overwrite(dst, root, guard, tag, old, force)
+        dst.tag(root, tag)
     return result, tally, used
 
 
@@ -179,26 +186,28 @@ def _result(reference: str, root: Descriptor, result: CopyResult, tally: _Tally,
 
 # ---- operations ---------------------------------------------------------------------------------------
 def push(ref: str, *, config: Config, remote: RemoteSettings | None = None, concurrency: int | None = None,
-         progress: Progress | None = None, rounds: int | None = None) -> TransferResult:
+         progress: Progress | None = None, rounds: int | None = None, force: Overwrite | None = None
+         ) -> TransferResult:
     """Push the local-store model named ``ref`` (``HOST/NAME[:TAG][@DIGEST]``) to that registry.
 
     The local entry has the same name (``modelcrate pack DIR -t HOST/NAME:TAG`` or ``modelcrate tag``).
     With a digest only, the manifest is pushed untagged. ``remote`` overrides ``config``'s registry
-    settings; ``concurrency`` and ``rounds`` its defaults."""
+    settings; ``concurrency`` and ``rounds`` its defaults. A version tag naming another digest is refused
+    unless ``force`` (see :mod:`modelcrate.lifecycle.versions`)."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
     with Targets(config, remote=_registry(config, remote)) as targets:
         src = targets.open(r, write=False, local=True)
         root = resolve(src, r)
         dst = targets.open(r, write=True)
-        result, tally, used = _copy(src, root, dst, r.tag, run)
+        result, tally, used = _copy(src, root, dst, r.tag, run, guard=r.name, force=force)
         return _result(str(r), root, result, tally, used, targets, src)
 
 
 def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, modelfile: str | None = None,
              remote: RemoteSettings | None = None, concurrency: int | None = None,
              progress: Progress | None = None, rounds: int | None = None,
-             follow_external_symlinks: bool = False) -> TransferResult:
+             follow_external_symlinks: bool = False, force: Overwrite | None = None) -> TransferResult:
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give."""
@@ -213,7 +222,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     with Targets(config, remote=_registry(config, remote)) as targets:
         dst = targets.open(r, write=True)
         # A directory has no signatures or attestations to carry along.
-        result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False)
+        result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False, guard=r.name, force=force)
         return _result(str(r), root, result, tally, used, targets, source)
 
 
@@ -300,8 +309,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
 
 
 def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettings | None = None,
-             concurrency: int | None = None, progress: Progress | None = None, rounds: int | None = None
-             ) -> TransferResult:
+             concurrency: int | None = None, progress: Progress | None = None, rounds: int | None = None,
+             force: Overwrite | None = None) -> TransferResult:
     """Copy between registries or repositories (either side may be a local-store name). On one registry,
     blobs are mounted across repositories instead of moved. Without a tag on ``dst_ref`` the source's tag
     is used; signatures and attestations come along."""
@@ -317,7 +326,7 @@ def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettin
         dst = targets.open(dr, write=True)
         mount_from = (sr.repository if sr.registry is not None and sr.registry == dr.registry
                       and sr.repository != dr.repository else None)
-        result, tally, used = _copy(src, root, dst, tag, run, mount_from=mount_from)
+        result, tally, used = _copy(src, root, dst, tag, run, mount_from=mount_from, guard=dr.name, force=force)
         if not tag and dr.registry is None:
             dst.keep(root)  # type: ignore[attr-defined]
         shown = f"{dr.name}:{tag}" if tag else f"{dr.name}@{root.digest}"
@@ -326,14 +335,14 @@ def copy_ref(src_ref: str, dst_ref: str, *, config: Config, remote: RemoteSettin
 
 def list_tags(repo: str, *, config: Config | None = None, remote: RemoteSettings | None = None,
               show_referrers: bool = False) -> list[str]:
-    """Tags of ``HOST/NAME`` on its registry, sorted. The ``sha256-<hex>`` tags that hold signatures and
-    the referrers fallback index are left out unless ``show_referrers``."""
+    """Tags of ``HOST/NAME`` on its registry, sorted. The reserved tags (``sha256-<hex>`` signatures and
+    referrers index, ``_history.<stage>`` history heads) are left out unless ``show_referrers``."""
     r = parse_remote(repo, default_tag=False)
     if r.tag or r.digest:
         raise UsageError(f"{repo}: name a repository, without a tag or digest")
     with Targets(config, remote=_registry(config, remote)) as targets:
         found = targets.client(r.registry or "").repository(r.repository).tags()
-    return found if show_referrers else [t for t in found if not is_referrers_tag(t)]
+    return found if show_referrers else [t for t in found if not is_reserved_tag(t)]
 
 
 def catalog(registry: str, *, config: Config | None = None, remote: RemoteSettings | None = None) -> list[str]:

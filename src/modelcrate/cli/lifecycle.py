@@ -20,6 +20,7 @@ from ..config import Config
 from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
+from ..serving.pin import FORMATS, render_pin
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
 from .app import cli, emit_json, json_option, options, registry_options
 from .render import echo, table
@@ -313,9 +314,15 @@ def _running(repo: str, gate: Gate | None, verifier: Verifier | None, ctx: lifec
 @click.argument("ref")
 @_readers
 @_policy
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="plain", show_default=True,
+              help="plain: NAME@sha256:…; kustomize: a patch of an InferenceService's storageUri; "
+                   "helm: a values file.")
+@click.option("--inference-service", default=None,
+              help="With --format kustomize: the InferenceService the patch targets (default: any).")
 @_remote
 @json_option
-def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
+def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, fmt: str, inference_service: str | None,
+            config: Config, as_json: bool) -> None:
     """Print NAME@sha256:… for a version or stage tag: the line a deployment pins.
 
     For a stage, with --policy or --key, exits non-zero (6) naming what failed unless its latest record is
@@ -325,6 +332,7 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
     \b
     Example:
       modelcrate resolve localhost:5000/team/bert:production --policy policy.yaml
+      modelcrate resolve localhost:5000/team/bert:production --key alice.pub --format helm > values-model.yaml
     """
     resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
                                  ctx=_ctx(ref, config))
@@ -333,7 +341,8 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
     if as_json:
         emit_json(resolved.to_dict())
     else:
-        echo(resolved.reference)
+        name = resolved.reference.rsplit("@", 1)[0]
+        echo(render_pin(name, resolved.digest, fmt, inference_service=inference_service))
     sys.stdout.flush()
 
 

@@ -9,6 +9,7 @@ the weights are never fetched. ``--remote`` always asks the registry, ``--local`
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,7 +18,11 @@ from ..config import Config
 from ..errors import UsageError
 from ..results import Inspected
 from .app import cli, complete_refs, emit_json, json_option, options, registry_options
+from .overwrite import overwrite_options
 from .render import echo, human_size, table
+
+if TYPE_CHECKING:
+    from ..lifecycle.versions import Overwrite
 
 _where = options(
     click.option("--local", is_flag=True, help="Read the local store only, even for a registry name."),
@@ -123,7 +128,9 @@ def manifest(ref: str, local: bool, remote: bool, config: Config) -> None:
 @_where
 @json_option
 @registry_options
-def tag(src: str, dst: str, local: bool, remote: bool, as_json: bool, config: Config) -> None:
+@overwrite_options
+def tag(src: str, dst: str, local: bool, remote: bool, as_json: bool, config: Config,
+        overwrite: Overwrite | None) -> None:
     """Give a model another name or tag, in the local store or on its registry.
 
     When SRC is in the local store the new name is local (the content is shared). Otherwise, for a
@@ -135,7 +142,7 @@ def tag(src: str, dst: str, local: bool, remote: bool, as_json: bool, config: Co
       modelcrate tag my-model:1.0.0 registry.example.com/team/my-model:1.0.0
       modelcrate tag localhost:5000/team/bert:1.0 localhost:5000/team/bert:stable --remote
     """
-    done = api.tag(src, dst, local=local, remote=remote, config=config)
+    done = api.tag(src, dst, local=local, remote=remote, config=config, force=overwrite)
     if as_json:
         emit_json(done.to_dict())
     else:

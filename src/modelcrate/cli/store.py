@@ -113,8 +113,10 @@ def _formatted(row: Any, template: str) -> str:
 @click.option("--format", "template", metavar="TEMPLATE",
               help="Print each model with this template, e.g. '{reference}\\t{digest}' (fields as in --json, plus "
                    "short and bytes).")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show the reserved tags: sha256-<hex> (signatures, referrers) and _history.<stage>.")
 @json_option
-def list_(quiet: bool, filters: tuple[str, ...], template: str | None, as_json: bool) -> None:
+def list_(quiet: bool, filters: tuple[str, ...], template: str | None, show_all: bool, as_json: bool) -> None:
     """List the models in the local store.
 
     \b
@@ -123,7 +125,7 @@ def list_(quiet: bool, filters: tuple[str, ...], template: str | None, as_json: 
       modelcrate list --filter 'name=team/*' --filter 'tag=1.*' -q
       modelcrate list --format '{reference} {short} {size}'
     """
-    rows = [r for r in api.list_models(config=config()) if _matches(r, filters)]
+    rows = [r for r in api.list_models(config=config(), show_reserved=show_all) if _matches(r, filters)]
     if as_json:
         emit_json([r.to_dict() for r in rows])
     elif quiet:

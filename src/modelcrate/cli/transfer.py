@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,8 +19,12 @@ from ..errors import UsageError
 from ..results import TransferResult
 from .app import (cli, config as run_config, emit_json, follow_symlinks_option, json_option, kind_option, quiet_option,
                   registry_options)
+from .overwrite import overwrite_options
 from .progress import progress_for, showing
 from .render import echo, human_size
+
+if TYPE_CHECKING:
+    from ..lifecycle.versions import Overwrite
 
 
 # ---- shared options ---------------------------------------------------------------------------------
@@ -67,8 +71,9 @@ def _report(verb: str, result: TransferResult, *, quiet: bool, as_json: bool, wi
 @_transfer_options
 @registry_options
 @follow_symlinks_option
+@overwrite_options
 def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
-         config: Config, follow_external_symlinks: bool) -> None:
+         config: Config, follow_external_symlinks: bool, overwrite: Overwrite | None) -> None:
     """Push a model to a registry; print its digest.
 
     With REF only, push the local-store model of that name (pack it with `-t HOST/NAME:TAG`, or `modelcrate
@@ -89,7 +94,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
     ref, directory = (args[1], args[0]) if len(args) == 2 else (args[0], None)
     with showing(progress_for(quiet or as_json, "pushing"), config) as progress:
         result = api.push(ref, directory, modelfile=modelfile, config=config, concurrency=concurrency,
-                          progress=progress, follow_external_symlinks=follow_external_symlinks)
+                          progress=progress, follow_external_symlinks=follow_external_symlinks, force=overwrite)
     _report("pushed", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent)
 
 
@@ -164,7 +169,9 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
 @click.argument("dst")
 @_transfer_options
 @registry_options
-def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
+@overwrite_options
+def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, config: Config,
+          overwrite: Overwrite | None) -> None:
     """Copy a model between registries or repositories, with its signatures; print its digest.
 
     On one registry, blobs are mounted from the source repository instead of moved. SRC may carry
@@ -177,7 +184,7 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, conf
       modelcrate copy registry-a.example.com/bert@sha256:... registry-b.example.com/bert:1.0
     """
     with showing(progress_for(quiet or as_json, "copying"), config) as progress:
-        result = api.copy(src, dst, config=config, concurrency=concurrency, progress=progress)
+        result = api.copy(src, dst, config=config, concurrency=concurrency, progress=progress, force=overwrite)
     _report("copied", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent + result.bytes_received)
 
 
@@ -185,7 +192,7 @@ def copy_(src: str, dst: str, concurrency: int, quiet: bool, as_json: bool, conf
 @click.argument("repo")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 @click.option("--all", "show_all", is_flag=True,
-              help="Also show the sha256-<hex> tags that hold signatures and the referrers index.")
+              help="Also show the reserved tags: sha256-<hex> (signatures, referrers) and _history.<stage>.")
 @registry_options
 def tags(repo: str, as_json: bool, show_all: bool, config: Config) -> None:
     """List the tags of a registry repository, sorted.

@@ -166,12 +166,29 @@ def is_stage_tag(tag: str) -> bool:
     return tag in STAGE_TAGS
 
 
+HISTORY_TAG_PREFIX = "_history."
+
+
 def validate_user_tag(tag: str) -> str:
-    """A tag a user may set: valid, and not one of the reserved ``sha256-…`` referrer tags."""
+    """A tag a user may set: valid, and not a reserved one (``sha256-…`` referrer tags, ``_history.…``
+    history heads): those are written only by signing and the lifecycle, never by hand."""
     validate_tag(tag)
     if is_referrers_tag(tag):
         raise InvalidReference(f"tag {_shown(tag)} is reserved: sha256-… tags hold signatures and referrers")
+    if is_history_tag(tag):
+        raise InvalidReference(f"tag {_shown(tag)} is reserved: {HISTORY_TAG_PREFIX}… tags are the heads of "
+                               "stage histories, moved only by promote, rollback and retire")
     return tag
+
+
+def is_history_tag(tag: str) -> bool:
+    """True for the head tag of a stage's history chain (``_history.<stage>``)."""
+    return tag.startswith(HISTORY_TAG_PREFIX)
+
+
+def is_reserved_tag(tag: str) -> bool:
+    """True for tags that never name a model version: referrer tags and history heads (hidden from listings)."""
+    return is_referrers_tag(tag) or is_history_tag(tag)
 
 
 def is_referrers_tag(tag: str) -> bool:

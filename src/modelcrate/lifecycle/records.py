@@ -1,4 +1,4 @@
-"""Lifecycle records as bytes: promotion and deprecation predicates, history entries, empty-stage markers.
+"""Lifecycle records as bytes: promotion, deprecation and tag-overwrite predicates, history entries, empty-stage markers.
 
 Pure: every time, digest and identity comes in as an argument; the results are plain dicts (predicates,
 which :func:`modelcrate.signing.statement.build_statement` serialises canonically) or exact manifest bytes.
@@ -21,6 +21,7 @@ from ..signing.predicates import timestamp
 
 PROMOTION_V1 = "https://modelcrate.dev/promotion/v1"
 DEPRECATION_V1 = "https://modelcrate.dev/deprecation/v1"
+TAG_OVERWRITE_V1 = "https://modelcrate.dev/tag-overwrite/v1"
 ACTIONS = ("promote", "rollback", "retire", "demote")
 NO_POLICY = "no policy"
 EVIDENCE_KINDS = ("approval", "signature", "attestation", "deprecation", "other")
@@ -239,6 +240,50 @@ def parse_deprecation(predicate: Any) -> Deprecation:
         raise RecordError(f"{what}: successor must be a reference or null")
     return Deprecation(status, reason, successor, _field(predicate, "actor", str, what=what),
                        _time(predicate.get("time"), what=what))
+
+
+# --- tag-overwrite predicate ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagOverwrite:
+    """The facts of a forced overwrite of a version tag: which tag, what it named, what it names now."""
+
+    tag: str
+    old_digest: str
+    new_digest: str
+    actor: str
+    reason: str
+    time: str
+
+    def to_predicate(self) -> dict[str, Any]:
+        return {"tag": self.tag, "oldDigest": self.old_digest, "newDigest": self.new_digest, "actor": self.actor,
+                "reason": self.reason, "time": self.time}
+
+
+def tag_overwrite(*, tag: str, old_digest: str, new_digest: str, actor: str, reason: str, time: Any) -> TagOverwrite:
+    """Build (and check) the record of moving version tag ``tag`` from ``old_digest`` to ``new_digest``."""
+    return parse_tag_overwrite(TagOverwrite(tag, old_digest, new_digest, actor, reason, timestamp(time)).to_predicate())
+
+
+def parse_tag_overwrite(predicate: Any) -> TagOverwrite:
+    """Check an untrusted tag-overwrite predicate and return its facts."""
+    what = "tag-overwrite record"
+    if not isinstance(predicate, Mapping):
+        raise RecordError(f"{what} is not a JSON object")
+    fields = ("tag", "oldDigest", "newDigest", "actor", "reason", "time")
+    unknown = set(predicate) - set(fields)
+    if unknown:
+        raise RecordError(f"{what}: unknown fields {', '.join(sorted(map(str, unknown)))}")
+    tag = _field(predicate, "tag", str, what=what)
+    old, new = (_digest_or_none(predicate, k, what=what) for k in ("oldDigest", "newDigest"))
+    if not tag or old is None or new is None or old == new:
+        raise RecordError(f"{what}: a tag and two different digests are required")
+    reason = _field(predicate, "reason", str, what=what)
+    if len(reason) > MAX_REASON:
+        raise RecordError(f"{what}: reason is longer than {MAX_REASON} characters")
+    return TagOverwrite(tag, old, new, _field(predicate, "actor", str, what=what), reason,
+                        _time(predicate.get("time"), what=what))
 
 
 # --- history entries -------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ and ``_history.S``, the head of its history chain. Pure.
 from __future__ import annotations
 
 from ..errors import InvalidReference
-from ..format.reference import STAGE_TAGS, is_referrers_tag
+from ..format.reference import (HISTORY_TAG_PREFIX, STAGE_TAGS, is_history_tag, is_referrers_tag,
+                                is_reserved_tag)
 from ..signing.approval import check_stage_name
 
 DEFAULT_STAGES = STAGE_TAGS
-HEAD_PREFIX = "_history."
+HEAD_PREFIX = HISTORY_TAG_PREFIX
 
 
 def validate_stage(stage: str) -> str:
@@ -28,8 +29,7 @@ def head_tag(stage: str) -> str:
     return HEAD_PREFIX + validate_stage(stage)
 
 
-def is_head_tag(tag: str) -> bool:
-    return tag.startswith(HEAD_PREFIX)
+is_head_tag = is_history_tag
 
 
 def stage_of_head(tag: str) -> str | None:
@@ -38,4 +38,4 @@ def stage_of_head(tag: str) -> str | None:
 
 def is_lifecycle_tag(tag: str) -> bool:
     """True for tags that never name a version: history heads and referrer tags."""
-    return is_head_tag(tag) or is_referrers_tag(tag)
+    return is_reserved_tag(tag)
