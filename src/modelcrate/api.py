@@ -234,8 +234,7 @@ def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config
     content is shared, not copied. On a registry (``src`` not in the store, or ``remote``) the manifest is
     tagged again without pulling: in the same repository by one ``PUT``; elsewhere by a copy that mounts
     the blobs on the same registry. Signatures come along to a new name either way. A version tag naming
-    another digest is refused unless ``force`` (see :mod:`modelcrate.lifecycle.versions`), except on a
-    retag within one registry repository, which is not guarded yet."""
+    another digest is refused unless ``force`` (see :mod:`modelcrate.lifecycle.versions`), on either side."""
     with reading(src, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
         d = parse_local(dst)
         if d.digest or not d.tag:
@@ -248,8 +247,14 @@ def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config
             if d.name != r.name:
                 copy(f"{r.name}@{desc.digest}", dst, config=config, force=force)
             else:
+                from .lifecycle.versions import guard_version_tag, record_overwrite
+
                 with Targets(_config(config)) as targets:
-                    targets.open(d, write=True).tag(desc, d.tag)
+                    repo = targets.open(d, write=True)
+                    old = guard_version_tag(repo, repo, d.tag, desc, force)
+                    if old and force:  # recorded before the tag moves
+                        record_overwrite(repo, desc, d.name, d.tag, old, force)
+                    repo.tag(desc, d.tag)
             return Tagged(str(d), src, desc)
     _tag_local(r, desc, d, config, force)
     return Tagged(str(d), src, desc)

@@ -160,6 +160,25 @@ def test_push_and_copy_refuse_to_move_a_version_tag_on_a_registry(run_cli, regis
     assert all((r["oldDigest"], r["newDigest"]) == (v1, v2) for r in records)
 
 
+
+def test_a_registry_retag_in_one_repository_guards_the_version_tag(run_cli, registry: RegistryProcess,
+                                                                   example: Path, rebuilt: Path,
+                                                                   alice: Path) -> None:
+    ref = f"{registry.host}/versions/retag"
+    v1 = _ok(run_cli("push", str(example), f"{ref}:1.0.0", "-q"))
+    v2 = _ok(run_cli("push", str(rebuilt), f"{ref}:rc", "-q"))
+    refused = run_cli("tag", "--remote", f"{ref}:rc", f"{ref}:1.0.0")
+    assert refused.returncode == 1 and f"already names {v1}" in refused.stderr
+    client = RegistryClient(registry.host, RemoteSettings(docker_config=alice.parent / "docker-config"))
+    repo = client.repository("versions/retag")
+    assert repo.resolve("1.0.0").digest == v1
+    forced = run_cli("tag", "--remote", f"{ref}:rc", f"{ref}:1.0.0", "--force", "--key", str(alice),
+                     "--reason", "retagged", env=PASSWORD)
+    assert forced.returncode == 0, forced.stderr
+    assert repo.resolve("1.0.0").digest == v2
+    [record] = _overwrites(repo, _descriptor(v2), ref, alice)
+    assert (record["oldDigest"], record["newDigest"], record["reason"]) == (v1, v2, "retagged")
+
 # --- reserved tags ----------------------------------------------------------------------------------------
 
 
