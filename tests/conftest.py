@@ -67,3 +67,11 @@ def run_cli(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
                               cwd=cwd, timeout=120)
 
     return run
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, empty DOCKER_CONFIG directory (the user's real one is never touched)."""
+    path = tmp_path / "docker-config"
+    monkeypatch.setenv("DOCKER_CONFIG", str(path))
+    return path

@@ -21,13 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "docker-config"
-    monkeypatch.setenv("DOCKER_CONFIG", str(path))
-    return path
-
-
-@pytest.fixture
 def repo(request: pytest.FixtureRequest) -> str:
     return "cli/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:90]
 

@@ -31,14 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private, empty DOCKER_CONFIG directory (the user's real one is never touched)."""
-    path = tmp_path / "docker-config"
-    monkeypatch.setenv("DOCKER_CONFIG", str(path))
-    return path
-
-
-@pytest.fixture
 def remote(docker_config: Path) -> RemoteSettings:
     return RemoteSettings(docker_config=docker_config, retry=FAST_RETRY, timeout=Timeout(connect=5, read=20))
 
