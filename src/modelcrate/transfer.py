@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from . import packing as _pack, signatures as _signatures, unpacking as _unpack
+from .content.blobfile import fetch_into
 from .config import DEFAULT_CONCURRENCY, DEFAULT_ROUNDS, Config
 from .content.remote.credentials import Credentials
 from .content.remote.http import TransportError, cancelled
@@ -413,6 +414,17 @@ class Watched:
 
     def push(self, desc: Descriptor, stream: BinaryIO) -> None:
         self.inner.push(desc, stream)
+
+    def fetch_into(self, desc: Descriptor, fd: int, *, have: int = 0,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
+        self.progress.start(desc)
+
+        def advance(n: int) -> None:
+            self.progress.advance(desc, n)
+            if on_bytes is not None:
+                on_bytes(n)
+        fetch_into(self.inner, desc, fd, have=have, on_bytes=advance)
+        self.progress.done(desc)
 
     def resolve(self, reference: str) -> Descriptor:
         return self.inner.resolve(reference)
