@@ -9,6 +9,7 @@ write one file (the second downloads into a file of its own instead).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -60,7 +61,13 @@ def partial_file(dir_fd: int, name: str) -> Iterator[tuple[int, str, int]]:
     (fd, name, bytes already in it). When another process holds it, a fresh temp file is used instead.
     On the way out a partial without a byte in it is removed; one with bytes is kept for the next run
     (callers remove it themselves once it is renamed into place or worthless)."""
-    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600,
+                     dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(f"{name!r} is a symlink; a partial download is never written through one") from None
+        raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafePath(f"{name!r} exists and is not a regular file")
