@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, try_clone
+from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, start_writeback, try_clone
 from ..errors import NotFound, StoreError
 from ..format import canonical, digest as _digest
 from ..format.descriptor import Descriptor, build_index, declared_media_type, parse_index, successors
@@ -138,7 +138,15 @@ class LocalStore:
         dir_fd = os.open(self._ingest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             with partial_file(dir_fd, partial_name(desc)) as (fd, name, have):
-                fetch_into(source, desc, fd, have=have, on_bytes=on_bytes)
+                written = 0
+
+                def hashed(n: int) -> None:  # bytes verified in order: start their writeback, so the
+                    nonlocal written       # fsync before the rename has little left to wait for
+                    start_writeback(fd, written, n)
+                    written += n
+                    if on_bytes is not None:
+                        on_bytes(n)
+                fetch_into(source, desc, fd, have=have, on_bytes=hashed)
                 self._commit(fd, os.path.join(self._ingest, name), desc.digest)
                 with contextlib.suppress(FileNotFoundError):  # the blob was there already
                     os.unlink(name, dir_fd=dir_fd)
