@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...errors import DigestMismatch
+from ...errors import DigestMismatch, SizeMismatch
 from ...format import digest as _digest
 from ...format.descriptor import Descriptor
-from .download import open_blob
+from .download import open_blob, small_blob
 from .http import BLOCK, Response, TransportError, cancelled
 
 if TYPE_CHECKING:
@@ -221,6 +221,9 @@ def download_to_file(target: RegistryTarget, desc: Descriptor, fd: int, *, have:
     them; on any error the file is cut back to the contiguous prefix written so far (resumable)."""
     if not 0 <= have <= desc.size:
         have = 0
+    if desc.size <= BLOCK:  # small: one request, read whole (no helper thread), written once verified
+        _small(target, desc, fd, on_bytes)
+        return
     try:
         _attempt(target, desc, fd, have, on_bytes)
     except DigestMismatch:
@@ -229,6 +232,19 @@ def download_to_file(target: RegistryTarget, desc: Descriptor, fd: int, *, have:
         # The kept bytes were not the blob's (a run killed mid-write can leave holes): start over once.
         _attempt(target, desc, fd, 0, on_bytes)
     target.client.locations.record(desc.digest, target.repository)  # a mount hint for later pushes
+
+
+def _small(target: RegistryTarget, desc: Descriptor, fd: int, on_bytes: Callable[[int], None] | None) -> None:
+    data = small_blob(target, desc)
+    if len(data) != desc.size:
+        raise SizeMismatch(f"{desc.digest}: {target.name} sent {len(data)} bytes, the descriptor says {desc.size}")
+    actual = _digest.of(data)
+    if actual != desc.digest:
+        raise DigestMismatch(f"content of {target.name}@{desc.digest} hashes to {actual}")
+    os.ftruncate(fd, 0)
+    _pwrite_all(fd, memoryview(data), 0)
+    if on_bytes is not None:
+        on_bytes(len(data))
 
 
 def _attempt(target: RegistryTarget, desc: Descriptor, fd: int, have: int,
