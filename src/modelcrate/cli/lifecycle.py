@@ -1,7 +1,7 @@
 """CLI commands for the lifecycle: promote, rollback, demote, deprecate, retire, history, status, resolve.
 
-Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function, render a table,
-a line or ``--json``. Writers sign with ``--key`` (a private key) or ``--keyless``; readers verify with
+Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function (``resolve``
+calls :func:`modelcrate.resolve`), render a table, a line or ``--json``. Writers sign with ``--key`` (a private key) or ``--keyless``; readers verify with
 ``--policy`` (its promoters) or ``--key`` (public keys of accepted promoters, repeatable).
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 
 import click
 
-from .. import lifecycle
+from .. import api, lifecycle
 from ..errors import UsageError
 from ..format.reference import Reference
 from ..config import Config
@@ -334,15 +334,13 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, fmt: 
       modelcrate resolve localhost:5000/team/bert:production --policy policy.yaml
       modelcrate resolve localhost:5000/team/bert:production --key alice.pub --format helm > values-model.yaml
     """
-    resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                 ctx=_ctx(ref, config))
+    resolved = api.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths), config=config)
     for warning in resolved.warnings:
         echo(f"warning: {warning}", err=True)
     if as_json:
         emit_json(resolved.to_dict())
     else:
-        name = resolved.reference.rsplit("@", 1)[0]
-        echo(render_pin(name, resolved.digest, fmt, inference_service=inference_service))
+        echo(render_pin(resolved.name, resolved.digest, fmt, inference_service=inference_service))
     sys.stdout.flush()
 
 
