@@ -34,6 +34,20 @@ _GIT_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 
+# Stage and environment names become tags and paths: lowercase, starting with a letter (so a stage never
+# looks like a version), and short. Kind -> the longest name.
+NAME_LENGTHS = {"stage": 32, "environment": 63}
+_NAMES = {kind: re.compile(rf"[a-z][a-z0-9-]{{0,{n - 1}}}") for kind, n in NAME_LENGTHS.items()}
+
+
+def check_name(kind: str, value: Any) -> str:
+    """``value`` if it is a valid name of ``kind`` ("stage" or "environment"); UsageError otherwise."""
+    if not isinstance(value, str) or not _NAMES[kind].fullmatch(value):
+        raise UsageError(f"{kind} {str(value)[:80]!r} is not a valid {kind} name (lowercase letters, digits and "
+                         f"'-', starting with a letter, at most {NAME_LENGTHS[kind]})")
+    return value
+
+
 def timestamp(value: datetime | str) -> str:
     """Format a time the way SLSA and our predicates write it: RFC 3339, UTC, ``Z`` suffix.
 
