@@ -13,13 +13,12 @@ taken from a VERIFIED statement and returns typed fields, raising :class:`Signat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelcrate.errors import SignatureError, UsageError
-from modelcrate.signing.predicates import check_name, timestamp
+from modelcrate.errors import UsageError
+from modelcrate.signing.predicates import check_name, rebuilt, timestamp
 
 DEPLOYMENT_V1 = "https://modelcrate.dev/deployment/v1"
 EVENTS = ("record", "end")
@@ -27,7 +26,9 @@ MAX_TEXT = 2048
 MAX_REPLICAS = 1_000_000
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]{1,2000}")
-_FIELDS = {"environment", "event", "digest", "endpoint", "replicas", "actor", "time", "stage", "historyEntry"}
+_FIELDS = {"environment": "environment", "event": "event", "digest": "digest", "endpoint": "endpoint",
+           "replicas": "replicas", "actor": "actor", "time": "time", "stage": "stage",
+           "historyEntry": "history_entry"}  # JSON field -> argument of deployment_predicate
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,6 @@ def deployment_predicate(*, environment: str, event: str, digest: str, actor: st
 
 def parse_deployment(predicate: Any) -> DeploymentFields:
     """Check a verified deployment predicate; :class:`SignatureError` naming the bad field."""
-    if not isinstance(predicate, Mapping):
-        raise SignatureError("deployment predicate is not an object")
-    unknown = set(predicate) - _FIELDS
-    if unknown:
-        raise SignatureError(f"deployment predicate has unknown fields: {', '.join(sorted(map(str, unknown)))}")
-    try:
-        f = deployment_predicate(environment=predicate.get("environment"), event=predicate.get("event"),
-                                 digest=predicate.get("digest"), actor=predicate.get("actor"),
-                                 time=predicate.get("time"), endpoint=predicate.get("endpoint"),
-                                 replicas=predicate.get("replicas"), stage=predicate.get("stage"),
-                                 history_entry=predicate.get("historyEntry"))
-    except UsageError as exc:
-        raise SignatureError(f"deployment predicate: {exc}") from None
+    f = rebuilt("deployment", predicate, deployment_predicate, _FIELDS)
     return DeploymentFields(f["environment"], f["event"], f["digest"], f["actor"], datetime.fromisoformat(f["time"]),
                             f["endpoint"], f["replicas"], f["stage"], f["historyEntry"])
