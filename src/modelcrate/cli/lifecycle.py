@@ -1,8 +1,9 @@
 """CLI commands for the lifecycle: promote, rollback, demote, deprecate, retire, history, status, resolve.
 
 Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function (``resolve``
-calls :func:`modelcrate.resolve`), render a table, a line or ``--json``. Writers sign with ``--key`` (a private key) or ``--keyless``; readers verify with
-``--policy`` (its promoters) or ``--key`` (public keys of accepted promoters, repeatable).
+calls :func:`modelcrate.resolve`), render a table, a line or ``--json``. Writers sign with ``--key`` (a
+private key) or ``--keyless``; readers verify with ``--policy`` (its promoters) or ``--key`` (public keys of
+accepted promoters, repeatable).
 """
 
 from __future__ import annotations

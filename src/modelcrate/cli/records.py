@@ -223,8 +223,8 @@ def get(ref: str, doc_type: str, out: str | None, force: bool, pub_paths: tuple[
       modelcrate attachment get localhost:5000/team/bert:1.1.0 --type validation-report -o report.pdf \\
           --key qa.pub
     """
-    fetched = tracking.get_attachment(ref, doc_type=doc_type, gate=load_gate(policy_path), verifier=load_readers(pub_paths),
-                                      ctx=context_for(ref, config))
+    fetched = tracking.get_attachment(ref, doc_type=doc_type, gate=load_gate(policy_path),
+                                      verifier=load_readers(pub_paths), ctx=context_for(ref, config))
     path = tracking.save(fetched, out or Path.cwd() / fetched.attachment.fields.name, force=force)
     echo(f"wrote {path} ({fetched.attachment.fields.size} bytes, {fetched.attachment.fields.digest}, "
                f"signed by {fetched.attachment.signer})", err=True)
