@@ -349,3 +349,10 @@ def registry_options(f: Callable[..., Any] | None = None, *, legacy_ca_file: boo
         return options(*_remote_option_list(legacy_ca_file), max_time_option)(wrapper)
 
     return decorate(f) if f is not None else decorate
+
+
+# The options of a command on one model in the local store or a registry (sign, verify, approve, import, …).
+target_options = options(
+    click.option("--local", is_flag=True, help="Use the local store even when REF names a registry."),
+    registry_options(legacy_ca_file=False),
+)

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..content.target import Target
-from ..errors import ModelcrateError
 from ..format.descriptor import Descriptor
-from ..signatures import Record, Signer, Stored, Verifier, attach_record, collect_records
+from ..signatures import Record, Signer, Stored, Verifier, attach_record, parsed_records
 from .records import DEPRECATION_V1, Deprecation, deprecation, parse_deprecation
 
 
@@ -38,12 +37,8 @@ def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *,
 
 def deprecations(target: Target, subject: Descriptor, name: str, verifier: Verifier) -> list[Deprecated]:
     """Every verified, well-formed deprecation record of ``subject``, oldest first."""
-    found = []
-    for record in collect_records(target, subject, name, verifier, predicate_type=DEPRECATION_V1).records:
-        try:
-            found.append(Deprecated(record, parse_deprecation(record.predicate)))
-        except ModelcrateError:
-            continue  # signed by an accepted key but malformed: it deprecates nothing
+    found = [Deprecated(record, facts) for record, facts in parsed_records(
+        target, subject, name, verifier, predicate_type=DEPRECATION_V1, parse=parse_deprecation)]
     return sorted(found, key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
 
 
