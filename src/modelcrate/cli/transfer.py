@@ -92,7 +92,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
     if modelfile and len(args) != 2:
         raise UsageError("-f/--file needs DIR REF")
     ref, directory = (args[1], args[0]) if len(args) == 2 else (args[0], None)
-    with showing(progress_for(quiet or as_json, "pushing"), config) as progress:
+    with showing(progress_for(quiet or as_json, "pushing", reading="hashing"), config) as progress:
         result = api.push(ref, directory, modelfile=modelfile, config=config, concurrency=concurrency,
                           progress=progress, follow_external_symlinks=follow_external_symlinks, force=overwrite)
     _report("pushed", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent)

@@ -123,25 +123,27 @@ class LocalStore:
             drain(reader, FileSink(fd))  # the last read raises on a size or digest mismatch
             self._commit(fd, tmp, desc.digest)
 
-    def ingest_file(self, path: str | os.PathLike[str], media_type: str) -> Descriptor:
+    def ingest_file(self, path: str | os.PathLike[str], media_type: str,
+                    on_bytes: Callable[[int], None] | None = None) -> Descriptor:
         """Store a file whose digest is unknown: clone it where the filesystem allows (no data copy),
-        else copy it while hashing, reading the source once either way."""
+        else copy it while hashing, reading the source once either way (``on_bytes``: progress)."""
         with open(path, "rb") as src, self._temp() as (fd, tmp):
             if self._clone_ok and try_clone(src.fileno(), fd):
                 with open(tmp, "rb") as clone:  # hash the clone: it is exactly what will be stored
-                    hexd, size = hash_copy(clone.fileno(), None)
+                    hexd, size = hash_copy(clone.fileno(), None, on_bytes)
             else:
                 self._clone_ok = False
-                hexd, size = hash_copy(src.fileno(), fd)
+                hexd, size = hash_copy(src.fileno(), fd, on_bytes)
             dgst = f"sha256:{hexd}"
             self._commit(fd, tmp, dgst)
         return Descriptor(media_type, dgst, size)
 
-    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
+    def ingest_stream(self, stream: BinaryIO, media_type: str,
+                      on_bytes: Callable[[int], None] | None = None) -> Descriptor:
         """Store a stream whose digest is unknown (a tar layer being generated)."""
         with self._temp() as (fd, tmp):
             sink = FileSink(fd, _digest.hasher())
-            drain(stream, sink)
+            drain(stream, sink, on_bytes=on_bytes)
             dgst = f"sha256:{sink.hasher.hexdigest()}"  # type: ignore[union-attr]
             self._commit(fd, tmp, dgst)
         return Descriptor(media_type, dgst, sink.written)
@@ -307,11 +309,12 @@ class LocalRepository:
     def push(self, desc: Descriptor, stream: BinaryIO) -> None:
         self.store.push_blob(desc, stream)
 
-    def ingest_file(self, path: str, media_type: str) -> Descriptor:
-        return self.store.ingest_file(path, media_type)
+    def ingest_file(self, path: str, media_type: str, on_bytes: Callable[[int], None] | None = None) -> Descriptor:
+        return self.store.ingest_file(path, media_type, on_bytes)
 
-    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
-        return self.store.ingest_stream(stream, media_type)
+    def ingest_stream(self, stream: BinaryIO, media_type: str,
+                      on_bytes: Callable[[int], None] | None = None) -> Descriptor:
+        return self.store.ingest_stream(stream, media_type, on_bytes)
 
     def _own_entries(self) -> list[tuple[str | None, str | None, Descriptor]]:
         out = []
