@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .unpacking import Check
     from .index.search import Filters as SearchFilters, Match as SearchMatch
     from .lineage_graph import LineageNode
+    from .lifecycle.gate import Gate
     from .lifecycle.versions import Overwrite
     from .signatures import Policy, Signer, Verifier
 
@@ -162,14 +163,24 @@ def _manifest_bytes(target: Target, desc: Descriptor) -> bytes:
         return read_all(stream, desc, MAX_MANIFEST_BYTES)
 
 
-def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Inspected:
+def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None,
+            deployments: bool = False, verifier: Verifier | None = None, gate: Gate | None = None) -> Inspected:
     """The parsed model ``ref`` names: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes).
     Read from its manifest alone, in the local store or on the registry (see :func:`reading`). KitOps
-    ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`)."""
+    ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`). With
+    ``deployments``, also its deployment records, verified with ``verifier`` or ``gate``'s signers
+    (without either, only how many are claimed: see :func:`modelcrate.tracking.deployments.of_model`)."""
     from .unpacking import fetch_model
 
     with reading(ref, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
-        return Inspected(str(r) if r.registry or r.digest else ref, fetch_model(target, desc.digest), is_remote)
+        view = fetch_model(target, desc.digest)
+        found = None
+        if deployments:
+            from .lifecycle.gate import NoPolicy
+            from .tracking.deployments import of_model
+
+            found = of_model(target, desc, r.name, gate or NoPolicy(), verifier)
+        return Inspected(str(r) if r.registry or r.digest else ref, view, is_remote, found)
 
 
 def digest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Resolved:
