@@ -4,10 +4,7 @@ and ``pull`` refuse to move a NAME:VERSION that names other content, with the wo
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from modelcrate import api, signatures
 from modelcrate.format.descriptor import Descriptor
@@ -15,29 +12,8 @@ from modelcrate.lifecycle.records import TAG_OVERWRITE_V1
 from modelcrate.settings import Settings
 from tests.support.registry import RegistryProcess
 
-PASSWORD = {"MODELCRATE_KEY_PASSWORD": "pw-for-tests"}
-
-
-@pytest.fixture
-def alice(tmp_path: Path, run_cli) -> Path:
-    r = run_cli("keygen", "--output-key-prefix", str(tmp_path / "alice"), env=PASSWORD)
-    assert r.returncode == 0, r.stderr
-    return tmp_path / "alice.key"
-
-
-@pytest.fixture
-def rebuilt(example: Path, tmp_path: Path) -> Path:
-    """The example with the same name and version and other bytes: another digest for 1.0.0."""
-    other = tmp_path / "rebuilt"
-    shutil.copytree(example, other)
-    yaml = other / "modelcrate.yaml"
-    yaml.write_text(yaml.read_text().replace("A two-layer MLP", "A rebuilt two-layer MLP"))
-    return other
-
-
-def _ok(result) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+# the fixtures and helpers of the push/tag/copy tests: the same keys and the same rebuilt 1.0.0
+from tests.lifecycle.test_versions import PASSWORD, _ok, alice, rebuilt  # noqa: E402,F401
 
 
 def _local(home: Path, name: str, tag: str) -> str:

@@ -11,12 +11,7 @@ from modelcrate.lifecycle.gate import NoPolicy
 from modelcrate.settings import Settings
 from modelcrate.tracking.deployments import of_model
 
-PASSWORD = {"MODELCRATE_KEY_PASSWORD": "pw-for-tests"}
-
-
-def _ok(result) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+from tests.tracking.test_records_cli import PASSWORD, _ok  # noqa: E402
 
 
 def _deployed(run_cli, example: Path, tmp_path: Path) -> str:
