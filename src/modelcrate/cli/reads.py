@@ -48,7 +48,7 @@ _deployment_readers = options(
 @registry_options
 def inspect(ref: str, raw: bool, local: bool, remote: bool, pub_paths: tuple[str, ...], policy_path: str | None,
             as_json: bool, config: Config) -> None:
-    """Show a model's metadata, files, digest and deployments (local store or registry).
+    """Show a model's metadata, files and digest (local store or registry).
 
     Deployment records are shown verified, with --key or --policy (the newest 20; `modelcrate
     deployments REPO` has every one, and what runs where now); without, only how many are claimed.
