@@ -102,7 +102,6 @@ def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None =
     metadata always give the same digest. A version tag naming another digest is refused unless ``force``
     (see :mod:`modelcrate.lifecycle.versions`); the content stays, untagged, for `prune`."""
     from . import packing as _pack
-    from .lifecycle.versions import check_version_tag, place_tag
 
     cfg = _config(config)
     p = _pack.plan(directory, modelfile, source_date_epoch=cfg.source_date_epoch,
@@ -115,10 +114,24 @@ def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None =
     repo = store.repository(r.name)
     with store.writing():
         result = _pack.pack(p, repo, None, concurrency=concurrency or cfg.concurrency, progress=progress)
-        if r.tag:  # tagged last, as packing does, once the version-tag rule allows it
-            old = check_version_tag(repo, r.tag, result.descriptor, p.metadata, force=force)
-            place_tag(repo, result.descriptor, r.name, r.tag, old, force)
+        if r.tag:
+            _tag_packed(repo, result.descriptor, r.name, r.tag, p.metadata, force)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
+
+
+def _tag_packed(repo: LocalRepository, desc: Descriptor, name: str, tag: str, metadata: Mapping[str, Any],
+                force: Overwrite | None) -> None:
+    """Tag what pack stored, last. A tag that names other content goes through the version-tag rule,
+    whose module (signing, the lifecycle) loads only then, so a plain pack stays light."""
+    from .content.tagupdate import current
+
+    existing = current(repo, tag)
+    if existing is None or existing.digest == desc.digest:
+        repo.tag(desc, tag)
+        return
+    from .lifecycle.versions import check_version_tag, place_tag
+
+    place_tag(repo, desc, name, tag, check_version_tag(repo, tag, desc, metadata, force=force), force)
 
 
 def _yaml_reference(metadata: Mapping[str, Any]) -> str:
