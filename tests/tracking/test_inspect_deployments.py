@@ -59,3 +59,15 @@ def test_a_model_without_records_says_none(run_cli, example: Path) -> None:
     assert json.loads(_ok(run_cli("inspect", "demo/none:1.0.0", "--json")))["deployments"] == {
         "verified": False, "claimed": 0, "omitted": 0, "records": []}
     assert "none recorded" in _ok(run_cli("inspect", "demo/none:1.0.0"))
+
+
+def test_a_policy_verifies_and_applies_its_deployers(run_cli, example: Path, tmp_path: Path) -> None:
+    _deployed(run_cli, example, tmp_path)  # ops: prod-eu and staging; eve: prod-us
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nstages:\n  staging: {}\nenvironments:\n"
+                      "  prod-eu: {stage: staging, deployers: [{key: ops.pub}]}\n"
+                      "  prod-us: {stage: staging, deployers: [{key: ops.pub}]}\n"
+                      "  staging: {stage: staging, deployers: [{key: eve.pub}]}\n")
+    shown = json.loads(_ok(run_cli("inspect", "demo/clf:1.0.0", "--json", "--policy", str(policy))))["deployments"]
+    # eve's key is read (she may deploy to staging) but not for prod-us; ops may not deploy to staging
+    assert shown["verified"] and [r["environment"] for r in shown["records"]] == ["prod-eu"]
