@@ -149,10 +149,14 @@ class Bars:
             self._line("done", desc)
 
     def skipped(self, desc: Descriptor) -> None:
+        with self.lock:
+            self._copying()
         if desc.size > 4096:
             self._line("exists", desc)
 
     def mounted(self, desc: Descriptor) -> None:
+        with self.lock:
+            self._copying()
         self._line("mounted", desc)
 
     def finish(self) -> None:
