@@ -100,3 +100,21 @@ class FileIngester(Protocol):
         """Store a file whose digest is not yet known, hashing while copying (``on_bytes`` hears each
         chunk read); return its descriptor."""
         ...
+
+
+@runtime_checkable
+class FileFetcher(Protocol):
+    def fetch_into(self, desc: Descriptor, fd: int, *, have: int = 0,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
+        """Write blob ``desc`` into the read-write file ``fd``, verified before returning (a wrong digest
+        raises); ``have`` bytes of it are already in the file (hashed, not fetched again). On an error the
+        file keeps only a prefix of the blob, so a later call can resume from its size."""
+        ...
+
+
+@runtime_checkable
+class BlobPuller(Protocol):
+    def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
+        """Store blob ``desc`` from ``source`` by writing it into a file of this target's own (resumable
+        where the source is a :class:`FileFetcher`), verified before it becomes visible."""
+        ...
