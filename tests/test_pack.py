@@ -191,9 +191,9 @@ def test_files_are_packed_side_by_side_with_the_same_result(tmp_path: Path, stor
     barrier = threading.Barrier(2, timeout=10)
     inner = repo.ingest_file
 
-    def ingest_file(path: str, media_type: str):
+    def ingest_file(path: str, media_type: str, on_bytes=None):
         barrier.wait()
-        return inner(path, media_type)
+        return inner(path, media_type, on_bytes)
 
     repo.ingest_file = ingest_file  # type: ignore[method-assign]
     four = pack.pack(p, repo, "1", concurrency=4)

@@ -95,10 +95,12 @@ def init(directory: PathLike, *, name: str | None = None, force: bool = False,
 
 def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None = None,
          config: Config | None = None, concurrency: int | None = None,
-         follow_external_symlinks: bool = False, progress: Progress | None = None) -> Packed:
+         follow_external_symlinks: bool = False, progress: Progress | None = None,
+         force: Overwrite | None = None) -> Packed:
     """Pack a model directory into the local store under ``ref`` (``name[:tag]``; default: ``name:version``
     from modelcrate.yaml), ``concurrency`` files at a time (default: the config's). The same files and
-    metadata always give the same digest."""
+    metadata always give the same digest. A version tag naming another digest is refused unless ``force``
+    (see :mod:`modelcrate.lifecycle.versions`); the content stays, untagged, for `prune`."""
     from . import packing as _pack
 
     cfg = _config(config)
@@ -109,10 +111,27 @@ def pack(directory: PathLike, ref: str | None = None, *, modelfile: str | None =
         raise UsageError("pack takes a name and tag, not a digest: the digest is the result")
     validate_user_tag(r.tag or DEFAULT_TAG)
     store = open_store(cfg)
+    repo = store.repository(r.name)
     with store.writing():
-        result = _pack.pack(p, store.repository(r.name), r.tag, concurrency=concurrency or cfg.concurrency,
-                            progress=progress)
+        result = _pack.pack(p, repo, None, concurrency=concurrency or cfg.concurrency, progress=progress)
+        if r.tag:
+            _tag_packed(repo, result.descriptor, r.name, r.tag, p.metadata, force)
     return Packed(str(r), result.descriptor, read_model(result.manifest))
+
+
+def _tag_packed(repo: LocalRepository, desc: Descriptor, name: str, tag: str, metadata: Mapping[str, Any],
+                force: Overwrite | None) -> None:
+    """Tag what pack stored, last. A tag that names other content goes through the version-tag rule,
+    whose module (signing, the lifecycle) loads only then, so a plain pack stays light."""
+    from .content.tagupdate import current
+
+    existing = current(repo, tag)
+    if existing is None or existing.digest == desc.digest:
+        repo.tag(desc, tag)
+        return
+    from .lifecycle.versions import check_version_tag, place_tag
+
+    place_tag(repo, desc, name, tag, check_version_tag(repo, tag, desc, metadata, force=force), force)
 
 
 def _yaml_reference(metadata: Mapping[str, Any]) -> str:
@@ -157,14 +176,24 @@ def _manifest_bytes(target: Target, desc: Descriptor) -> bytes:
         return read_all(stream, desc, MAX_MANIFEST_BYTES)
 
 
-def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Inspected:
+def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None,
+            deployments: bool = False, verifier: Verifier | None = None, gate: Gate | None = None) -> Inspected:
     """The parsed model ``ref`` names: files, sizes, digests, metadata (``.manifest.raw`` holds the bytes).
     Read from its manifest alone, in the local store or on the registry (see :func:`reading`). KitOps
-    ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`)."""
+    ModelKits and other tools' ModelPack artifacts are read too (see :mod:`modelcrate.foreign`). With
+    ``deployments``, also its deployment records, verified with ``verifier`` or ``gate``'s signers
+    (without either, only how many are claimed: see :func:`modelcrate.tracking.deployments.of_model`)."""
     from .unpacking import fetch_model
 
     with reading(ref, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
-        return Inspected(str(r) if r.registry or r.digest else ref, fetch_model(target, desc.digest), is_remote)
+        view = fetch_model(target, desc.digest)
+        found = None
+        if deployments:
+            from .lifecycle.gate import NoPolicy
+            from .tracking.deployments import of_model
+
+            found = of_model(target, desc, r.name, gate or NoPolicy(), verifier)
+        return Inspected(str(r) if r.registry or r.digest else ref, view, is_remote, found)
 
 
 def digest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Resolved:
@@ -248,14 +277,11 @@ def tag(src: str, dst: str, *, local: bool = False, remote: bool = False, config
             if d.name != r.name:
                 copy(f"{r.name}@{desc.digest}", dst, config=config, force=force)
             else:
-                from .lifecycle.versions import guard_version_tag, record_overwrite
+                from .lifecycle.versions import guard_version_tag, place_tag
 
                 with Targets(_config(config)) as targets:
                     repo = targets.open(d, write=True)
-                    old = guard_version_tag(repo, repo, d.tag, desc, force)
-                    if old and force:  # recorded before the tag moves
-                        record_overwrite(repo, desc, d.name, d.tag, old, force)
-                    repo.tag(desc, d.tag)
+                    place_tag(repo, desc, d.name, d.tag, guard_version_tag(repo, repo, d.tag, desc, force), force)
             return Tagged(str(d), src, desc)
     _tag_local(r, desc, d, config, force)
     return Tagged(str(d), src, desc)
@@ -357,8 +383,8 @@ def push(ref: str, directory: PathLike | None = None, *, modelfile: str | None =
 def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | None = None,
          policy: PathLike | Policy | None = None, force: bool = False, kinds: tuple[str, ...] = (),
          include: tuple[str, ...] = (), model_signature: PathLike | None = None, config: Config | None = None,
-         concurrency: int | None = None, progress: Progress | None = None, check: Check | None = None
-         ) -> TransferResult:
+         concurrency: int | None = None, progress: Progress | None = None, check: Check | None = None,
+         overwrite: Overwrite | None = None) -> TransferResult:
     """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store, or with ``dest`` straight into that
     directory (as ``pull -o``: every path checked, nothing of a refused model left behind).
 
@@ -366,13 +392,17 @@ def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | N
     the model before a byte lands unless the registry holds signatures that satisfy it; a policy with
     ``formats: {deny_unsafe_pickle: true}`` also refuses unsafe pickles, before the files are placed
     (``dest``) or the model is tagged (the local store). ``force``,
-    ``kinds``, ``include``, ``model_signature`` and ``check`` (as :func:`unpack`'s) go with ``dest``."""
+    ``kinds``, ``include``, ``model_signature`` and ``check`` (as :func:`unpack`'s) go with ``dest``.
+    Into the local store, a version tag naming another digest there is refused unless ``overwrite``
+    (see :mod:`modelcrate.lifecycle.versions`)."""
     from . import transfer
 
     if dest is None and check is not None:
         raise UsageError("a check of the written files goes with -o DIR")
     if dest is None and (force or kinds or include or model_signature):
         raise UsageError("--force, --filter, --include and --model-signature go with -o DIR")
+    if dest is not None and overwrite is not None:
+        raise UsageError("-o DIR writes files, not tags: there is no version tag to overwrite")
     cfg = _config(config)
     verify = _verifier(key, policy, what="pull")
     concurrency = concurrency or cfg.concurrency
@@ -381,7 +411,7 @@ def pull(ref: str, dest: PathLike | None = None, *, key: PathLike | Verifier | N
         from .scan import deny_stored
 
         return transfer.pull(ref, config=cfg, concurrency=concurrency, progress=progress,
-                             verify=verify, check=deny_stored if deny else None)
+                             verify=verify, check=deny_stored if deny else None, force=overwrite)
     if deny:
         check = _denying(check)
     return transfer.pull_to_dir(ref, dest, force=force, kinds=kinds, include=include, config=cfg,

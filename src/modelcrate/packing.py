@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .graphcopy import Progress
 
 _GLOB_CHARS = set("*?[")
+OnBytes = Callable[[int], None] | None  # hears each chunk hashed (progress)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class PackResult:
     descriptor: Descriptor
     manifest: bytes
     layers: tuple[Descriptor, ...]
+
+
+Store = Callable[[PlannedLayer, str, OnBytes], Descriptor]  # how one layer is stored (or only hashed)
 
 
 def created_from_epoch(epoch: str) -> str:
@@ -174,10 +178,10 @@ def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEF
     if ingest_file is None or ingest_stream is None:
         raise UsageError(f"{target.name} cannot ingest files directly; pack into the local store, then copy")
 
-    def store(planned: PlannedLayer, media_type: str) -> Descriptor:
+    def store(planned: PlannedLayer, media_type: str, on_bytes: OnBytes) -> Descriptor:
         if planned.archive:
-            return _with_tar(p.directory, planned, lambda r: ingest_stream(r, media_type))
-        return ingest_file(str(p.directory / planned.path), media_type)
+            return _with_tar(p.directory, planned, lambda r: ingest_stream(r, media_type, on_bytes))
+        return ingest_file(str(p.directory / planned.path), media_type, on_bytes)
 
     layers = _layers(p, store, concurrency, progress)
     config, config_desc, manifest, desc = _finish(p, layers)
@@ -188,12 +192,17 @@ def pack(p: PackPlan, target: Target, tag: str | None, *, concurrency: int = DEF
     return PackResult(desc, manifest, tuple(sort_layers(layers)))
 
 
-def _layers(p: PackPlan, store: Callable[[PlannedLayer, str], Descriptor], concurrency: int,
-            progress: Progress | None = None) -> list[Descriptor]:
+def _layers(p: PackPlan, store: Store, concurrency: int, progress: Progress | None = None) -> list[Descriptor]:
     """Every planned layer, in plan order, ``concurrency`` files at a time. sha256 runs at about the speed
-    of one core and releases the GIL, so files hashed side by side use every core (benchmarks/pack.py)."""
+    of one core and releases the GIL, so files hashed side by side use every core (benchmarks/pack.py).
+    ``progress`` hears the bytes to read, then each chunk as it is hashed, from inside the hash loop."""
+    on_bytes = None
+    if progress is not None:
+        progress.hashing(sum((p.directory / m).stat().st_size for planned in p.layers for m in planned.members))
+        on_bytes = progress.hashed
+
     def one(planned: PlannedLayer) -> Descriptor:
-        desc = _layer(p, planned, store)
+        desc = _layer(p, planned, store, on_bytes)
         if progress is not None:
             progress.done(desc)
         return desc
@@ -207,10 +216,9 @@ def _layers(p: PackPlan, store: Callable[[PlannedLayer, str], Descriptor], concu
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _layer(p: PackPlan, planned: PlannedLayer,
-           store: Callable[[PlannedLayer, str], Descriptor]) -> Descriptor:
+def _layer(p: PackPlan, planned: PlannedLayer, store: Store, on_bytes: OnBytes) -> Descriptor:
     fmt = "tar" if planned.archive else "raw"
-    desc = store(planned, layer_media_type(planned.kind, fmt))
+    desc = store(planned, layer_media_type(planned.kind, fmt), on_bytes)
     mode = 0o755 if planned.archive else normalize_mode((p.directory / planned.path).stat().st_mode)
     return layer_descriptor(planned.kind, fmt, planned.path, desc.digest, desc.size, mode)
 
@@ -230,19 +238,19 @@ def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY,
     so model data is never copied into the local store."""
     blobs: dict[str, tuple[Callable[[], contextlib.AbstractContextManager[BinaryIO]], Descriptor]] = {}
 
-    def hash_only(planned: PlannedLayer, media_type: str) -> Descriptor:
+    def hash_only(planned: PlannedLayer, media_type: str, on_bytes: OnBytes) -> Descriptor:
         if planned.archive:
             def opener() -> contextlib.AbstractContextManager[BinaryIO]:
                 return _tar_stream(p.directory, planned)
             with opener() as r:
-                hexd, size = hash_copy(r.fileno(), None)
+                hexd, size = hash_copy(r.fileno(), None, on_bytes)
         else:
             path = p.directory / planned.path
 
             def opener() -> contextlib.AbstractContextManager[BinaryIO]:
                 return open(path, "rb")
             with opener() as r:
-                hexd, size = hash_copy(r.fileno(), None)
+                hexd, size = hash_copy(r.fileno(), None, on_bytes)
         desc = Descriptor(media_type, f"sha256:{hexd}", size)
         blobs[desc.digest] = (opener, desc)
         return desc

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .lifecycle.deprecation import Deprecated
     from .lifecycle.gate import Decision
     from .signatures import ModelSignature, Node, Stored, Verified
+    from .tracking.deployments import ModelDeployments
 
 
 def file_list(files: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -59,6 +60,7 @@ class Inspected:
     reference: str
     view: ModelView
     remote: bool = False
+    deployments: ModelDeployments | None = None  # when asked for
 
     @property
     def digest(self) -> str:
@@ -71,7 +73,8 @@ class Inspected:
     total_size = property(lambda self: self.view.total_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**model_dict(self.reference, self.view), "remote": self.remote}
+        return {**model_dict(self.reference, self.view), "remote": self.remote,
+                "deployments": self.deployments.to_dict() if self.deployments is not None else None}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from .format.descriptor import Descriptor
 from .format.mediatypes import MAX_MANIFEST_BYTES
 from .format.model import read_model
 from .format.reference import Reference, is_reserved_tag
-from .lifecycle.versions import Overwrite, guard_version_tag, record_overwrite
+from .lifecycle.versions import Overwrite, guard_version_tag, place_tag, record_overwrite
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
 
@@ -245,25 +245,28 @@ Verification = _signatures.Policy | _signatures.Verifier
 
 def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, concurrency: int | None = None,
          progress: Progress | None = None, rounds: int | None = None, verify: Verification | None = None,
-         check: Callable[[Target, Descriptor, str], None] | None = None) -> TransferResult:
+         check: Callable[[Target, Descriptor, str], None] | None = None, force: Overwrite | None = None
+         ) -> TransferResult:
     """Pull ``HOST/NAME[:TAG][@DIGEST]`` into the local store under the same name.
 
     With a digest the digest wins and every byte is checked against it; with ``TAG@DIGEST`` the tag must
     not name another manifest. Pulled by digest alone, the manifest is kept untagged (safe from GC).
     With ``verify`` (a key verifier or a policy) the model is refused before any blob is fetched unless
     the registry holds signatures that satisfy it. ``check`` sees the copied model (store, manifest,
-    name) before it is tagged; raising refuses it, and its untagged blobs go with the next GC."""
+    name) before it is tagged; raising refuses it, and its untagged blobs go with the next GC. A local
+    version tag naming another digest is refused, before a blob moves, unless ``force``."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
     with Targets(config, remote=_downloading(config, remote, run)) as targets:
         src, root = _pull_source(targets, r, verify)
         dst = targets.open(r, write=True, local=True)
-        result, tally, used = _copy(src, root, dst, None if check is not None else r.tag, run)
+        old = guard_version_tag(src, dst, r.tag, root, force, key_flag="--overwrite-key")
+        result, tally, used = _copy(src, root, dst, None, run)
         if check is not None:
             check(dst, root, r.name)
-            if r.tag:
-                dst.tag(root, r.tag)
-        if not r.tag:
+        if r.tag:
+            place_tag(dst, root, r.name, r.tag, old, force)
+        else:
             dst.keep(root)  # type: ignore[attr-defined]
         return _result(str(r), root, result, tally, used, targets, dst)
 

@@ -19,7 +19,7 @@ from tests.support.registry import RegistryProcess
 
 GOLDEN = Path(__file__).parent / "golden" / "shapes.json"
 # Commands about one model: always "reference" and "digest".
-MODEL_COMMANDS = {"pack", "inspect", "inspect (registry)", "digest", "tag", "unpack", "push", "push DIR", "pull",
+MODEL_COMMANDS = {"pack", "inspect", "inspect (registry)", "inspect (deployments)", "digest", "tag", "unpack", "push", "push DIR", "pull",
                   "pull -o", "copy", "sign", "verify", "attest", "verify-attestation", "discover", "delete", "approve", "reject", "policy check",
                   "lineage"}
 
@@ -92,6 +92,9 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("attest", "attest", f"{remote}:1", "--type", "provenance", "--key", "modelcrate.key")
     run("verify-attestation", "verify-attestation", f"{remote}:1", "--type", "provenance", "--key", "modelcrate.pub")
     run("discover", "discover", f"{remote}:1")
+    assert mc("deployment", "record", f"{remote}:1", "-e", "prod-eu", "--endpoint", "https://m.example",
+              "--key", "modelcrate.key").exit_code == 0
+    deployed = run("inspect (deployments)", "inspect", f"{remote}:1", "--remote", "--key", "modelcrate.pub")
     run("approve", "approve", f"{remote}:1", "--stage", "staging", "--key", "modelcrate.key")
     run("reject", "reject", f"{remote}:1", "--stage", "production", "--key", "modelcrate.key")
     run("policy check", "policy", "check", f"{remote}:1", "--stage", "staging")
@@ -114,6 +117,9 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
         assert {"reference", "digest"} <= set(outputs[name]), name
         _files_are_lists(outputs[name], name)
     assert outputs["pull"]["files"] == [{"path": f["path"], "size": f["size"]} for f in packed["files"]]
+    assert [r["environment"] for r in deployed["deployments"]["records"]] == ["prod-eu"]
+    assert outputs["inspect"]["deployments"] == {"verified": False, "claimed": 0, "omitted": 0, "records": []}
+    assert all(set(f) == set(outputs["scan"]["files"][0]) for f in outputs["scan"]["files"])
     assert outputs["unpack"]["digest"] == packed["digest"] and outputs["unpack"]["reference"] == f"{remote}:1"
     assert outputs["error"] == {"error": {"message": "nothing:here is not in the local store",
                                           "hint": "see `modelcrate list`, or pull it first", "exit_code": 3}}

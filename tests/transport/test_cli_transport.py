@@ -73,7 +73,7 @@ def test_progress_bars_only_on_a_terminal(registry: RegistryProcess, repo: str, 
 @pytest.mark.parametrize("args, needle", [
     (["push", "a", "b", "c"], "push takes REF, or DIR REF"),
     (["push", "no-registry/name:1"], "names no registry"),
-    (["pull", "localhost:1/x:1", "--force"], "go with -o DIR"),
+    (["pull", "localhost:1/x:1", "--include", "*.bin"], "go with -o DIR"),  # --force alone: a version-tag overwrite
     (["push", "localhost:1/x:1", "--plain-http", "--insecure"], "cannot be combined"),
     (["login", "localhost:1", "-u", "me"], "pass --password-stdin"),
     (["catalog", "localhost:1/x"], "is not a registry host"),

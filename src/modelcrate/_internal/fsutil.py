@@ -11,7 +11,7 @@ import os
 import tempfile
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import StoreError
@@ -147,8 +147,8 @@ class FileSink:
         return len(view)
 
 
-def hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
-    """Hash ``src_fd`` (copying to ``dst_fd``) in one read pass.
+def hash_copy(src_fd: int, dst_fd: int | None, on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """Hash ``src_fd`` (copying to ``dst_fd``) in one read pass; ``on_bytes`` hears each chunk's size.
 
     hashlib and os.write both release the GIL, so hashing chunk k in a worker overlaps writing it and
     reading chunk k+1: two buffers alternate and each hash finishes before its buffer is reused.
@@ -173,5 +173,7 @@ def hash_copy(src_fd: int, dst_fd: int | None) -> tuple[str, int]:
                 _write_all(dst_fd, view)
                 start_writeback(dst_fd, size, n)
             size += n
+            if on_bytes is not None:
+                on_bytes(n)
             i ^= 1
     return h.hexdigest(), size

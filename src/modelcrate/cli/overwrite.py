@@ -30,17 +30,18 @@ _OPTIONS = (
 def overwrite_options(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def run(*args: Any, force: bool, overwrite_key: str | None, overwrite_reason: str, **kwargs: Any) -> Any:
-        return f(*args, overwrite=_overwrite(force, overwrite_key, overwrite_reason), **kwargs)
+        return f(*args, overwrite=overwrite_of(force, overwrite_key, overwrite_reason), **kwargs)
 
     for option in reversed(_OPTIONS):
         run = option(run)
     return run
 
 
-def _overwrite(force: bool, key_path: str | None, reason: str) -> Overwrite | None:
+def overwrite_of(force: bool, key_path: str | None, reason: str, key_flag: str = "--key") -> Overwrite | None:
+    """The ``--force`` of a command that may write a version tag; ``key_flag``: its key option's name."""
     if not force:
         if key_path or reason:
-            raise UsageError("--key and --reason record a forced overwrite: they go with --force")
+            raise UsageError(f"{key_flag} and --reason record a forced overwrite: they go with --force")
         return None
     from ..lifecycle.versions import Overwrite  # the lifecycle package, only when forcing
     from .signers import load_signer

@@ -52,11 +52,14 @@ def label(desc: Descriptor, width: int = 28) -> str:
 
 
 class Bars:
-    """One bar per blob in flight and a total line; finished blobs are listed above the bars.
+    """One bar per blob in flight and a total line; finished blobs are listed above the bars. While files
+    are hashed (pack, and push DIR before it sends) only the total line moves, by the bytes read, under
+    ``reading`` (default: ``verb``).
 
     A :class:`~modelcrate.graphcopy.Progress` (the same events), called from the copy's worker threads."""
 
-    def __init__(self, out: TextIO, verb: str, *, width: int | None = None, terminal: bool | None = None) -> None:
+    def __init__(self, out: TextIO, verb: str, *, reading: str | None = None, width: int | None = None,
+                 terminal: bool | None = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
 
@@ -74,8 +77,12 @@ class Bars:
         self.lock = threading.Lock()
         self.tasks: dict[str, tuple[Any, int]] = {}  # digest -> (rich task, bytes done)
         self.total_bytes = self.done_bytes = 0
-        self.total = self.bars.add_task(f"{verb:<{self.name_width}}", total=0, rate="", eta="")
+        self.verb, self.reading_verb, self.reading = verb, reading or verb, False
+        self.total = self.bars.add_task(self._title(verb), total=0, rate="", eta="")
         self.bars.start()
+
+    def _title(self, verb: str) -> str:
+        return f"{verb:<{self.name_width}}"
 
     def _line(self, word: str, desc: Descriptor) -> None:
         self.console.print(f"  {word:<8} {label(desc, self.name_width)}  {human_size(desc.size)}", markup=False,
@@ -87,8 +94,28 @@ class Bars:
         rate = f"{human_size(int(done / elapsed))}/s" if elapsed >= ETA_AFTER_SECONDS and done else ""
         self.bars.update(self.total, total=total, completed=done, rate=rate, eta=eta_text(elapsed, done, total))
 
+    def hashing(self, nbytes: int) -> None:
+        with self.lock:
+            self.reading, self.t0 = True, time.monotonic()
+            self.total_bytes, self.done_bytes = nbytes, 0
+            self.bars.update(self.total, description=self._title(self.reading_verb))
+            self._total()
+
+    def hashed(self, nbytes: int) -> None:
+        with self.lock:
+            self.done_bytes += nbytes
+            self.total_bytes = max(self.total_bytes, self.done_bytes)  # a tar's headers were not counted
+            self._total()
+
+    def _copying(self) -> None:  # lock held: the first copy event after hashing starts the count anew
+        if self.reading:
+            self.reading, self.t0 = False, time.monotonic()
+            self.total_bytes = self.done_bytes = 0
+            self.bars.update(self.total, description=self._title(self.verb))
+
     def start(self, desc: Descriptor) -> None:
         with self.lock:
+            self._copying()
             previous = self.tasks.pop(desc.digest, None)
             if previous is not None:  # started again after an interruption: its bytes count again
                 task, done = previous
@@ -112,8 +139,9 @@ class Bars:
     def done(self, desc: Descriptor) -> None:
         with self.lock:
             entry = self.tasks.pop(desc.digest, None)
-            if entry is None:  # finished without a transfer (a file hashed or stored before the copy)
-                self._line("ready", desc)
+            if entry is None:  # a file hashed or stored before any copy: the total line counted it
+                if not self.reading:
+                    self._line("ready", desc)
                 return
             self.done_bytes += desc.size - entry[1]
             self.bars.remove_task(entry[0])
@@ -121,24 +149,29 @@ class Bars:
             self._line("done", desc)
 
     def skipped(self, desc: Descriptor) -> None:
+        with self.lock:
+            self._copying()
         if desc.size > 4096:
             self._line("exists", desc)
 
     def mounted(self, desc: Descriptor) -> None:
+        with self.lock:
+            self._copying()
         self._line("mounted", desc)
 
     def finish(self) -> None:
         self.bars.stop()
 
 
-def progress_for(quiet: bool, verb: str, out: TextIO | None = None) -> Progress:
-    """The renderer when ``out`` (stderr) is a terminal and output is not quiet; else silent events."""
+def progress_for(quiet: bool, verb: str, out: TextIO | None = None, *, reading: str | None = None) -> Progress:
+    """The renderer when ``out`` (stderr) is a terminal and output is not quiet; else silent events.
+    ``reading``: what the total line says while files are hashed before a copy (default: ``verb``)."""
     out = out or sys.stderr
     if quiet or not out.isatty():
         from ..graphcopy import Progress
 
         return Progress()
-    return Bars(out, verb)  # type: ignore[return-value]
+    return Bars(out, verb, reading=reading)  # type: ignore[return-value]
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from .render import echo, human_size, table
 
 if TYPE_CHECKING:
     from ..lifecycle.versions import Overwrite
+    from ..tracking.deployments import ModelDeployments
 
 _where = options(
     click.option("--local", is_flag=True, help="Read the local store only, even for a registry name."),
@@ -30,25 +31,42 @@ _where = options(
 )
 
 
+_deployment_readers = options(
+    click.option("--key", "pub_paths", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                 help="Show the deployment records signed by this public key (repeatable)."),
+    click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
+                 help="Show the deployment records of the signers this policy names (and allows per environment)."),
+)
+
+
 @cli.command()
 @click.argument("ref", shell_complete=complete_refs)
 @click.option("--raw", is_flag=True, help="Print the manifest bytes exactly as stored (as `manifest` does).")
 @_where
+@_deployment_readers
 @json_option
 @registry_options
-def inspect(ref: str, raw: bool, local: bool, remote: bool, as_json: bool, config: Config) -> None:
+def inspect(ref: str, raw: bool, local: bool, remote: bool, pub_paths: tuple[str, ...], policy_path: str | None,
+            as_json: bool, config: Config) -> None:
     """Show a model's metadata, files and digest (local store or registry).
+
+    Deployment records are shown verified, with --key or --policy (the newest 20; `modelcrate
+    deployments REPO` has every one, and what runs where now); without, only how many are claimed.
 
     \b
     Example:
       modelcrate inspect my-model:1.0.0
-      modelcrate inspect localhost:5000/team/bert:1.0 --json
+      modelcrate inspect localhost:5000/team/bert:1.0 --json --key deployer.pub
       modelcrate inspect my-model@sha256:... --raw | jq .
     """
-    found = api.inspect(ref, local=local, remote=remote, config=config)
     if raw:
-        _write_bytes(found.manifest.raw)
-    elif as_json:
+        _write_bytes(api.inspect(ref, local=local, remote=remote, config=config).manifest.raw)
+        return
+    from .lifecycle import _gate, _verifier  # the lifecycle's readers, once the manifest is to be shown
+
+    found = api.inspect(ref, local=local, remote=remote, config=config, deployments=True,
+                        verifier=_verifier(pub_paths), gate=_gate(policy_path))
+    if as_json:
         emit_json(found.to_dict())
     else:
         _render(found)
@@ -76,6 +94,23 @@ def _render(found: Inspected) -> None:
     echo(table(["PATH", "KIND", "SIZE", "DIGEST"],
                      [[f.path, f.kind + (" (tar)" if f.format != "raw" else ""), human_size(f.descriptor.size),
                        f.descriptor.digest[7:19]] for f in found.files]))
+    if found.deployments is not None:
+        _render_deployments(found.deployments)
+
+
+def _render_deployments(found: ModelDeployments) -> None:
+    if not found.verified:
+        echo(f"\n{'Deployments:':<14}" + (f"{found.claimed} claimed, not verified (pass --key or --policy)"
+                                          if found.claimed else "none recorded"))
+        return
+    if not found.records:
+        echo(f"\n{'Deployments:':<14}none verified" + (f" ({found.claimed} claimed)" if found.claimed else ""))
+        return
+    more = f"; {found.omitted} older not shown, see `modelcrate deployments`" if found.omitted else ""
+    echo(f"\n{'Deployments:':<14}{len(found.records) + found.omitted} verified{more}")
+    echo(table(["TIME", "ENVIRONMENT", "EVENT", "BY", "ENDPOINT"],
+               [[d.fields.to_dict()["time"], d.fields.environment, d.fields.event, d.signer, d.fields.endpoint or "-"]
+                for d in found.records]))
 
 
 def _write_bytes(data: bytes) -> None:

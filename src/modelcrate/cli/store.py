@@ -6,7 +6,7 @@ Thin: parse, call one :mod:`modelcrate.api` function, render a table or ``--json
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,8 +14,12 @@ from .. import api
 from ..config import DEFAULT_CONCURRENCY
 from ..errors import UsageError
 from .app import cli, complete_refs, config, emit_json, follow_symlinks_option, json_option, kind_option, quiet_option
+from .overwrite import overwrite_options
 from .progress import progress_for, showing
 from .render import echo, human_size, table
+
+if TYPE_CHECKING:
+    from ..lifecycle.versions import Overwrite
 
 
 @cli.command()
@@ -61,12 +65,14 @@ def init(directory: str, name: str | None, force: bool, follow_external_symlinks
 @quiet_option
 @json_option
 @follow_symlinks_option
+@overwrite_options
 def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: int, quiet: bool, as_json: bool,
-         follow_external_symlinks: bool) -> None:
+         follow_external_symlinks: bool, overwrite: Overwrite | None) -> None:
     """Pack DIRECTORY into the local store as a ModelPack artifact.
 
     The same directory and metadata always give the same digest: layer order, modes and the
-    creation time (from modelcrate.yaml or SOURCE_DATE_EPOCH, never the clock) are fixed.
+    creation time (from modelcrate.yaml or SOURCE_DATE_EPOCH, never the clock) are fixed. A version
+    tag (the model's own version) that names other content is not moved unless --force with --key.
 
     \b
     Example:
@@ -75,7 +81,7 @@ def pack(directory: str, ref: str | None, modelfile: str | None, concurrency: in
     cfg = config()
     with showing(progress_for(quiet or as_json, "packing"), cfg) as progress:
         packed = api.pack(directory, ref, modelfile=modelfile, concurrency=concurrency, config=cfg, progress=progress,
-                          follow_external_symlinks=follow_external_symlinks)
+                          follow_external_symlinks=follow_external_symlinks, force=overwrite)
     if as_json:
         emit_json(packed.to_dict())
         return

@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..results import TransferResult
 from .app import (cli, config as run_config, emit_json, follow_symlinks_option, json_option, kind_option, quiet_option,
                   registry_options)
-from .overwrite import overwrite_options
+from .overwrite import overwrite_of, overwrite_options
 from .progress import progress_for, showing
 from .render import echo, human_size
 
@@ -92,7 +92,7 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
     if modelfile and len(args) != 2:
         raise UsageError("-f/--file needs DIR REF")
     ref, directory = (args[1], args[0]) if len(args) == 2 else (args[0], None)
-    with showing(progress_for(quiet or as_json, "pushing"), config) as progress:
+    with showing(progress_for(quiet or as_json, "pushing", reading="hashing"), config) as progress:
         result = api.push(ref, directory, modelfile=modelfile, config=config, concurrency=concurrency,
                           progress=progress, follow_external_symlinks=follow_external_symlinks, force=overwrite)
     _report("pushed", result, quiet=quiet, as_json=as_json, wire=result.bytes_sent)
@@ -102,7 +102,12 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
 @click.argument("ref")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
               help="Write the model's files into this directory instead of the local store.")
-@click.option("--force", is_flag=True, help="With -o: overwrite existing files.")
+@click.option("--force", is_flag=True,
+              help="With -o: overwrite existing files. Without: move a local version tag that names another "
+                   "digest (needs --overwrite-key: the overwrite is recorded).")
+@click.option("--overwrite-key", type=click.Path(dir_okay=False, exists=True),
+              help="With --force and no -o: private key that signs the record of the version-tag overwrite.")
+@click.option("--reason", "overwrite_reason", default="", help="With --overwrite-key: why (kept in the signed record).")
 @kind_option("With -o: only layers of this kind (repeatable; the kinds and aliases of modelcrate.yaml).")
 @click.option("--include", multiple=True, help="With -o: only paths matching this glob (repeatable).")
 @click.option("--key", "pub_key", type=click.Path(dir_okay=False, exists=True),
@@ -118,7 +123,8 @@ def push(args: tuple[str, ...], modelfile: str | None, concurrency: int, quiet: 
                    "DIR/.modelcrate-attachments/TYPE/ (the local store always keeps them as referrers).")
 @_transfer_options
 @registry_options
-def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], include: tuple[str, ...],
+def pull(ref: str, out_dir: str | None, force: bool, overwrite_key: str | None, overwrite_reason: str,
+         kinds: tuple[str, ...], include: tuple[str, ...],
          pub_key: str | None, policy_path: str | None, signature_path: str | None, deny_unsafe: bool,
          with_attachments: bool,
          concurrency: int, quiet: bool, as_json: bool, config: Config) -> None:
@@ -127,7 +133,8 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     REF is HOST/NAME[:TAG][@sha256:...]. With a digest, the digest wins and every byte is checked against
     it; with TAG@DIGEST the tag must not point elsewhere. With -o the unpack safety rules apply: paths are
     checked, links refused, and a refused model leaves nothing behind. With --key or --policy the
-    registry's signatures are verified first; an unsigned or wrongly signed model is refused.
+    registry's signatures are verified first; an unsigned or wrongly signed model is refused. A local
+    version tag that names other content is not moved unless --force with --overwrite-key.
 
     \b
     Example:
@@ -144,11 +151,14 @@ def pull(ref: str, out_dir: str | None, force: bool, kinds: tuple[str, ...], inc
     from ..scan import UnpackGate
     from .importing import warn_unsafe, warn_unsafe_stored
 
+    if out_dir and (overwrite_key or overwrite_reason):
+        raise UsageError("--overwrite-key and --reason go with a pull into the local store, not -o DIR")
+    overwrite = None if out_dir else overwrite_of(force, overwrite_key, overwrite_reason, "--overwrite-key")
     gate = UnpackGate(deny=deny_unsafe) if out_dir else None
     with showing(progress_for(quiet or as_json, "pulling"), config) as progress:
-        result = api.pull(ref, out_dir, key=pub_key, policy=policy_path, force=force, kinds=kinds, include=include,
-                          model_signature=signature_path, config=config, concurrency=concurrency,
-                          progress=progress, check=gate)
+        result = api.pull(ref, out_dir, key=pub_key, policy=policy_path, force=force and bool(out_dir), kinds=kinds,
+                          include=include, model_signature=signature_path, config=config, concurrency=concurrency,
+                          progress=progress, check=gate, overwrite=overwrite)
     if gate is not None:
         warn_unsafe(gate.result)
     else:

@@ -153,25 +153,27 @@ class LocalStore:
         finally:
             os.close(dir_fd)
 
-    def ingest_file(self, path: str | os.PathLike[str], media_type: str) -> Descriptor:
+    def ingest_file(self, path: str | os.PathLike[str], media_type: str,
+                    on_bytes: Callable[[int], None] | None = None) -> Descriptor:
         """Store a file whose digest is unknown: clone it where the filesystem allows (no data copy),
-        else copy it while hashing, reading the source once either way."""
+        else copy it while hashing, reading the source once either way (``on_bytes``: progress)."""
         with open(path, "rb") as src, self._temp() as (fd, tmp):
             if self._clone_ok and try_clone(src.fileno(), fd):
                 with open(tmp, "rb") as clone:  # hash the clone: it is exactly what will be stored
-                    hexd, size = hash_copy(clone.fileno(), None)
+                    hexd, size = hash_copy(clone.fileno(), None, on_bytes)
             else:
                 self._clone_ok = False
-                hexd, size = hash_copy(src.fileno(), fd)
+                hexd, size = hash_copy(src.fileno(), fd, on_bytes)
             dgst = f"sha256:{hexd}"
             self._commit(fd, tmp, dgst)
         return Descriptor(media_type, dgst, size)
 
-    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
+    def ingest_stream(self, stream: BinaryIO, media_type: str,
+                      on_bytes: Callable[[int], None] | None = None) -> Descriptor:
         """Store a stream whose digest is unknown (a tar layer being generated)."""
         with self._temp() as (fd, tmp):
             sink = FileSink(fd, _digest.hasher())
-            drain(stream, sink)
+            drain(stream, sink, on_bytes=on_bytes)
             dgst = f"sha256:{sink.hasher.hexdigest()}"  # type: ignore[union-attr]
             self._commit(fd, tmp, dgst)
         return Descriptor(media_type, dgst, sink.written)
@@ -345,11 +347,12 @@ class LocalRepository:
     def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
         self.store.pull_blob(desc, source, on_bytes)
 
-    def ingest_file(self, path: str, media_type: str) -> Descriptor:
-        return self.store.ingest_file(path, media_type)
+    def ingest_file(self, path: str, media_type: str, on_bytes: Callable[[int], None] | None = None) -> Descriptor:
+        return self.store.ingest_file(path, media_type, on_bytes)
 
-    def ingest_stream(self, stream: BinaryIO, media_type: str) -> Descriptor:
-        return self.store.ingest_stream(stream, media_type)
+    def ingest_stream(self, stream: BinaryIO, media_type: str,
+                      on_bytes: Callable[[int], None] | None = None) -> Descriptor:
+        return self.store.ingest_stream(stream, media_type, on_bytes)
 
     def _own_entries(self) -> list[tuple[str | None, str | None, Descriptor]]:
         out = []

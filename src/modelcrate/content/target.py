@@ -96,8 +96,9 @@ class UploadStarter(Protocol):
 
 @runtime_checkable
 class FileIngester(Protocol):
-    def ingest_file(self, path: str, media_type: str) -> Descriptor:
-        """Store a file whose digest is not yet known, hashing while copying; return its descriptor."""
+    def ingest_file(self, path: str, media_type: str, on_bytes: Callable[[int], None] | None = None) -> Descriptor:
+        """Store a file whose digest is not yet known, hashing while copying (``on_bytes`` hears each
+        chunk read); return its descriptor."""
         ...
 
 

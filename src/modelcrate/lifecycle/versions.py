@@ -45,11 +45,12 @@ def version_tag(metadata: Mapping[str, Any] | None) -> str | None:
 
 
 def check_version_tag(target: Target, tag: str | None, desc: Descriptor,
-                      model: ModelView | Mapping[str, Any] | None, *, force: Overwrite | None = None) -> str | None:
+                      model: ModelView | Mapping[str, Any] | None, *, force: Overwrite | None = None,
+                      key_flag: str = "--key") -> str | None:
     """Before ``tag`` is written on ``target`` to name ``desc``: the digest it names now when that write
     overwrites a version tag (allowed only by ``force`` with a signer), else None. Raises
     :class:`AlreadyExists` when it would overwrite without ``force``, :class:`UsageError` when forced
-    without a key to record it."""
+    without a key to record it. ``key_flag``: the command's name for that key, in the messages."""
     metadata = model.metadata if isinstance(model, ModelView) else model
     if not tag or _digest.is_digest(tag) or tag != version_tag(metadata):
         return None
@@ -58,10 +59,10 @@ def check_version_tag(target: Target, tag: str | None, desc: Descriptor,
         return None  # new, or the same model again: idempotent
     if force is None:
         raise AlreadyExists(f"version tag {tag!r} already names {existing.digest}: a version is immutable; "
-                            "publish a new version, or overwrite with --force and --key (a signed record "
+                            f"publish a new version, or overwrite with --force and {key_flag} (a signed record "
                             "of the overwrite is kept)")
     if force.signer is None:
-        raise UsageError(f"overwriting version tag {tag!r} (it names {existing.digest}) needs --key: a forced "
+        raise UsageError(f"overwriting version tag {tag!r} (it names {existing.digest}) needs {key_flag}: a forced "
                          "overwrite is recorded as a signed record, and is refused when it cannot be")
     return existing.digest
 
@@ -79,8 +80,17 @@ def record_overwrite(target: Target, new: Descriptor, name: str, tag: str, old_d
 
 
 def guard_version_tag(src: Target, dst: Target, tag: str | None, desc: Descriptor,
-                      force: Overwrite | None) -> str | None:
+                      force: Overwrite | None, *, key_flag: str = "--key") -> str | None:
     """:func:`check_version_tag` for a write of ``tag`` on ``dst`` whose model is read from ``src``."""
     if not tag or _digest.is_digest(tag):
         return None
-    return check_version_tag(dst, tag, desc, read_subject(src, desc), force=force)
+    return check_version_tag(dst, tag, desc, read_subject(src, desc), force=force, key_flag=key_flag)
+
+
+def place_tag(target: Target, desc: Descriptor, name: str, tag: str, old: str | None,
+              force: Overwrite | None) -> None:
+    """Write ``tag`` once :func:`check_version_tag` allowed it (``old``: what a forced write replaces, whose
+    overwrite is recorded first, so the tag never moves unrecorded)."""
+    if old and force is not None:
+        record_overwrite(target, desc, name, tag, old, force)
+    target.tag(desc, tag)

@@ -34,17 +34,11 @@ class FileScan:
         return self.status in (UNSAFE, ERROR)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "format": self.format, "status": self.status}
-        if self.globals:
-            out["globals"] = list(self.globals)
-        if self.unsafe:
-            out["unsafe"] = list(self.unsafe)
-            out["dangerous"] = [g for g in self.unsafe if is_known_dangerous(g)]
-        for key in ("protocol", "error", "digest"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
+        """Every entry has the same keys (spec/scan.md): a key that does not apply is null or empty."""
+        return {"path": self.path, "format": self.format, "status": self.status, "protocol": self.protocol,
+                "globals": list(self.globals), "unsafe": list(self.unsafe),
+                "dangerous": [g for g in self.unsafe if is_known_dangerous(g)], "error": self.error,
+                "digest": self.digest}
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..content.referrers import candidates
 from ..content.target import Target
 from ..errors import ModelcrateError, PolicyViolation
 from ..format.descriptor import Descriptor
 from ..lifecycle.gate import Gate
 from ..lifecycle.reader import UnverifiedRecords, read_stage
-from ..signatures import AnyOf, Signer, Stored, Verifier, attach_record, parsed_records
+from ..signatures import ANN_PREDICATE_TYPE, AnyOf, Signer, Stored, Verifier, attach_record, parsed_records
 from ..signing.deployment import DEPLOYMENT_V1, DeploymentFields, deployment_predicate, parse_deployment
 
 
@@ -147,3 +148,38 @@ def running(found: Iterable[Deployment], at: datetime | None = None) -> dict[str
 def where_running(current: Mapping[str, Deployment], digest: str) -> list[str]:
     """The environments running ``digest``."""
     return [env for env, d in current.items() if d.fields.digest == digest]
+
+
+MAX_SHOWN = 20  # the newest records one model shows (`inspect`); `deployments REPO` shows every one
+
+
+@dataclass(frozen=True)
+class ModelDeployments:
+    """The deployment records of one model, as ``inspect`` shows them: the verified ones, newest last and
+    at most ``MAX_SHOWN`` (``omitted`` counts the older rest); without anyone to trust, none, and
+    ``claimed`` says how many the referrer listing names (a claim: anyone with write access can list one)."""
+
+    verified: bool
+    records: tuple[Deployment, ...]
+    claimed: int
+    omitted: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"verified": self.verified, "claimed": self.claimed, "omitted": self.omitted,
+                "records": [d.to_dict() for d in self.records]}
+
+
+def of_model(target: Target, subject: Descriptor, name: str, gate: Gate, verifier: Verifier | None,
+             limit: int = MAX_SHOWN) -> ModelDeployments:
+    """The deployment records of ``subject``, verified with ``verifier`` or the signers ``gate``'s policy
+    names (a policy also decides who may deploy into each environment, as ``deployments`` applies it).
+    Reads the referrer listing and at most the collection budget's records (signatures/records.py)."""
+    claimed = sum(1 for c in candidates(target, subject)[0]
+                  if not c.legacy and c.descriptor.annotation(ANN_PREDICATE_TYPE) == DEPLOYMENT_V1)
+    trusted = verifier or deployment_readers(gate, getattr(gate, "everyone", lambda: None)())
+    if trusted is None:
+        return ModelDeployments(False, (), claimed)
+    found = ordered(d for d in deployments_of(target, subject, name, trusted)
+                    if verifier is not None or accepted(gate, d.fields.environment, d.signer))
+    shown = found[-limit:] if limit > 0 else []
+    return ModelDeployments(True, tuple(shown), claimed, len(found) - len(shown))
