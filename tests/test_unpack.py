@@ -348,9 +348,9 @@ def test_an_error_in_one_worker_mid_write_is_raised_as_is_and_nothing_is_left(
     with pytest.raises(type(error)) as raised:
         write_files(Failing(repo, descs), files, tmp_path / "out", concurrency=4)
     assert raised.value is error
-    if isinstance(error, KeyboardInterrupt):  # only hidden partial downloads stay, each a verified prefix
+    if isinstance(error, KeyboardInterrupt):  # nothing in place; at most hidden copies that finished whole
         kept = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
-        assert kept and all(n.startswith(".") and n.endswith(".partial") for n in kept)
+        assert all(n.startswith(".") and n.endswith(".partial") for n in kept)
         whole = {f.descriptor.digest.split(":")[1]: f for f in files}
         assert all(len(b) == whole[n.split(".")[-2]].descriptor.size for n, b in kept.items())
         return

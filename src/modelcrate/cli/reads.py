@@ -62,10 +62,10 @@ def inspect(ref: str, raw: bool, local: bool, remote: bool, pub_paths: tuple[str
     if raw:
         _write_bytes(api.inspect(ref, local=local, remote=remote, config=config).manifest.raw)
         return
-    from .lifecycle import _gate, _verifier  # the lifecycle's readers, once the manifest is to be shown
+    from .lifecycle_options import load_gate, load_readers  # the lifecycle's readers, only to show them
 
     found = api.inspect(ref, local=local, remote=remote, config=config, deployments=True,
-                        verifier=_verifier(pub_paths), gate=_gate(policy_path))
+                        verifier=load_readers(pub_paths), gate=load_gate(policy_path))
     if as_json:
         emit_json(found.to_dict())
     else:
