@@ -18,6 +18,10 @@ how much arrived (``GET`` on the upload URL → ``Range``) and only the rest is 
 ignores ``Content-Range``, so a blind re-send would append the chunk twice; and every answer carries a
 new ``Location`` (a signed ``_state`` token) that must be followed.
 
+A blob whose digest is not known yet (a big file of ``push DIR``, see :meth:`Uploader.push_unhashed`) goes
+up the same way, hashed as it is read, so the source is read once: the last chunk is read whole before its
+``PUT``, whose ``?digest=`` then names every byte sent, and the registry checks it.
+
 Registry 2.8.2 cannot resume an upload whose last request was cut mid-body: it keeps the partial bytes
 but the state token the client holds no longer matches, and every request with it (the status GET too)
 answers 404 ``BLOB_UPLOAD_INVALID``. Then a blob that fits in the buffer is re-sent on a fresh session;
@@ -28,13 +32,15 @@ every blob that already arrived.
 from __future__ import annotations
 
 import contextlib
+import io
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urljoin
 
 from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, RegistryNotFound, SizeMismatch
+from ...format import digest as _digest
 from ...format.descriptor import Descriptor
 from .http import BLOCK, RETRY_STATUSES, Response, TransportError, cancelled, retry_after
 
@@ -167,23 +173,30 @@ class Uploader:
 
     def _resume_saved(self, desc: Descriptor) -> bool:
         """Take up the session an earlier run left open for ``desc`` (see :mod:`.locations`) from the
-        offset the registry reports; a session the registry no longer honours is cancelled."""
-        saved = self._sessions.get(self.target.repository, desc.digest)
+        offset the registry reports."""
+        saved = self._saved_session(desc, desc.digest)
         if saved is None:
             return False
+        self._keep(desc, *saved)
+        return True
+
+    def _saved_session(self, desc: Descriptor, key: str) -> tuple[str, int] | None:
+        """(upload URL, bytes held) of the session an earlier run saved under ``key``; a session the
+        registry no longer honours is cancelled and forgotten."""
+        saved = self._sessions.get(self.target.repository, key)
+        if saved is None:
+            return None
         try:
             status = self.status(desc, saved)
         except ModelcrateError:  # UploadLost (the registry forgot it or cannot resume it) or no answer
             status = None
         if status is None or status[1] is None:
-            self._forget_session(desc, saved)
-            return False
-        location, holds = status
-        self._keep(desc, location, holds)
-        return True
+            self._forget_session(key, saved)
+            return None
+        return status[0], status[1]
 
-    def _forget_session(self, desc: Descriptor, location: str) -> None:
-        self._sessions.drop(self.target.repository, desc.digest)
+    def _forget_session(self, key: str, location: str) -> None:
+        self._sessions.drop(self.target.repository, key)
         self._delete(location)
 
     @property
@@ -212,15 +225,43 @@ class Uploader:
                 return  # the registry holds it: the stream is not read
             pending = (location, 0)
         location, offset = pending
-        chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
         if offset:
             _skip_source(reader, offset, desc)  # still read: the verifying reader hashes every byte
-        if chunk <= BLOCK:
-            self._upload_with(desc, reader, location, memoryview(bytearray(chunk)), offset)
-        else:
-            with self.target.client.buffers.take() as buf:
-                self._upload_with(desc, reader, location, buf[:chunk], offset)
+        with self._buffer(desc.size) as buf:
+            self._upload_with(desc, reader, location, buf, offset)
         self._locations.record(desc.digest, self.target.repository)
+
+    @contextlib.contextmanager
+    def _buffer(self, size: int) -> Iterator[memoryview]:
+        """The request buffer for a blob of ``size`` bytes: its own for a small one, else one of the pool's."""
+        chunk = max(1, min(self.target.client.settings.chunk_size, size))
+        if chunk <= BLOCK:
+            yield memoryview(bytearray(chunk))
+            return
+        with self.target.client.buffers.take() as buf:
+            yield buf[:chunk]
+
+    def push_unhashed(self, source: BinaryIO, size: int, media_type: str, *, key: str, label: str,
+                      seal: Callable[[], None]) -> Descriptor:
+        """Upload ``size`` bytes of ``source`` whose digest is not known yet, hashing them as they are sent,
+        so the source is read once; return the blob's descriptor. ``seal`` runs once the last byte is read,
+        before the ``PUT`` that names the digest (it raises when the source changed while read). ``key``
+        names this version of the source between runs: an interrupted upload resumes from what the
+        registry holds when the same key comes again. ``label`` names the source in messages."""
+        hashing = _Hashing(source)
+        pending = Descriptor(media_type, label, size)  # the digest field holds the label until the end
+        location, offset = self._saved_session(pending, key) or (self._start(), 0)
+        if offset:
+            _skip_source(hashing, offset, pending)  # hashed, not sent: the registry holds these bytes
+
+        def sealed() -> Descriptor:
+            seal()
+            return Descriptor(media_type, hashing.digest(), size)
+
+        with self._buffer(size) as buf:
+            desc = self._upload_with(pending, hashing, location, buf, offset, key=key, seal=sealed)
+        self._locations.record(desc.digest, self.target.repository)
+        return desc
 
     def abandon(self) -> None:
         """Cancel the sessions opened for uploads that never came (``DELETE``; the registry would keep
@@ -271,23 +312,31 @@ class Uploader:
         return urljoin(url, location)
 
     def _upload_with(self, desc: Descriptor, reader: BinaryIO, location: str, buf: memoryview,
-                     offset: int = 0) -> None:
-        """Send the blob from ``offset`` in requests of ``len(buf)`` bytes. A session that takes more than
-        one request is remembered after each answer (:class:`~.locations.UploadSessions`), so a later run
-        can resume it; it is forgotten once the blob is complete, and cancelled once it is lost."""
+                     offset: int = 0, *, key: str | None = None,
+                     seal: Callable[[], Descriptor] | None = None) -> Descriptor:
+        """Send the blob from ``offset`` in requests of ``len(buf)`` bytes; return its descriptor. A session
+        that takes more than one request is remembered under ``key`` (default: the digest) after each
+        answer (:class:`~.locations.UploadSessions`), so a later run can resume it; it is forgotten once
+        the blob is complete, and cancelled once it is lost. With ``seal``, the digest is learnt from it
+        once the last chunk has been read whole, before that chunk is sent."""
         chunk = len(buf)
         own = self.target.repository
+        key = key or desc.digest
         remember = desc.size - offset > chunk
         if remember:
-            self._sessions.save(own, desc.digest, location)
+            self._sessions.save(own, key, location)
         while True:
             part = buf[: min(chunk, desc.size - offset)]
             final = offset + len(part) == desc.size
-            request = _Part(self, desc, reader, part, offset, final)
+            have = 0
+            if final and seal is not None:
+                have = _fill(reader, part, desc, offset)
+                desc = seal()
+            request = _Part(self, desc, reader, part, offset, final, have)
             try:
                 next_location = request.send(location)
             except UploadLost:
-                self._forget_session(desc, location)
+                self._forget_session(key, location)
                 if offset or not final:
                     raise
                 # The whole blob fits in the buffer: send it again on a fresh session; what was read from
@@ -296,12 +345,12 @@ class Uploader:
                 next_location = again.send(self._start())
             if final or next_location is None:
                 if remember:
-                    self._sessions.drop(own, desc.digest)
-                return
+                    self._sessions.drop(own, key)
+                return desc
             location = next_location
             offset += len(part)
             if remember:
-                self._sessions.save(own, desc.digest, location)
+                self._sessions.save(own, key, location)
 
     def status(self, desc: Descriptor, location: str) -> tuple[str, int | None] | None:
         """(upload URL, bytes held) from one ``GET`` on the upload URL; None if the blob is complete.
@@ -323,8 +372,9 @@ class Uploader:
         return None
 
     def lost(self, desc: Descriptor) -> None:
-        """The session is gone: done if the blob arrived anyway, else :class:`UploadLost`."""
-        if self.target.exists(desc):
+        """The session is gone: done if the blob arrived anyway, else :class:`UploadLost` (always, for a
+        blob whose digest is not known yet)."""
+        if _digest.is_digest(desc.digest) and self.target.exists(desc):
             return
         raise UploadLost(f"the upload of {desc.digest} to {self.target.name} broke off and the registry cannot "
                          "say how much of it arrived (registry 2.8.2 does this when a request is cut mid-body)")
@@ -338,6 +388,38 @@ def _skip_source(reader: BinaryIO, count: int, desc: Descriptor) -> None:
         if not n:
             raise SizeMismatch(f"{desc.digest}: the source ended before the {count} bytes the registry holds")
         count -= n
+
+
+def _fill(reader: BinaryIO, part: memoryview, desc: Descriptor, offset: int) -> int:
+    """Read ``part`` whole from the source; its length."""
+    filled = 0
+    while filled < len(part):
+        n = reader.readinto(part[filled: filled + BLOCK])  # type: ignore[attr-defined]
+        if not n:
+            raise SizeMismatch(f"{desc.digest}: the source ended after {offset + filled} of {desc.size} bytes")
+        filled += n
+    return filled
+
+
+class _Hashing(io.RawIOBase):
+    """Hashes every byte read through it (the digest of a source nobody has hashed yet)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._hash = _digest.hasher()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        n = self._stream.readinto(buffer) or 0  # type: ignore[attr-defined]
+        if n:
+            self._hash.update(memoryview(buffer)[:n])
+        return n
+
+    def digest(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
 
 
 class _Part:
