@@ -20,6 +20,7 @@ A file of this run already uploaded is not uploaded again in a later round of th
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,8 +76,10 @@ class OnePass:
         assert self.uploads is not None
         stand_in = Descriptor(media_type, f"file:{name}", key.size, {ANN_FILEPATH: name})
         self.progress.start(stand_in)
+        fd = f.fileno()
         desc = self.uploads.push_unhashed(self.report(f, stand_in), key.size, media_type, key=key.text(),
-                                          label=name, seal=lambda: check_unchanged(f.fileno(), key, name))
+                                          label=name, seal=lambda: check_unchanged(fd, key, name),
+                                          reread=lambda position, view: os.preadv(fd, [view], position))
         self.progress.streamed(stand_in, desc)  # type: ignore[attr-defined]
         return desc
 

@@ -242,15 +242,24 @@ class Uploader:
             yield buf[:chunk]
 
     def push_unhashed(self, source: BinaryIO, size: int, media_type: str, *, key: str, label: str,
-                      seal: Callable[[], None]) -> Descriptor:
-        """Upload ``size`` bytes of ``source`` whose digest is not known yet, hashing them as they are sent,
-        so the source is read once; return the blob's descriptor. ``seal`` runs once the last byte is read,
-        before the ``PUT`` that names the digest (it raises when the source changed while read). ``key``
-        names this version of the source between runs: an interrupted upload resumes from what the
-        registry holds when the same key comes again. ``label`` names the source in messages."""
+                      seal: Callable[[], None], reread: Callable[[int, memoryview], int]) -> Descriptor:
+        """Upload ``size`` bytes of ``source`` (a file) whose digest is not known yet, hashing them as they
+        are sent, so the source is read once; return the blob's descriptor.
+
+        Two requests, as a monolithic ``PUT`` is one: a ``PATCH`` streaming all but the last chunk (each
+        request boundary drains the pipe; 64 of them cost more than the stream), then the ``PUT`` that
+        names the digest, carrying the last chunk read whole. ``seal`` runs once the last byte is read,
+        before that ``PUT`` (it raises when the source changed while read). ``reread(position, view)``
+        reads the file again where a failed request must be re-sent. ``key`` names this version of the
+        source between runs: an interrupted upload resumes from what the registry holds when the same
+        key comes again. ``label`` names the source in messages."""
         hashing = _Hashing(source)
         pending = Descriptor(media_type, label, size)  # the digest field holds the label until the end
-        location, offset = self._saved_session(pending, key) or (self._start(), 0)
+        saved = self._saved_session(pending, key)
+        if saved is not None and saved[1] > size:  # not this source's upload after all
+            self._forget_session(key, saved[0])
+            saved = None
+        location, offset = saved or (self._start(), 0)
         if offset:
             _skip_source(hashing, offset, pending)  # hashed, not sent: the registry holds these bytes
 
@@ -258,9 +267,22 @@ class Uploader:
             seal()
             return Descriptor(media_type, hashing.digest(), size)
 
+        own = self.target.repository
         with self._buffer(size) as buf:
+            streamed = size - offset - min(len(buf), size - offset)
+            if streamed:
+                self._sessions.save(own, key, location)
+                patch = _Streamed(self, pending, hashing, buf[:BLOCK], offset, streamed, reread)
+                try:
+                    location = patch.send(location) or location
+                except UploadLost:
+                    self._forget_session(key, location)
+                    raise
+                offset += streamed
+                self._sessions.save(own, key, location)
             desc = self._upload_with(pending, hashing, location, buf, offset, key=key, seal=sealed)
-        self._locations.record(desc.digest, self.target.repository)
+        self._sessions.drop(own, key)
+        self._locations.record(desc.digest, own)
         return desc
 
     def abandon(self) -> None:
@@ -331,7 +353,11 @@ class Uploader:
             have = 0
             if final and seal is not None:
                 have = _fill(reader, part, desc, offset)
-                desc = seal()
+                try:
+                    desc = seal()
+                except BaseException:  # the source changed: what the registry holds is of no use
+                    self._forget_session(key, location)
+                    raise
             request = _Part(self, desc, reader, part, offset, final, have)
             try:
                 next_location = request.send(location)
@@ -433,6 +459,7 @@ class _Part:
         self.offset, self.final = offset, final
         self.filled = have  # bytes of part read from the source so far
         self.start = 0      # bytes of part the registry holds
+        self.length = len(part)  # bytes this request carries
         self.name = uploader.target.name
 
     def body(self, send: Any) -> None:
@@ -487,7 +514,7 @@ class _Part:
                 raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry reports {holds} "
                                     f"bytes, but {self.offset + self.filled} were sent", hint="run the command again")
             self.start = holds - self.offset
-            if self.start == len(self.part) and not self.final:
+            if self.start == self.length and not self.final:
                 return location
 
     def _request(self, location: str) -> Response:
@@ -497,9 +524,9 @@ class _Part:
             method = "PUT"
         else:
             url, method = location, "PATCH"
-            headers["Content-Range"] = f"{self.offset + self.start}-{self.offset + len(self.part) - 1}"
+            headers["Content-Range"] = f"{self.offset + self.start}-{self.offset + self.length - 1}"
         return self.uploader.target.request(method, url, headers=headers, body=self.body,
-                                            length=len(self.part) - self.start)
+                                            length=self.length - self.start)
 
     def _answered(self, resp: Response, location: str) -> tuple[bool, str | None]:
         """(True, next URL or None) when ``resp`` ends this part; (False, None) when it is worth a retry."""
@@ -511,7 +538,7 @@ class _Part:
             return True, None
         if not self.final and resp.status == 202 and resp.header("Location"):
             holds = range_end(resp.header("Range"))
-            expect = self.offset + len(self.part)
+            expect = self.offset + self.length
             resp.drain()
             if holds is not None and holds != expect and not (holds == 1 and expect == 0):
                 raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry holds {holds} "
@@ -539,3 +566,34 @@ class _Part:
                 if failures >= policy.attempts:
                     raise
                 policy.sleep(policy.delay(failures - 1))
+
+
+class _Streamed(_Part):
+    """A ``PATCH`` of ``length`` bytes from ``offset``, larger than any buffer: streamed from the source
+    through ``scratch``, each byte read (and hashed) once as it is first sent. After a failure, the bytes
+    the registry lacks but that were read already are read again with ``reread(position, view)`` (the
+    source is a file), not kept in memory."""
+
+    def __init__(self, uploader: Uploader, desc: Descriptor, reader: BinaryIO, scratch: memoryview, offset: int,
+                 length: int, reread: Callable[[int, memoryview], int]) -> None:
+        super().__init__(uploader, desc, reader, scratch, offset, False)
+        self.length, self.reread = length, reread
+
+    def body(self, send: Any) -> None:
+        stats = self.uploader.target.client.stats
+        pos = self.start
+        while pos < self.length:
+            want = min(len(self.part), self.length - pos)
+            if pos < self.filled:
+                view = self.part[: min(want, self.filled - pos)]
+                n = self.reread(self.offset + pos, view)
+            else:
+                view = self.part[:want]
+                n = self.reader.readinto(view)  # type: ignore[attr-defined]
+                self.filled += n or 0
+            if not n:
+                raise SizeMismatch(f"{self.desc.digest}: the source ended after {self.offset + pos} of "
+                                   f"{self.desc.size} bytes")
+            send(view[:n])
+            stats.add(uploaded=n)
+            pos += n
