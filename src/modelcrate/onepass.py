@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from .errors import DigestMismatch, SizeMismatch, caused_by
 from .filedigests import FileDigests, FileKey, check_unchanged
@@ -33,22 +33,28 @@ from .format.mediatypes import ANN_FILEPATH
 
 if TYPE_CHECKING:
     from .content.remote.upload import Uploader
-    from .graphcopy import Progress
 
-MIN_SIZE = 4 << 20  # below this, hashing first costs less than a cache look-up is worth
+MIN_SIZE = 4 << 20  # a smaller file hashes in milliseconds: reading it twice costs less than a cache look-up
 
 Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
+
+
+class UploadProgress(Protocol):
+    """Hears about a file uploaded as it is hashed: ``start`` under a stand-in descriptor named for the file
+    (its digest is not known yet), then ``streamed(stand_in, desc)`` once it is in as ``desc``."""
+
+    def start(self, desc: Descriptor) -> None: ...
+    def streamed(self, stand_in: Descriptor, desc: Descriptor) -> None: ...
 
 
 class OnePass:
     """How ``push DIR`` describes its big files (see the module notes). ``uploads`` None (a destination
     that is not a registry, or a push that must know every digest first) hashes every file first.
-    ``progress`` hears about each upload under a stand-in descriptor named for the file, then
-    ``streamed(stand_in, real)``; ``report`` wraps a source so its reads advance the progress."""
+    ``report`` wraps a source so that its reads advance ``progress``."""
 
     min_size = MIN_SIZE
 
-    def __init__(self, uploads: Uploader | None, digests: FileDigests, progress: Progress,
+    def __init__(self, uploads: Uploader | None, digests: FileDigests, progress: UploadProgress,
                  report: Callable[[BinaryIO, Descriptor], BinaryIO]) -> None:
         self.uploads, self.digests, self.progress, self.report = uploads, digests, progress, report
         self._done: dict[Path, tuple[FileKey, Descriptor]] = {}  # uploaded in an earlier round of this push
@@ -80,7 +86,7 @@ class OnePass:
         desc = self.uploads.push_unhashed(self.report(f, stand_in), key.size, media_type, key=key.text(),
                                           label=name, seal=lambda: check_unchanged(fd, key, name),
                                           reread=lambda position, view: os.preadv(fd, [view], position))
-        self.progress.streamed(stand_in, desc)  # type: ignore[attr-defined]
+        self.progress.streamed(stand_in, desc)
         return desc
 
     def _checked(self, path: Path, key: FileKey) -> Opener:

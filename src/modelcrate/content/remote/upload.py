@@ -18,9 +18,10 @@ how much arrived (``GET`` on the upload URL → ``Range``) and only the rest is 
 ignores ``Content-Range``, so a blind re-send would append the chunk twice; and every answer carries a
 new ``Location`` (a signed ``_state`` token) that must be followed.
 
-A blob whose digest is not known yet (a big file of ``push DIR``, see :meth:`Uploader.push_unhashed`) goes
-up the same way, hashed as it is read, so the source is read once: the last chunk is read whole before its
-``PUT``, whose ``?digest=`` then names every byte sent, and the registry checks it.
+A blob whose digest is not known yet (a big file of ``push DIR``, see :meth:`Uploader.push_unhashed`) is
+hashed as it is read, so its file is read once: one ``PATCH`` streams all but the last chunk through a
+small buffer (a failed one is re-sent from the file, not from memory), and the ``PUT`` carrying the last
+chunk, read whole first, names the digest of every byte sent; the registry checks it.
 
 Registry 2.8.2 cannot resume an upload whose last request was cut mid-body: it keeps the partial bytes
 but the state token the client holds no longer matches, and every request with it (the status GET too)
