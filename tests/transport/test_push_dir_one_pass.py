@@ -212,3 +212,30 @@ def test_a_new_model_for_an_existing_version_tag_is_refused_before_any_blob_byte
     with pytest.raises(AlreadyExists, match="version tag '1.0.0' already names"):
         transfer.push_dir(root, f"{proxy.host}/{repo}:1.0.0", config=settings, remote=chunked)
     assert blob_bytes(proxy) == 0
+
+
+# ---- the digest cache's own rules (no registry) ----------------------------------------------------------
+@pytest.mark.parametrize("state", ["disk", "memory"])
+def test_the_cache_answers_only_for_the_exact_stat_and_never_for_a_racy_file(tmp_path: Path, state: str) -> None:
+    digests = FileDigests(tmp_path / "state" if state == "disk" else None)
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"one")
+    key = FileKey.of(os.stat(path))
+    assert not digests.put(key, sha(b"one"), time.time_ns())  # changed just now: a later write could hide
+    assert digests.get(key) is None
+    assert digests.put(key, sha(b"one"), key.ctime_ns + int((RACY_SECONDS + 1) * 1e9))
+    assert digests.get(key) == sha(b"one")
+    for changed in (replace(key, size=4), replace(key, mtime_ns=key.mtime_ns + 1), replace(key, ctime_ns=key.ctime_ns + 1),
+                    replace(key, ino=key.ino + 1)):
+        assert digests.get(changed) is None
+    digests.forget(key)
+    assert digests.get(key) is None
+
+
+def test_an_unusable_cache_is_simply_empty(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / FILENAME).write_bytes(b"not a database" * 100)
+    digests = FileDigests(state)
+    key = FileKey(1, 2, 3, 4, 5)
+    assert not digests.put(key, sha(b"x"), 10**19) and digests.get(key) is None
