@@ -142,3 +142,15 @@ class CopyError(ModelcrateError):
         self.op = op
         self.origin = origin
         self.exit_code = cause.exit_code
+
+
+def caused_by(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+    """Whether ``exc`` or an exception it was raised from or during is one of ``kinds``."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if isinstance(node, kinds):
+            return True
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return False

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from .config import DEFAULT_CONCURRENCY
 from .content.target import Target
@@ -26,6 +26,7 @@ from ._internal.fsutil import hash_copy
 from ._internal.inputs import read_regular_file
 from .content.verify import verifying
 from .errors import InvalidModelfile, NotFound, UsageError
+from .filedigests import FileKey, check_unchanged
 from .format import metadata as _metadata, modelfile as _modelfile
 from .format.descriptor import Descriptor
 from .format.mediatypes import MAX_LAYERS, MODEL_CONFIG, OCI_MANIFEST, layer_media_type
@@ -36,6 +37,18 @@ if TYPE_CHECKING:
 
 _GLOB_CHARS = set("*?[")
 OnBytes = Callable[[int], None] | None  # hears each chunk hashed (progress)
+
+Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
+
+
+class BigFiles(Protocol):
+    """Describes the raw files of at least ``min_size`` bytes of a staged model other than by hashing them
+    first (``push DIR`` uploads them as it hashes them: :mod:`modelcrate.onepass`)."""
+
+    min_size: int
+
+    def describe(self, path: Path, name: str, media_type: str) -> tuple[Descriptor, Opener] | None:
+        """The file's descriptor and how to read it, or None to have it hashed here."""
 
 
 @dataclass(frozen=True)
@@ -231,26 +244,34 @@ def _finish(p: PackPlan, layers: list[Descriptor]) -> tuple[bytes, Descriptor, b
     return config, config_desc, manifest, Descriptor.of(OCI_MANIFEST, manifest)
 
 
-def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY,
-          progress: Progress | None = None) -> tuple["SourceTarget", Descriptor]:
+def stage(p: PackPlan, *, concurrency: int = DEFAULT_CONCURRENCY, progress: Progress | None = None,
+          big: BigFiles | None = None) -> tuple["SourceTarget", Descriptor]:
     """Describe the planned model without storing it: a read-only Target that serves each file from
     disk (tar layers are regenerated, byte for byte, on each read). ``push DIR REF`` copies from it,
-    so model data is never copied into the local store."""
-    blobs: dict[str, tuple[Callable[[], contextlib.AbstractContextManager[BinaryIO]], Descriptor]] = {}
+    so model data is never copied into the local store. Each file is hashed here (a file written while
+    it is hashed is an error), except the big raw files ``big`` describes."""
+    blobs: dict[str, tuple[Opener, Descriptor]] = {}
 
     def hash_only(planned: PlannedLayer, media_type: str, on_bytes: OnBytes) -> Descriptor:
+        path = p.directory / planned.path
+        found = None if planned.archive or big is None or path.stat().st_size < big.min_size else \
+            big.describe(path, planned.path, media_type)
+        if found is not None:
+            described, read = found
+            blobs[described.digest] = (read, described)
+            return described
         if planned.archive:
             def opener() -> contextlib.AbstractContextManager[BinaryIO]:
                 return _tar_stream(p.directory, planned)
             with opener() as r:
                 hexd, size = hash_copy(r.fileno(), None, on_bytes)
         else:
-            path = p.directory / planned.path
-
             def opener() -> contextlib.AbstractContextManager[BinaryIO]:
                 return open(path, "rb")
             with opener() as r:
+                before = FileKey.of_fd(r.fileno())
                 hexd, size = hash_copy(r.fileno(), None, on_bytes)
+                check_unchanged(r.fileno(), before, planned.path)
         desc = Descriptor(media_type, f"sha256:{hexd}", size)
         blobs[desc.digest] = (opener, desc)
         return desc

@@ -31,26 +31,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from . import packing as _pack, signatures as _signatures, unpacking as _unpack
 from .content.blobfile import fetch_into
 from .config import DEFAULT_CONCURRENCY, DEFAULT_ROUNDS, Config
 from .content.remote.credentials import Credentials
 from .content.remote.http import TransportError, cancelled
-from .content.remote.registry import RemoteSettings
+from .content.remote.registry import RegistryTarget, RemoteSettings
+from .content.tagupdate import current
 from .content.target import Target
 from .graphcopy import CopyOptions, CopyResult, Progress, blob_slots, copy
-from .errors import InvalidManifest, InvalidReference, ModelcrateError, UsageError
+from .errors import InvalidManifest, InvalidReference, ModelcrateError, UsageError, caused_by
 from .content.verify import read_all
 from .format.descriptor import Descriptor
 from .format.mediatypes import MAX_MANIFEST_BYTES
 from .format.model import read_model
 from .format.reference import Reference, is_reserved_tag
-from .lifecycle.versions import Overwrite, guard_version_tag, place_tag, record_overwrite
+from .filedigests import FileDigests
+from .lifecycle.versions import Overwrite, guard_version_tag, place_tag, record_overwrite, version_tag
+from .onepass import OnePass
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
 
+if TYPE_CHECKING:
+    from .content.remote.upload import Uploader
 
 T = TypeVar("T")
 
@@ -90,6 +95,7 @@ class _Tally(Progress):
         self.copied_nodes: dict[str, int] = {}
         self.skipped_nodes: dict[str, int] = {}
         self.mounted_nodes: dict[str, int] = {}
+        self._streamed: set[str] = set()  # uploaded while staged (push DIR): shown once, as its stand-in
         self._lock = threading.Lock()
 
     def start(self, desc: Descriptor) -> None:
@@ -106,7 +112,24 @@ class _Tally(Progress):
     def skipped(self, desc: Descriptor) -> None:
         with self._lock:
             self.skipped_nodes[desc.digest] = desc.size
-        self.inner.skipped(desc)
+            shown = desc.digest in self._streamed
+        if not shown:
+            self.inner.skipped(desc)
+
+    def streamed(self, stand_in: Descriptor, desc: Descriptor) -> None:
+        """``stand_in`` (named for a file whose digest was not known yet) turned out to be ``desc``, now
+        uploaded (see :mod:`modelcrate.onepass`)."""
+        with self._lock:
+            self.copied_nodes[desc.digest] = desc.size
+            self._streamed.add(desc.digest)
+        self.inner.done(stand_in)
+
+    def staged(self, desc: Descriptor) -> None:
+        """A file of push DIR is described ("ready"), unless it was shown already as it went up."""
+        with self._lock:
+            shown = desc.digest in self._streamed
+        if not shown:
+            self.inner.done(desc)
 
     def mounted(self, desc: Descriptor) -> None:
         with self._lock:
@@ -114,15 +137,14 @@ class _Tally(Progress):
         self.inner.mounted(desc)
 
 
-def _network_cause(exc: BaseException) -> bool:
-    seen = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        if isinstance(node, TransportError):
-            return True
-        seen.add(id(node))
-        node = node.__cause__ or node.__context__
-    return False
+class _Staging(Progress):
+    """The progress of staging a directory: its files are described, not copied."""
+
+    def __init__(self, tally: _Tally) -> None:
+        self.tally = tally
+
+    def done(self, desc: Descriptor) -> None:
+        self.tally.staged(desc)
 
 
 def _rounds(run: Callable[[], T], rounds: int, config: Config | None) -> tuple[T, int]:
@@ -132,7 +154,7 @@ def _rounds(run: Callable[[], T], rounds: int, config: Config | None) -> tuple[T
             return run(), attempt
         except ModelcrateError as exc:
             stop = config.cancel.cancelled if config is not None else cancelled()
-            if attempt == rounds or stop or not _network_cause(exc):
+            if attempt == rounds or stop or not caused_by(exc, TransportError):
                 raise
     raise AssertionError("unreachable")
 
@@ -155,9 +177,9 @@ class _Run:
 
 def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run, *,
           mount_from: str | None = None, referrers: bool = True, guard: str | None = None,
-          force: Overwrite | None = None) -> tuple[CopyResult, _Tally, int]:
+          force: Overwrite | None = None, tally: _Tally | None = None) -> tuple[CopyResult, _Tally, int]:
     """``guard``: the destination name, when ``tag`` is a write the version-tag rule applies to."""
-    tally = _Tally(run.progress)
+    tally = tally or _Tally(run.progress)
     options = CopyOptions(concurrency=run.concurrency, progress=tally, mount_from=mount_from, referrers=referrers)
     old = guard_version_tag(src, dst, tag, root, force) if guard else None
     result, used = _rounds(lambda: copy(src, root.digest, dst, None if old else tag, options), run.rounds, run.config)
@@ -218,7 +240,8 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
              follow_external_symlinks: bool = False, force: Overwrite | None = None) -> TransferResult:
     """Pack ``directory`` on the fly and push it to ``ref``: each file streams from the directory (tar
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
-    the one ``modelcrate pack`` would give."""
+    the one ``modelcrate pack`` would give. A big file is read once, uploaded as it is hashed, before
+    the manifest that names it (see :mod:`modelcrate.onepass`)."""
     _check_push_order(directory, ref)
     r = parse_remote(ref)
     if r.digest:
@@ -226,12 +249,28 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     run = _Run.of(config, concurrency, progress, rounds)
     plan = _pack.plan(directory, modelfile, source_date_epoch=config.source_date_epoch,
                       follow_external_symlinks=follow_external_symlinks)
-    source, root = _pack.stage(plan, concurrency=run.concurrency, progress=run.progress)
     with Targets(config, remote=_registry(config, remote)) as targets:
         dst = targets.open(r, write=True)
+        tally = _Tally(run.progress)
+        big = OnePass(_one_pass_uploads(dst, r.tag, plan), FileDigests(config.state_dir), tally,
+                      lambda stream, desc: _Reporting(stream, desc, tally))  # type: ignore[arg-type, return-value]
+        (source, root), staged = _rounds(lambda: _pack.stage(plan, concurrency=run.concurrency,
+                                                             progress=_Staging(tally), big=big), run.rounds, config)
         # A directory has no signatures or attestations to carry along.
-        result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False, guard=r.name, force=force)
-        return _result(str(r), root, result, tally, used, targets, source)
+        result, tally, used = _copy(source, root, dst, r.tag, run, referrers=False, guard=r.name, force=force,
+                                    tally=tally)
+        return _result(str(r), root, result, tally, staged - 1 + used, targets, source)
+
+
+def _one_pass_uploads(dst: Target, tag: str | None, plan: _pack.PackPlan) -> Uploader | None:
+    """Where big files may go up before the manifest is known: a registry repository, unless the push
+    writes a version tag that exists already, which must be checked against the digest before any
+    byte is sent (see :mod:`modelcrate.lifecycle.versions`)."""
+    if not isinstance(dst, RegistryTarget):
+        return None
+    if tag and tag == version_tag(plan.metadata) and current(dst, tag) is not None:
+        return None
+    return dst.uploads
 
 
 def _check_push_order(directory: str | os.PathLike[str], ref: str) -> None:

@@ -18,6 +18,11 @@ how much arrived (``GET`` on the upload URL → ``Range``) and only the rest is 
 ignores ``Content-Range``, so a blind re-send would append the chunk twice; and every answer carries a
 new ``Location`` (a signed ``_state`` token) that must be followed.
 
+A blob whose digest is not known yet (a big file of ``push DIR``, see :meth:`Uploader.push_unhashed`) is
+hashed as it is read, so its file is read once: one ``PATCH`` streams all but the last chunk through a
+small buffer (a failed one is re-sent from the file, not from memory), and the ``PUT`` carrying the last
+chunk, read whole first, names the digest of every byte sent; the registry checks it.
+
 Registry 2.8.2 cannot resume an upload whose last request was cut mid-body: it keeps the partial bytes
 but the state token the client holds no longer matches, and every request with it (the status GET too)
 answers 404 ``BLOB_UPLOAD_INVALID``. Then a blob that fits in the buffer is re-sent on a fresh session;
@@ -28,13 +33,15 @@ every blob that already arrived.
 from __future__ import annotations
 
 import contextlib
+import io
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urljoin
 
 from ...errors import AuthError, DigestMismatch, ModelcrateError, RegistryError, RegistryNotFound, SizeMismatch
+from ...format import digest as _digest
 from ...format.descriptor import Descriptor
 from .http import BLOCK, RETRY_STATUSES, Response, TransportError, cancelled, retry_after
 
@@ -167,23 +174,30 @@ class Uploader:
 
     def _resume_saved(self, desc: Descriptor) -> bool:
         """Take up the session an earlier run left open for ``desc`` (see :mod:`.locations`) from the
-        offset the registry reports; a session the registry no longer honours is cancelled."""
-        saved = self._sessions.get(self.target.repository, desc.digest)
+        offset the registry reports."""
+        saved = self._saved_session(desc, desc.digest)
         if saved is None:
             return False
+        self._keep(desc, *saved)
+        return True
+
+    def _saved_session(self, desc: Descriptor, key: str) -> tuple[str, int] | None:
+        """(upload URL, bytes held) of the session an earlier run saved under ``key``; a session the
+        registry no longer honours is cancelled and forgotten."""
+        saved = self._sessions.get(self.target.repository, key)
+        if saved is None:
+            return None
         try:
             status = self.status(desc, saved)
         except ModelcrateError:  # UploadLost (the registry forgot it or cannot resume it) or no answer
             status = None
         if status is None or status[1] is None:
-            self._forget_session(desc, saved)
-            return False
-        location, holds = status
-        self._keep(desc, location, holds)
-        return True
+            self._forget_session(key, saved)
+            return None
+        return status[0], status[1]
 
-    def _forget_session(self, desc: Descriptor, location: str) -> None:
-        self._sessions.drop(self.target.repository, desc.digest)
+    def _forget_session(self, key: str, location: str) -> None:
+        self._sessions.drop(self.target.repository, key)
         self._delete(location)
 
     @property
@@ -212,15 +226,65 @@ class Uploader:
                 return  # the registry holds it: the stream is not read
             pending = (location, 0)
         location, offset = pending
-        chunk = max(1, min(self.target.client.settings.chunk_size, desc.size))
         if offset:
             _skip_source(reader, offset, desc)  # still read: the verifying reader hashes every byte
-        if chunk <= BLOCK:
-            self._upload_with(desc, reader, location, memoryview(bytearray(chunk)), offset)
-        else:
-            with self.target.client.buffers.take() as buf:
-                self._upload_with(desc, reader, location, buf[:chunk], offset)
+        with self._buffer(desc.size) as buf:
+            self._upload_with(desc, reader, location, buf, offset)
         self._locations.record(desc.digest, self.target.repository)
+
+    @contextlib.contextmanager
+    def _buffer(self, size: int) -> Iterator[memoryview]:
+        """The request buffer for a blob of ``size`` bytes: its own for a small one, else one of the pool's."""
+        chunk = max(1, min(self.target.client.settings.chunk_size, size))
+        if chunk <= BLOCK:
+            yield memoryview(bytearray(chunk))
+            return
+        with self.target.client.buffers.take() as buf:
+            yield buf[:chunk]
+
+    def push_unhashed(self, source: BinaryIO, size: int, media_type: str, *, key: str, label: str,
+                      seal: Callable[[], None], reread: Callable[[int, memoryview], int]) -> Descriptor:
+        """Upload ``size`` bytes of ``source`` (a file) whose digest is not known yet, hashing them as they
+        are sent, so the source is read once; return the blob's descriptor.
+
+        Two requests, as a monolithic ``PUT`` is one: a ``PATCH`` streaming all but the last chunk (each
+        request boundary drains the pipe; 64 of them cost more than the stream), then the ``PUT`` that
+        names the digest, carrying the last chunk read whole. ``seal`` runs once the last byte is read,
+        before that ``PUT`` (it raises when the source changed while read). ``reread(position, view)``
+        reads the file again where a failed request must be re-sent. ``key`` names this version of the
+        source between runs: an interrupted upload resumes from what the registry holds when the same
+        key comes again. ``label`` names the source in messages."""
+        hashing = _Hashing(source)
+        pending = Descriptor(media_type, label, size)  # the digest field holds the label until the end
+        saved = self._saved_session(pending, key)
+        if saved is not None and saved[1] > size:  # not this source's upload after all
+            self._forget_session(key, saved[0])
+            saved = None
+        location, offset = saved or (self._start(), 0)
+        if offset:
+            _skip_source(hashing, offset, pending)  # hashed, not sent: the registry holds these bytes
+
+        def sealed() -> Descriptor:
+            seal()
+            return Descriptor(media_type, hashing.digest(), size)
+
+        own = self.target.repository
+        with self._buffer(size) as buf:
+            streamed = size - offset - min(len(buf), size - offset)
+            if streamed:
+                self._sessions.save(own, key, location)
+                patch = _Streamed(self, pending, hashing, buf[:BLOCK], offset, streamed, reread)
+                try:
+                    location = patch.send(location) or location
+                except UploadLost:
+                    self._forget_session(key, location)
+                    raise
+                offset += streamed
+                self._sessions.save(own, key, location)
+            desc = self._upload_with(pending, hashing, location, buf, offset, key=key, seal=sealed)
+        self._sessions.drop(own, key)
+        self._locations.record(desc.digest, own)
+        return desc
 
     def abandon(self) -> None:
         """Cancel the sessions opened for uploads that never came (``DELETE``; the registry would keep
@@ -271,23 +335,35 @@ class Uploader:
         return urljoin(url, location)
 
     def _upload_with(self, desc: Descriptor, reader: BinaryIO, location: str, buf: memoryview,
-                     offset: int = 0) -> None:
-        """Send the blob from ``offset`` in requests of ``len(buf)`` bytes. A session that takes more than
-        one request is remembered after each answer (:class:`~.locations.UploadSessions`), so a later run
-        can resume it; it is forgotten once the blob is complete, and cancelled once it is lost."""
+                     offset: int = 0, *, key: str | None = None,
+                     seal: Callable[[], Descriptor] | None = None) -> Descriptor:
+        """Send the blob from ``offset`` in requests of ``len(buf)`` bytes; return its descriptor. A session
+        that takes more than one request is remembered under ``key`` (default: the digest) after each
+        answer (:class:`~.locations.UploadSessions`), so a later run can resume it; it is forgotten once
+        the blob is complete, and cancelled once it is lost. With ``seal``, the digest is learnt from it
+        once the last chunk has been read whole, before that chunk is sent."""
         chunk = len(buf)
         own = self.target.repository
+        key = key or desc.digest
         remember = desc.size - offset > chunk
         if remember:
-            self._sessions.save(own, desc.digest, location)
+            self._sessions.save(own, key, location)
         while True:
             part = buf[: min(chunk, desc.size - offset)]
             final = offset + len(part) == desc.size
-            request = _Part(self, desc, reader, part, offset, final)
+            have = 0
+            if final and seal is not None:
+                have = _fill(reader, part, desc, offset)
+                try:
+                    desc = seal()
+                except BaseException:  # the source changed: what the registry holds is of no use
+                    self._forget_session(key, location)
+                    raise
+            request = _Part(self, desc, reader, part, offset, final, have)
             try:
                 next_location = request.send(location)
             except UploadLost:
-                self._forget_session(desc, location)
+                self._forget_session(key, location)
                 if offset or not final:
                     raise
                 # The whole blob fits in the buffer: send it again on a fresh session; what was read from
@@ -296,12 +372,12 @@ class Uploader:
                 next_location = again.send(self._start())
             if final or next_location is None:
                 if remember:
-                    self._sessions.drop(own, desc.digest)
-                return
+                    self._sessions.drop(own, key)
+                return desc
             location = next_location
             offset += len(part)
             if remember:
-                self._sessions.save(own, desc.digest, location)
+                self._sessions.save(own, key, location)
 
     def status(self, desc: Descriptor, location: str) -> tuple[str, int | None] | None:
         """(upload URL, bytes held) from one ``GET`` on the upload URL; None if the blob is complete.
@@ -323,8 +399,9 @@ class Uploader:
         return None
 
     def lost(self, desc: Descriptor) -> None:
-        """The session is gone: done if the blob arrived anyway, else :class:`UploadLost`."""
-        if self.target.exists(desc):
+        """The session is gone: done if the blob arrived anyway, else :class:`UploadLost` (always, for a
+        blob whose digest is not known yet)."""
+        if _digest.is_digest(desc.digest) and self.target.exists(desc):
             return
         raise UploadLost(f"the upload of {desc.digest} to {self.target.name} broke off and the registry cannot "
                          "say how much of it arrived (registry 2.8.2 does this when a request is cut mid-body)")
@@ -340,6 +417,38 @@ def _skip_source(reader: BinaryIO, count: int, desc: Descriptor) -> None:
         count -= n
 
 
+def _fill(reader: BinaryIO, part: memoryview, desc: Descriptor, offset: int) -> int:
+    """Read ``part`` whole from the source; its length."""
+    filled = 0
+    while filled < len(part):
+        n = reader.readinto(part[filled: filled + BLOCK])  # type: ignore[attr-defined]
+        if not n:
+            raise SizeMismatch(f"{desc.digest}: the source ended after {offset + filled} of {desc.size} bytes")
+        filled += n
+    return filled
+
+
+class _Hashing(io.RawIOBase):
+    """Hashes every byte read through it (the digest of a source nobody has hashed yet)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._hash = _digest.hasher()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        n = self._stream.readinto(buffer) or 0  # type: ignore[attr-defined]
+        if n:
+            self._hash.update(memoryview(buffer)[:n])
+        return n
+
+    def digest(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
+
+
 class _Part:
     """One request of an upload: bytes ``offset``… of the blob, read from ``reader`` as they are sent and
     kept in ``part``; a PATCH, or the completing PUT when ``final``. ``have`` bytes of ``part`` are already
@@ -351,6 +460,7 @@ class _Part:
         self.offset, self.final = offset, final
         self.filled = have  # bytes of part read from the source so far
         self.start = 0      # bytes of part the registry holds
+        self.length = len(part)  # bytes this request carries
         self.name = uploader.target.name
 
     def body(self, send: Any) -> None:
@@ -405,7 +515,7 @@ class _Part:
                 raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry reports {holds} "
                                     f"bytes, but {self.offset + self.filled} were sent", hint="run the command again")
             self.start = holds - self.offset
-            if self.start == len(self.part) and not self.final:
+            if self.start == self.length and not self.final:
                 return location
 
     def _request(self, location: str) -> Response:
@@ -415,9 +525,9 @@ class _Part:
             method = "PUT"
         else:
             url, method = location, "PATCH"
-            headers["Content-Range"] = f"{self.offset + self.start}-{self.offset + len(self.part) - 1}"
+            headers["Content-Range"] = f"{self.offset + self.start}-{self.offset + self.length - 1}"
         return self.uploader.target.request(method, url, headers=headers, body=self.body,
-                                            length=len(self.part) - self.start)
+                                            length=self.length - self.start)
 
     def _answered(self, resp: Response, location: str) -> tuple[bool, str | None]:
         """(True, next URL or None) when ``resp`` ends this part; (False, None) when it is worth a retry."""
@@ -429,7 +539,7 @@ class _Part:
             return True, None
         if not self.final and resp.status == 202 and resp.header("Location"):
             holds = range_end(resp.header("Range"))
-            expect = self.offset + len(self.part)
+            expect = self.offset + self.length
             resp.drain()
             if holds is not None and holds != expect and not (holds == 1 and expect == 0):
                 raise RegistryError(f"upload of {self.desc.digest} to {self.name}: the registry holds {holds} "
@@ -457,3 +567,34 @@ class _Part:
                 if failures >= policy.attempts:
                     raise
                 policy.sleep(policy.delay(failures - 1))
+
+
+class _Streamed(_Part):
+    """A ``PATCH`` of ``length`` bytes from ``offset``, larger than any buffer: streamed from the source
+    through ``scratch``, each byte read (and hashed) once as it is first sent. After a failure, the bytes
+    the registry lacks but that were read already are read again with ``reread(position, view)`` (the
+    source is a file), not kept in memory."""
+
+    def __init__(self, uploader: Uploader, desc: Descriptor, reader: BinaryIO, scratch: memoryview, offset: int,
+                 length: int, reread: Callable[[int, memoryview], int]) -> None:
+        super().__init__(uploader, desc, reader, scratch, offset, False)
+        self.length, self.reread = length, reread
+
+    def body(self, send: Any) -> None:
+        stats = self.uploader.target.client.stats
+        pos = self.start
+        while pos < self.length:
+            want = min(len(self.part), self.length - pos)
+            if pos < self.filled:
+                view = self.part[: min(want, self.filled - pos)]
+                n = self.reread(self.offset + pos, view)
+            else:
+                view = self.part[:want]
+                n = self.reader.readinto(view)  # type: ignore[attr-defined]
+                self.filled += n or 0
+            if not n:
+                raise SizeMismatch(f"{self.desc.digest}: the source ended after {self.offset + pos} of "
+                                   f"{self.desc.size} bytes")
+            send(view[:n])
+            stats.add(uploaded=n)
+            pos += n
