@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING
 from .config import Config
 from .content.layout import LocalStore
 from .content.target import Target
-from .errors import DigestMismatch, NotFound, UsageError
+from .content.verify import read_all
+from .errors import DigestMismatch, InvalidManifest, NotFound, UsageError
 from .format.descriptor import Descriptor
+from .format.mediatypes import MAX_MANIFEST_BYTES
+from .format.model import ModelView, read_model
 from .format.reference import Reference
 
 if TYPE_CHECKING:
@@ -115,3 +118,13 @@ def resolve(target: Target, reference: str | Reference) -> Descriptor:
             raise DigestMismatch(f"{r.name}:{r.tag} is {tagged.digest}, not {r.digest}",
                                  hint="the tag has moved: name the digest alone, or the tag alone")
     return desc
+
+
+def read_subject(target: Target, subject: Descriptor) -> ModelView | None:
+    """The model manifest at ``subject``, or None when it is not a model (e.g. an attestation)."""
+    with target.fetch(subject) as stream:
+        raw = read_all(stream, subject, MAX_MANIFEST_BYTES)
+    try:
+        return read_model(raw)
+    except InvalidManifest:
+        return None

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-from . import packing as _pack, signatures as _signatures, unpacking as _unpack
+from . import unpacking as _unpack
 from .content.blobfile import fetch_into
 from .config import DEFAULT_CONCURRENCY, DEFAULT_ROUNDS, Config
 from .content.remote.credentials import Credentials
@@ -55,6 +55,7 @@ from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
 
 if TYPE_CHECKING:
+    from . import packing as _pack, signatures as _signatures
     from .content.remote.upload import Uploader
 
 T = TypeVar("T")
@@ -242,6 +243,8 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
     layers are generated again as they are sent); nothing is copied into the local store. The digest is
     the one ``modelcrate pack`` would give. A big file is read once, uploaded as it is hashed, before
     the manifest that names it (see :mod:`modelcrate.onepass`)."""
+    from . import packing as _pack
+
     _check_push_order(directory, ref)
     r = parse_remote(ref)
     if r.digest:
@@ -262,7 +265,7 @@ def push_dir(directory: str | os.PathLike[str], ref: str, *, config: Config, mod
         return _result(str(r), root, result, tally, staged - 1 + used, targets, source)
 
 
-def _one_pass_uploads(dst: Target, tag: str | None, plan: _pack.PackPlan) -> Uploader | None:
+def _one_pass_uploads(dst: Target, tag: str | None, plan: "_pack.PackPlan") -> Uploader | None:
     """Where big files may go up before the manifest is known: a registry repository, unless the push
     writes a version tag that exists already, which must be checked against the digest before any
     byte is sent (see :mod:`modelcrate.lifecycle.versions`)."""
@@ -279,7 +282,7 @@ def _check_push_order(directory: str | os.PathLike[str], ref: str) -> None:
         raise UsageError(f"the arguments are reversed: the directory comes first (push {ref} {os.fspath(directory)})")
 
 
-Verification = _signatures.Policy | _signatures.Verifier
+Verification = "_signatures.Policy | _signatures.Verifier"
 
 
 def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, concurrency: int | None = None,
@@ -316,6 +319,8 @@ def _pull_source(targets: Targets, r: Reference, verify: Verification | None) ->
     src = targets.open(r, write=False)
     root = resolve(src, r)
     if verify is not None:
+        from . import signatures as _signatures  # only a verifying pull needs the signing stack
+
         _signatures.verify_before_pull(src, root, r.name, verify)
     return src, root
 
@@ -337,8 +342,12 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     with Targets(config, remote=_downloading(config, remote, run)) as targets:
         src, root = _pull_source(targets, r, verify)
         # The OMS bundle is found (and refused if missing) before any file is written.
-        signature = None if model_signature is None else _signatures.prepare_model_signature(
-            src, root, model_signature, kinds=kinds, include=include, verify=verify, force=force)
+        signature = None
+        if model_signature is not None:
+            from . import signatures as _signatures
+
+            signature = _signatures.prepare_model_signature(src, root, model_signature, kinds=kinds,
+                                                            include=include, verify=verify, force=force)
         view = _unpack.fetch_model(src, root.digest)
         files = _unpack.select(view, kinds, include)
         watched = Watched(src, run.progress)
@@ -347,6 +356,8 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
                                                             concurrency=slots, check=check, include=include),
                                 run.rounds, config)
         if signature is not None and model_signature is not None:  # beside the files
+            from . import signatures as _signatures
+
             _signatures.save_model_signature(signature, model_signature, force=force)
         size = sum(f.descriptor.size for f in files)
         kept = set(written.unchanged)

@@ -6,21 +6,22 @@ The functions here take reference strings (see :mod:`.api`); the modules below w
 reads a chain, :mod:`.writer` appends to one, :mod:`.deprecation` signs and finds deprecations.
 """
 
-from .api import (
-    Context,
-    Promoted,
-    Retired,
-    StageReport,
-    demote,
-    deprecate,
-    deprecated,
-    history,
-    promote,
-    retire,
-    rollback,
-)
-from .deprecation import deprecation_of
-from .overview import VersionStatus, status
+from importlib import import_module
+from typing import Any
 
-__all__ = ["Context", "Promoted", "Retired", "StageReport", "VersionStatus", "demote", "deprecate",
-           "deprecated", "deprecation_of", "history", "promote", "retire", "rollback", "status"]
+# Loaded on first use, so that a module below (say, versions on every push) does not load the whole
+# lifecycle and its signing stack.
+_EXPORTS = {"Context": "api", "Promoted": "api", "Retired": "api", "StageReport": "api", "demote": "api",
+            "deprecate": "api", "deprecated": "api", "history": "api", "promote": "api", "retire": "api",
+            "rollback": "api", "deprecation_of": "deprecation", "VersionStatus": "overview", "status": "overview"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

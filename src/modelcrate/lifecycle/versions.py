@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..content.tagupdate import current
 from ..content.target import Target
@@ -20,8 +20,11 @@ from ..format import digest as _digest
 from ..format.descriptor import Descriptor
 from ..format.model import ModelView
 from ..format.reference import version_to_tag
-from ..signatures import Signer, Stored, attach_record, read_subject
+from ..targets import read_subject
 from .records import TAG_OVERWRITE_V1, tag_overwrite
+
+if TYPE_CHECKING:  # signing loads only when an overwrite is recorded: a plain push stays light
+    from ..signatures import Signer, Stored
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def record_overwrite(target: Target, new: Descriptor, name: str, tag: str, old_d
     ``target`` must hold already). Call before moving the tag, so a tag never moves unrecorded."""
     if force.signer is None:  # check_version_tag refuses this first; never write an unsigned overwrite
         raise UsageError(f"overwriting version tag {tag!r} needs --key to record it")
+    from ..signatures import attach_record
+
     created = created or datetime.now(UTC)
     facts = tag_overwrite(tag=tag, old_digest=old_digest, new_digest=new.digest, actor=force.signer.description,
                           reason=force.reason, time=created.replace(microsecond=0))

@@ -20,6 +20,7 @@ from ..signing import bundle as _bundle
 from ..signing import oms as _oms
 from ..signing import predicates as _predicates
 from ..signing import statement as _statement
+from ..targets import read_subject  # noqa: F401 - named here by the modules that read signed records
 
 BUNDLE_MEDIA_TYPE = _bundle.BUNDLE_MEDIA_TYPE
 ANN_BUNDLE_CONTENT = "dev.sigstore.bundle.content"
@@ -87,16 +88,6 @@ def claimed_type(bundle_bytes: bytes | None, referrer: Referrer) -> str | None:
 
 def is_bundle(referrer: Referrer) -> bool:
     return not referrer.legacy and referrer.artifact_type in KNOWN_BUNDLE_TYPES
-
-
-def read_subject(target: Target, subject: Descriptor) -> ModelView | None:
-    """The model manifest at ``subject``, or None when it is not a model (e.g. an attestation)."""
-    with target.fetch(subject) as stream:
-        raw = read_all(stream, subject, MAX_MANIFEST_BYTES)
-    try:
-        return read_model(raw)
-    except InvalidManifest:
-        return None
 
 
 def reasons_text(reasons: list[str]) -> str:
