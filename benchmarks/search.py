@@ -17,7 +17,10 @@ manifests (250 repositories × 4 versions, the newest of each tagged ``productio
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
+import threading
 import statistics
 import subprocess
 import sys
@@ -62,6 +65,28 @@ def populate(host: str) -> list[dict]:
             return list(pool.map(push, jobs))
     finally:
         client.close()
+
+
+class Requests:
+    """Counts the requests a refresh sends, by method and kind of path (from the client's trace hook)."""
+
+    _KIND = re.compile(r"/v2/(?:_catalog|.+?/(tags/list|manifests|blobs|referrers))")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, line: str) -> None:
+        method, url = line.split()[:2]
+        m = self._KIND.search(url)
+        kind = (m.group(1) or "_catalog") if m else "other"
+        with self.lock:
+            self.counts[f"{method} {kind}"] += 1
+
+    def take(self) -> tuple[int, str]:
+        with self.lock:
+            counts, self.counts = self.counts, collections.Counter()
+        return sum(counts.values()), ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
@@ -122,7 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         work = Path(tmp)
-        config = Config(work / "store")
+        requests = Requests()
+        config = Config(work / "store", remote=RemoteSettings(trace=requests))
         reg = RegistryProcess().start()
         try:
             t0 = time.perf_counter()
@@ -132,10 +158,13 @@ def main() -> None:
             index = work / "index.sqlite"
             scope = S.Scope(reg.host, "bench")
             with IndexDB(index) as db:
+                requests.take()
                 cold, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency))
-                print(f"cold  {stats}")
+                cold_n, cold_kinds = requests.take()
+                print(f"cold  {stats}\n      {cold_n} requests: {cold_kinds}")
                 warm, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency))
-                print(f"warm  {stats}")
+                warm_n, warm_kinds = requests.take()
+                print(f"warm  {stats}\n      {warm_n} requests: {warm_kinds}")
                 q_simple, hits = timed(lambda: S.query(db, scope, where=SIMPLE), 25)
                 n_simple = len(hits)  # type: ignore[arg-type]
                 q_compound, hits = timed(lambda: S.query(db, scope, where=WHERE), 25)
@@ -151,12 +180,14 @@ def main() -> None:
             ml = mlflow_side(models, work)
         finally:
             reg.stop()
-    print(f"\nconcurrency {args.concurrency}; load average {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()
+    print(f"\nconcurrency {args.concurrency}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+          f"on {os.cpu_count()} cores")
     print("| measurement | modelcrate | target | MLflow 3 (SQLite) | ratio |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| cold index, 1,000 models | {cold:.2f} s | ≤ 10 s | "
+    print(f"| cold index, 1,000 models ({cold_n} requests) | {cold:.2f} s | ≤ 10 s | "
           + (f"{ml['register']:.1f} s to register | |" if ml else "| |"))
-    print(f"| warm refresh | {warm:.2f} s | ≤ 2 s | | |")
+    print(f"| warm refresh ({warm_n} requests) | {warm:.2f} s | ≤ 2 s | | |")
     print(f"| query `{SIMPLE}` ({n_simple} hits) | {q_simple * 1000:.1f} ms | ≤ 50 ms | "
           + (f"{ml['simple'] * 1000:.1f} ms ({ml['n_simple']} hits) | {ml['simple'] / q_simple:.1f}× |" if ml
              else "| |"))

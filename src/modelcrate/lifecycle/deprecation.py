@@ -7,6 +7,7 @@ as referrers of the model with the shared record layer, and found again only thr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,11 @@ class Deprecated:
     def to_dict(self) -> dict[str, object]:
         return {**self.facts.to_predicate(), "signer": self.record.signer, "record": self.record.descriptor.digest}
 
+    @property
+    def summary(self) -> str:
+        """One line, as ``status`` and ``search`` show it: ``deprecated: REASON`` or ``retired: REASON``."""
+        return f"{self.facts.status}: {self.facts.reason}"
+
 
 def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *, reason: str,
               successor: str | None = None, created: datetime, status: str = "deprecated") -> Stored:
@@ -38,28 +44,35 @@ def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *,
 
 def deprecations(target: Target, subject: Descriptor, name: str, verifier: Verifier) -> list[Deprecated]:
     """Every verified, well-formed deprecation record of ``subject``, oldest first."""
-    found = []
-    for record in collect_records(target, subject, name, verifier, predicate_type=DEPRECATION_V1).records:
+    return well_formed(collect_records(target, subject, name, verifier, predicate_type=DEPRECATION_V1).records)[0]
+
+
+def well_formed(records: Iterable[Record]) -> tuple[list[Deprecated], list[str]]:
+    """The deprecations among verified records, oldest first, and one line per malformed record."""
+    found, malformed = [], []
+    for record in records:
         try:
             found.append(Deprecated(record, parse_deprecation(record.predicate)))
-        except ModelcrateError:
-            continue  # signed by an accepted key but malformed: it deprecates nothing
-    return sorted(found, key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
+        except ModelcrateError as exc:  # signed by an accepted key but malformed: it deprecates nothing
+            malformed.append(f"deprecation record {record.descriptor.digest[:19]}… is malformed: {exc}")
+    found.sort(key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
+    return found, malformed
 
 
 def deprecation_of(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Record | None:
     """The record that decides whether ``desc`` is deprecated: the newest retirement, else the newest
     deprecation; None when no accepted signer deprecated it. (A deprecation is not withdrawn: a model
     once deprecated stays so.)"""
-    chosen = _decisive(deprecations(target, desc, name, verifier))
+    chosen = decisive(deprecations(target, desc, name, verifier))
     return chosen.record if chosen else None
 
 
 def deprecated_state(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Deprecated | None:
     """:func:`deprecation_of` with the record's parsed facts."""
-    return _decisive(deprecations(target, desc, name, verifier))
+    return decisive(deprecations(target, desc, name, verifier))
 
 
-def _decisive(found: list[Deprecated]) -> Deprecated | None:
+def decisive(found: list[Deprecated]) -> Deprecated | None:
+    """The newest retirement, else the newest deprecation (``found`` oldest first)."""
     retired = [d for d in found if d.facts.status == "retired"]
     return (retired or found or [None])[-1]
