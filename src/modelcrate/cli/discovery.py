@@ -60,6 +60,10 @@ def _show(value: Any) -> str:
               help="A file naming the repositories to index, one a line (for registries without a catalog).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Registry requests in parallel while refreshing the index.")
+@click.option("--key", "pub_paths", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Count deprecation records signed by this public key (repeatable).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
+              help="Count deprecation records signed by anyone this policy names (as status does).")
 @registry_options
 @json_option
 def search(scope: str | None, local: bool, where: str | None, name: str | None, framework: str | None,
@@ -67,13 +71,14 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
            owner: str | None, stage: str | None, deprecated: bool | None, created_before: str | None,
            created_after: str | None, text: str | None, uses_dataset: str | None, derived_from: str | None,
            sort: str | None, limit: int | None, offline: bool, recheck: bool, repo_file: str | None, concurrency: int,
-           as_json: bool, config: Config) -> None:
+           pub_paths: tuple[str, ...], policy_path: str | None, as_json: bool, config: Config) -> None:
     """Find models by metadata, metrics, stage and lineage across a registry.
 
     SCOPE is HOST[:PORT] (every repository the catalog lists), HOST[:PORT]/PREFIX, or with --local a
     local-store name prefix. Only manifests are read, never weights; results are kept in an index in
     the cache directory, so a second search fetches only what changed. Without SCOPE and with --offline,
-    everything indexed is searched.
+    everything indexed is searched. A model is deprecated when a signed deprecation record verifies under
+    --key or --policy; records that do not are reported on stderr and not counted.
 
     \b
     Example:
@@ -88,7 +93,8 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
     repositories = _search.read_repository_list(repo_file) if repo_file else None
     matches = api.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
                          offline=offline, recheck=recheck, repositories=repositories, config=config,
-                         concurrency=concurrency)
+                         concurrency=concurrency, verifier=_deprecation_verifier(pub_paths, policy_path),
+                         report=_report_not_counted)
     if as_json:
         emit_json([m.to_dict() for m in matches])
         return
@@ -100,6 +106,26 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
                                                                                    else "")]
             + [_show(m.matched.get(k)) for k in extra] for m in matches]
     echo(table(["REFERENCE", "DIGEST", "VERSION", "STAGES", *[k.upper() for k in extra]], rows))
+
+
+def _deprecation_verifier(pub_paths: tuple[str, ...], policy_path: str | None) -> Any:
+    from .lifecycle import _gate, _verifier
+
+    if pub_paths and policy_path:
+        raise click.UsageError("--key and --policy: give one")
+    gate = _gate(policy_path)
+    return _verifier(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
+
+
+def _report_not_counted(stats: Any, shown: int = 5) -> None:
+    lines = stats.not_counted
+    if not lines:
+        return
+    echo(f"warning: {len(lines)} deprecation record(s) not counted:", err=True)
+    for line in lines[:shown]:
+        echo(f"  {line}", err=True)
+    if len(lines) > shown:
+        echo(f"  … and {len(lines) - shown} more", err=True)
 
 
 # ---- diff ---------------------------------------------------------------------------------------------
