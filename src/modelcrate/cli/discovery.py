@@ -109,10 +109,12 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
 
 
 def _deprecation_verifier(pub_paths: tuple[str, ...], policy_path: str | None) -> Any:
-    from .lifecycle import _gate, _verifier
-
+    if not pub_paths and not policy_path:
+        return None
     if pub_paths and policy_path:
         raise click.UsageError("--key and --policy: give one")
+    from .lifecycle import _gate, _verifier
+
     gate = _gate(policy_path)
     return _verifier(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
 

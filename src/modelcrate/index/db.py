@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .deprecations import Check
 from .records import DEFAULT_STAGES
 from .sql import MAX_ROWS, SCHEMA as SQL_SCHEMA, flatten, order_by
 
@@ -44,7 +43,7 @@ CREATE TABLE IF NOT EXISTS models (              -- one row per digest per repos
     source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, tags TEXT NOT NULL, deprecation TEXT,
     PRIMARY KEY (source, repository, digest)
 );
-CREATE TABLE IF NOT EXISTS deprecation_checks (  -- per tagged model with referrers: see .deprecations.Check
+CREATE TABLE IF NOT EXISTS deprecation_checks (  -- per tagged model with referrers: DeprecationCheck
     source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, checked TEXT NOT NULL,
     PRIMARY KEY (source, repository, digest)
 );
@@ -68,11 +67,33 @@ class RepositoryState:
     source: str
     repository: str
     tags: Mapping[str, str]
-    checks: Mapping[str, Check]
+    checks: Mapping[str, DeprecationCheck]
 
     def deprecation(self, digest: str) -> str | None:
         found = self.checks.get(digest)
         return found.reason if found is not None else None
+
+
+@dataclass(frozen=True)
+class DeprecationCheck:
+    """What the index keeps about one model's deprecation records (see :mod:`.deprecations`)."""
+
+    listing: str  # digest of the referrers listing the answer was read from
+    trusted: str  # who was trusted then (the reader's ``key``)
+    reason: str | None  # the decisive verified record, as ``status`` shows it; None: not deprecated
+    skipped: tuple[str, ...] = ()  # records not counted, one line each
+
+    def to_json(self) -> str:
+        return json.dumps({"listing": self.listing, "trusted": self.trusted, "reason": self.reason,
+                           "skipped": list(self.skipped)})
+
+    @classmethod
+    def from_json(cls, text: str) -> DeprecationCheck | None:
+        try:
+            v = json.loads(text)
+            return cls(str(v["listing"]), str(v["trusted"]), v["reason"], tuple(v["skipped"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable row is read again
 
 
 class IndexDB:
@@ -126,10 +147,10 @@ class IndexDB:
         """Every manifest digest indexed → whether it is a model."""
         return {r[0]: bool(r[1]) for r in self.conn.execute("SELECT digest, model FROM manifests")}
 
-    def deprecation_checks(self, source: str, repository: str) -> dict[str, Check]:
+    def deprecation_checks(self, source: str, repository: str) -> dict[str, DeprecationCheck]:
         rows = self.conn.execute("SELECT digest, checked FROM deprecation_checks WHERE source = ? AND repository = ?",
                                  (source, repository))
-        return {d: c for d, text in rows if (c := Check.from_json(text)) is not None}
+        return {d: c for d, text in rows if (c := DeprecationCheck.from_json(text)) is not None}
 
     def tags_of(self, source: str, repository: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT tag, digest FROM tags WHERE source = ? AND repository = ?",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..content.referrers import Candidate, fallback_tag
 from ..content.target import ReferrersAPI, Target
@@ -34,32 +33,11 @@ from ..lifecycle.deprecation import decisive, well_formed
 from ..lifecycle.records import DEPRECATION_V1
 from ..signatures import ANN_PREDICATE_TYPE, BUNDLE_MEDIA_TYPE, Budget, Verifier
 from ..signatures.records import collect_listed
+from .db import DeprecationCheck
 
 # Deprecation records per model are few: a listing claiming more is read only this far.
 BUDGET = Budget(referrers=16, bytes=4 * 1024 * 1024)
 MAX_SKIPPED = 8  # lines kept per model about records not counted
-
-
-@dataclass(frozen=True)
-class Check:
-    """What the index keeps about one model's deprecation records (see the module docstring)."""
-
-    listing: str  # digest of the referrers listing the answer was read from
-    trusted: str  # who was trusted then (the reader's ``key``)
-    reason: str | None  # the decisive verified record, as ``status`` shows it; None: not deprecated
-    skipped: tuple[str, ...] = ()  # records not counted, one line each
-
-    def to_json(self) -> str:
-        return json.dumps({"listing": self.listing, "trusted": self.trusted, "reason": self.reason,
-                           "skipped": list(self.skipped)})
-
-    @classmethod
-    def from_json(cls, text: str) -> Check | None:
-        try:
-            v = json.loads(text)
-            return cls(str(v["listing"]), str(v["trusted"]), v["reason"], tuple(v["skipped"]))
-        except (ValueError, KeyError, TypeError):
-            return None  # an unreadable row is read again
 
 
 def _claims_deprecation(candidate: Candidate) -> bool:
@@ -93,8 +71,8 @@ class SignedDeprecations:
         return (chosen.summary if chosen else None), notes
 
 
-def check(target: Target, digest: str, prior: Check | None, reader: SignedDeprecations, *,
-          api: bool = False) -> Check | None:
+def check(target: Target, digest: str, prior: DeprecationCheck | None, reader: SignedDeprecations, *,
+          api: bool = False) -> DeprecationCheck | None:
     """The deprecation state of the model ``digest`` in ``target``; ``prior`` is what the index holds
     (reused when the listing and the trusted signers are the same). None: the model has no referrers.
     Never raises for what the registry holds: an unreadable listing is a skipped line."""
@@ -122,17 +100,17 @@ def check(target: Target, digest: str, prior: Check | None, reader: SignedDeprec
         with target.fetch(desc) as stream:
             entries = parse_index(read_all(stream, desc, MAX_MANIFEST_BYTES)).manifests
     except (InvalidManifest, DigestMismatch, SizeMismatch, NotFound) as exc:
-        return Check(desc.digest, reader.key, None, (f"ignored the referrers tag {tag}: {exc}",))
+        return DeprecationCheck(desc.digest, reader.key, None, (f"ignored the referrers tag {tag}: {exc}",))
     return _decide(target, subject, desc.digest, [Candidate(e) for e in entries], reader)
 
 
 def _decide(target: Target, subject: Descriptor, name: str, listed: list[Candidate],
-            reader: SignedDeprecations) -> Check:
+            reader: SignedDeprecations) -> DeprecationCheck:
     try:
         reason, skipped = reader(target, subject, listed)
     except ModelcrateError as exc:  # the registry failed mid-way: nothing is counted, it is said, and
         # the listing name is not kept, so the next refresh reads it again
-        return Check("", reader.key, None, (f"deprecation records not read: {exc}",))
+        return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
     if len(skipped) > MAX_SKIPPED:
         skipped = [*skipped[:MAX_SKIPPED], f"and {len(skipped) - MAX_SKIPPED} more"]
-    return Check(name, reader.key, reason, tuple(skipped))
+    return DeprecationCheck(name, reader.key, reason, tuple(skipped))

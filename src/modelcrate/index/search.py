@@ -15,7 +15,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import lineage_graph as _lineage
 from ..config import Config
 from ..content.layout import LocalStore
 from ..content.remote.registry import RegistryClient
@@ -25,7 +24,6 @@ from . import expr
 from .db import LOCAL_SOURCE, IndexDB, default_path
 from .records import DEFAULT_STAGES, stages_of
 from .sql import compile_node
-from .deprecations import SignedDeprecations
 from .sync import DEFAULT_CONCURRENCY, LocalSource, RegistrySource, SyncStats, refresh
 
 if TYPE_CHECKING:
@@ -207,6 +205,7 @@ def _sort_key(key: str) -> tuple[str, bool]:
 
 def _derived(db: IndexDB, ref: str) -> set[tuple[str, str, str]]:
     """(source, repository, digest) of every model derived from ``ref``, through the whole index."""
+    from .. import lineage_graph as _lineage  # it loads the signature stack: only for --derived-from
     records = []
     for source, repository, digest, tags_json, _name, _version, fields_json, _reason in db.select(None, ""):
         fields = json.loads(fields_json)
@@ -251,6 +250,8 @@ def update(db: IndexDB, scope: Scope, *, repositories: Sequence[str] | None = No
     if scope.source is None:
         raise UsageError("name a registry (HOST[:PORT][/PREFIX]) or --local to refresh; "
                          "--offline searches everything already indexed")
+    from .deprecations import SignedDeprecations  # the signature stack, loaded only to refresh
+
     deprecations = SignedDeprecations(verifier)
     if scope.source == LOCAL_SOURCE:
         store = LocalStore(config.home)

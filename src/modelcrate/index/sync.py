@@ -5,9 +5,11 @@ are taken to be immutable, as releases are: a tag already indexed keeps its dige
 Tags that move by design — the stage tags and ``latest`` — are resolved (a ``HEAD``); a new tag is one
 ``GET`` that brings its manifest along; only a manifest digest the index has never seen is parsed,
 verified against that digest.
-``recheck`` resolves every tag, for registries where version tags are rewritten. Requests run in
-parallel with a bound; rows are written in one transaction at the end, so an interrupted refresh leaves
-the previous index intact.
+``recheck`` resolves every tag, for registries where version tags are rewritten. The ``sha256-<hex>``
+referrers tags in the same lists say which models have referrers; only those are checked for signed
+deprecation records (:mod:`.deprecations`: one HEAD each once known). Requests run in parallel with a
+bound; rows are written in one transaction at the end, so an interrupted refresh leaves the previous
+index intact, and a repository where nothing changed is not rewritten.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..content.layout import LocalStore, split_ref_name
 from ..content.remote.registry import RegistryClient
@@ -27,8 +29,10 @@ from ..errors import AuthError, ModelcrateError, NotFound, RegistryError, UsageE
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from ..format.reference import is_referrers_tag
-from .db import LOCAL_SOURCE, IndexDB, RepositoryState, under_prefix
-from .deprecations import Check, SignedDeprecations, check as check_deprecation
+from .db import LOCAL_SOURCE, DeprecationCheck, IndexDB, RepositoryState, under_prefix
+
+if TYPE_CHECKING:  # imported when a refresh runs: an offline search never loads the signature stack
+    from .deprecations import SignedDeprecations
 from .records import DEFAULT_STAGES, manifest_fields
 
 DEFAULT_CONCURRENCY = 8
@@ -131,6 +135,8 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
     ``repositories``). A registry without a catalog raises :class:`CatalogUnavailable`, unless the prefix
     itself names a repository, which is then indexed alone. Deprecation records count when
     ``deprecations`` verifies them (:mod:`.deprecations`; by default nobody is trusted)."""
+    from .deprecations import SignedDeprecations
+
     start = time.perf_counter()
     reader = deprecations if deprecations is not None else SignedDeprecations()
     names, listed = _repositories(source, prefix, repositories)
@@ -179,9 +185,10 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
 
 def _deprecation_checks(pool: ThreadPoolExecutor, db: IndexDB, source: Source, targets: dict[str, Target],
                         by_repo: dict[str, dict[str, str]], raw_lists: dict[str, list[str] | None],
-                        models: set[str], reader: SignedDeprecations) -> tuple[dict[str, dict[str, Check]], int]:
+                        models: set[str], reader: SignedDeprecations) -> tuple[dict[str, dict[str, DeprecationCheck]], int]:
     """repository → model digest → its deprecation check, for every tagged model with referrers; and
     how many listings were read (not reused)."""
+    from .deprecations import check
     api = _uses_referrers_api(targets, reader)
     work = []
     for n, tags in by_repo.items():
@@ -190,14 +197,14 @@ def _deprecation_checks(pool: ThreadPoolExecutor, db: IndexDB, source: Source, t
         work += [(n, d, prior.get(d)) for d in sorted(set(tags.values()) & models)
                  if api or fallback_tag(d) in listed]
 
-    def one(item: tuple[str, str, Check | None]) -> Check | None:
+    def one(item: tuple[str, str, DeprecationCheck | None]) -> DeprecationCheck | None:
         n, d, prior = item
         try:
-            return check_deprecation(targets[n], d, prior, reader, api=api)
+            return check(targets[n], d, prior, reader, api=api)
         except ModelcrateError as exc:  # a listing that cannot be read never stops the refresh
-            return Check("", reader.key, None, (f"deprecation records not read: {exc}",))
+            return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
 
-    out: dict[str, dict[str, Check]] = {n: {} for n in by_repo}
+    out: dict[str, dict[str, DeprecationCheck]] = {n: {} for n in by_repo}
     read = 0
     for (n, d, prior), found in zip(work, pool.map(one, work)):
         if found is not None:
