@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..content.layout import LocalStore
-from ..content.remote.registry import RegistryClient
 from ..errors import UsageError
 from ..format.reference import Reference
 from . import expr
@@ -257,6 +256,8 @@ def update(db: IndexDB, scope: Scope, *, repositories: Sequence[str] | None = No
         store = LocalStore(config.home)
         return refresh(db, LocalSource(store), prefix=scope.prefix, repositories=repositories,
                        concurrency=concurrency, deprecations=deprecations, recheck=recheck)
+    from ..content.remote.registry import RegistryClient
+
     client = RegistryClient(scope.source, config.registry())
     try:
         return refresh(db, RegistrySource(client), prefix=scope.prefix, repositories=repositories,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..content.layout import LocalStore, split_ref_name
-from ..content.remote.registry import RegistryClient
 from ..content.referrers import fallback_tag
 from ..content.target import ReferrersAPI, Target
 from ..content.verify import read_all
@@ -31,7 +30,8 @@ from ..format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from ..format.reference import is_referrers_tag
 from .db import LOCAL_SOURCE, DeprecationCheck, IndexDB, RepositoryState, under_prefix
 
-if TYPE_CHECKING:  # imported when a refresh runs: an offline search never loads the signature stack
+if TYPE_CHECKING:  # imported when a refresh runs: an offline search loads neither HTTP nor signatures
+    from ..content.remote.registry import RegistryClient
     from .deprecations import SignedDeprecations
 from .records import DEFAULT_STAGES, manifest_fields
 
