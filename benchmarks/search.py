@@ -205,7 +205,8 @@ def main() -> None:
                 dep_warm, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency,
                                                          verifier=verifier))
                 dep_warm_n, kinds = requests.take()
-                print(f"deprecations, warm  {stats.deprecations_read} listings read\n      {dep_warm_n} requests: {kinds}")
+                print(f"deprecations, warm  {stats.deprecations_read} listings read\n"
+                      f"      {dep_warm_n} requests: {kinds}")
                 n_deprecated = len(S.query(db, scope, filters=S.Filters(deprecated=True)))
                 q_simple, hits = timed(lambda: S.query(db, scope, where=SIMPLE), 25)
                 n_simple = len(hits)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from .. import api
 from ..config import Config
 from ..index import search as _search
 from .app import cli, emit_json, json_option, registry_options
@@ -91,6 +90,8 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
                               created_before=created_before, created_after=created_after, text=text,
                               uses_dataset=uses_dataset, derived_from=derived_from)
     repositories = _search.read_repository_list(repo_file) if repo_file else None
+    from .. import api  # here, not above: --offline stays within a few ms of start-up
+
     matches = api.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
                          offline=offline, recheck=recheck, repositories=repositories, config=config,
                          concurrency=concurrency, verifier=_deprecation_verifier(pub_paths, policy_path),
@@ -151,6 +152,8 @@ def diff(old: str, new: str, as_json: bool, config: Config) -> None:
     Example:
       modelcrate diff localhost:5000/team/bert:1.0 localhost:5000/team/bert:1.1
     """
+    from .. import api
+
     d = api.diff(old, new, config=config)
     if as_json:
         emit_json(d.to_dict())
@@ -198,6 +201,8 @@ def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, pub_path: str | 
       modelcrate lineage localhost:5000/team/bert-ft:1.0 --key release.pub   # and verified provenance
     """
     from .. import lineage_graph as _lineage
+
+    from .. import api
 
     root = api.lineage(ref, follow=not no_follow, local=local, key=pub_path, config=config)
     if as_json:

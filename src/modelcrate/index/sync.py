@@ -183,12 +183,16 @@ def refresh(db: IndexDB, source: Source, *, prefix: str = "", repositories: Sequ
                      not_counted=not_counted)
 
 
+Checks = dict[str, dict[str, DeprecationCheck]]  # repository → model digest → its deprecation check
+
+
 def _deprecation_checks(pool: ThreadPoolExecutor, db: IndexDB, source: Source, targets: dict[str, Target],
                         by_repo: dict[str, dict[str, str]], raw_lists: dict[str, list[str] | None],
-                        models: set[str], reader: SignedDeprecations) -> tuple[dict[str, dict[str, DeprecationCheck]], int]:
-    """repository → model digest → its deprecation check, for every tagged model with referrers; and
-    how many listings were read (not reused)."""
+                        models: set[str], reader: SignedDeprecations) -> tuple[Checks, int]:
+    """The deprecation check of every tagged model with referrers, and how many listings were read (not
+    reused). Models are known to have referrers from the ``sha256-<hex>`` tags in the tag lists."""
     from .deprecations import check
+
     api = _uses_referrers_api(targets, reader)
     work = []
     for n, tags in by_repo.items():
@@ -204,7 +208,7 @@ def _deprecation_checks(pool: ThreadPoolExecutor, db: IndexDB, source: Source, t
         except ModelcrateError as exc:  # a listing that cannot be read never stops the refresh
             return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
 
-    out: dict[str, dict[str, DeprecationCheck]] = {n: {} for n in by_repo}
+    out: Checks = {n: {} for n in by_repo}
     read = 0
     for (n, d, prior), found in zip(work, pool.map(one, work)):
         if found is not None:
