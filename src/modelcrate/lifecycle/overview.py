@@ -18,6 +18,7 @@ from ..content.tagupdate import current
 from ..content.target import TagLister, Target
 from ..errors import ModelcrateError, UsageError
 from ..format.descriptor import Descriptor
+from ..format.model import ModelView
 from ..format.reference import Reference
 from ..serving.linked import LinkedModelcar, linked_modelcars
 from ..signatures import ANN_PREDICATE_TYPE, SIGNATURE_TYPE, Verifier, read_subject
@@ -133,23 +134,23 @@ def status(repo: str, *, gate: Gate | None = None, verifier: Verifier | None = N
         by_digest: dict[str, list[str]] = {}
         for tag, desc in tagged:
             by_digest.setdefault(desc.digest, []).append(tag)
-        rows, carried = [], set()
-        for tag, desc in tagged:
-            view = read_subject(target, desc)
-            if view is None:
-                rows.append((tag, desc, None))
-                continue
-            meta = view.metadata or {}
+
+        def version(tag: str, desc: Descriptor, view: ModelView | None) -> VersionStatus:
+            """One row, from the manifest's referrers listing read once; modelcars only for a model."""
+            meta = (view.metadata if view is not None else None) or {}
             listed, notes = candidates(target, desc)
             listed = [c for c in listed if not c.legacy]  # cosign's .sig image holds no record
             held = tuple(s.stage for s in stages if s.history.current == desc.digest and s.untracked is None)
             sigs, approvals, dep = (_verified(target, desc, everyone, listed, notes) if everyone is not None
                                     else _claimed(listed))
-            cars = tuple(linked_modelcars(target, desc, shown_name, listed, by_digest, everyone))
-            carried.update(m.digest for m in cars)
-            rows.append((tag, desc, VersionStatus(tag, desc.digest, meta.get("created"), meta.get("version"), held,
-                                                  sigs, approvals, dep, everyone is not None, cars)))
-    versions = [v if v is not None else VersionStatus(tag, desc.digest, None, None, (), (), (), None,
-                                                       everyone is not None)
-                for tag, desc, v in rows if v is not None or desc.digest not in carried]
+            cars = linked_modelcars(target, desc, shown_name, listed, by_digest, everyone) if view is not None else []
+            return VersionStatus(tag, desc.digest, meta.get("created"), meta.get("version"), held, sigs, approvals,
+                                 dep, everyone is not None, tuple(cars))
+
+        views = [(tag, desc, read_subject(target, desc)) for tag, desc in tagged]
+        rows = [version(*row) for row in views if row[2] is not None]
+        carried = {m.digest for v in rows for m in v.modelcars}  # shown under their model, not as versions
+        rows += [version(*row) for row in views if row[2] is None and row[1].digest not in carried]
+    order = {tag: i for i, (tag, _d) in enumerate(tagged)}
+    versions = sorted(rows, key=lambda v: order[v.tag])
     return Status(shown_name, tuple(versions), tuple(stages))
