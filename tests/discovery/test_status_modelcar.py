@@ -3,6 +3,7 @@ bounded, verified where signed, and never a reason to fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -119,3 +120,16 @@ def test_status_json_lists_modelcars(pushed, run_cli) -> None:
     assert versions["1.0"]["modelcars"][0]["references"] == [f"{reg.host}/st/model:1.0-modelcar"]
     table = run_cli("status", f"{reg.host}/st/model")
     assert "MODELCARS" in table.stdout and "1.0-modelcar" in table.stdout
+
+
+def test_each_listing_is_read_once_per_version(pushed) -> None:
+    """Signatures, approvals, deprecations and modelcars all come from one read of the referrers tag."""
+    reg, _client, repo, d = pushed
+    signatures.sign(repo, d["one"], "st/model", signatures.KeySigner(KEY), created=NOW)
+    lines: list[str] = []
+    remote = dataclasses.replace(FAST, trace=lines.append)
+    ctx = lifecycle.Context(Config(Path("/nonexistent-store"), remote=remote), remote)
+    lifecycle.status(f"{reg.host}/st/model", ctx=ctx, verifier=signatures.KeyVerifier(KEY.public_key()))
+    for model in (d["one"], d["two"]):
+        tag = "manifests/" + model.digest.replace(":", "-")
+        assert sum(1 for line in lines if line.split()[1].endswith(tag)) == 1, model.digest
