@@ -70,6 +70,16 @@ def test_tag_at_digest_where_the_tag_moved_is_a_mismatch_not_not_found(
     assert modelcrate.resolve(f"team/m:gone@{two}", config=config).digest == two
 
 
+def test_resolve_is_the_one_way_and_pins_name_at_digest(two_versions: tuple[str, str], config: Config) -> None:
+    one, _two = two_versions
+    found = modelcrate.resolve("team/m:1", config=config)
+    assert (found.reference, found.name, found.stage, found.warnings) == (f"team/m@{one}", "team/m", None, ())
+    assert found.to_dict()["reference"] == f"team/m@{one}"
+    from modelcrate import lifecycle
+
+    assert not hasattr(lifecycle, "resolve")  # a stage resolves with modelcrate.resolve(ref, gate=…)
+
+
 def test_tag_at_digest_mismatch_exits_1_from_the_cli(two_versions: tuple[str, str], run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     one, two = two_versions
     done = run_cli("inspect", f"team/m:1@{two}")

@@ -175,6 +175,17 @@ def test_cli_has_no_import_cycles_and_the_group_imports_no_command_module() -> N
         visit(node, [])
 
 
+@pytest.mark.parametrize("path", _files("cli"), ids=lambda p: p.name)
+def test_cli_modules_import_no_private_name_of_another(path: Path) -> None:
+    """Pieces several commands share live in app.py or a module named for them (signers.py,
+    lifecycle_options.py) under public names; a command module's ``_names`` are its own."""
+    reaches = [f"line {n.lineno}: {a.name} from {'.' * n.level}{n.module or ''}"
+               for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)
+               and (n.level == 1 or (n.module or "").startswith("modelcrate.cli"))
+               for a in n.names if a.name.startswith("_")]
+    assert not reaches
+
+
 def test_import_modelcrate_imports_nothing_at_run_time() -> None:
     """The package's names load on first use (module __getattr__); only typing aids at import."""
     tree = ast.parse((PKG / "__init__.py").read_text())

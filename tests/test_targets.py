@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,15 @@ from modelcrate.content.layout import LocalRepository, LocalStore
 from modelcrate.content.memory import MemoryStore
 from modelcrate.content.remote import RegistryTarget, RemoteSettings
 from modelcrate.errors import DigestMismatch, NotFound, UsageError
-from modelcrate.format.descriptor import Descriptor, build_manifest
-from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
+from modelcrate.format.descriptor import Descriptor
 from modelcrate.targets import Targets, open_target, resolve
-
-
-def manifest(target: MemoryStore, note: str) -> Descriptor:
-    config = Descriptor.of(OCI_EMPTY, b"{}")
-    target.push(config, io.BytesIO(b"{}"))
-    raw = build_manifest(config, [], annotations={"note": note})
-    desc = Descriptor.of(OCI_MANIFEST, raw)
-    target.push(desc, io.BytesIO(raw))
-    return desc
+from tests.support.artifacts import plain_manifest
 
 
 @pytest.fixture
 def mem() -> tuple[MemoryStore, Descriptor, Descriptor]:
     m = MemoryStore("team/m")
-    one, two = manifest(m, "one"), manifest(m, "two")
+    one, two = plain_manifest(m, {"note": "one"}), plain_manifest(m, {"note": "two"})
     m.tag(one, "1")
     m.tag(two, "2")
     return m, one, two

@@ -348,6 +348,12 @@ def test_an_error_in_one_worker_mid_write_is_raised_as_is_and_nothing_is_left(
     with pytest.raises(type(error)) as raised:
         write_files(Failing(repo, descs), files, tmp_path / "out", concurrency=4)
     assert raised.value is error
+    if isinstance(error, KeyboardInterrupt):  # only hidden partial downloads stay, each a verified prefix
+        kept = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+        assert kept and all(n.startswith(".") and n.endswith(".partial") for n in kept)
+        whole = {f.descriptor.digest.split(":")[1]: f for f in files}
+        assert all(len(b) == whole[n.split(".")[-2]].descriptor.size for n, b in kept.items())
+        return
     _nothing_left(tmp_path, tmp_path / "out")
 
 
@@ -478,3 +484,16 @@ def test_a_symlink_where_a_file_goes_is_never_followed_even_to_the_same_bytes(re
     unpack(repo, "t", out, force=True)  # replaces the link itself
     assert not (out / "a.bin").is_symlink() and (out / "a.bin").read_bytes() == b"raw bytes"
     assert outside.read_bytes() == b"raw bytes" and not outside.is_symlink()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_model_file_named_as_another_files_partial_download_is_refused(repo, tmp_path: Path,
+                                                                         concurrency: int) -> None:
+    """Partial downloads have names of their own beside their files; an artifact that names one of them
+    would have its bytes renamed over the other file's."""
+    data = os.urandom(5_000)
+    partial = f".a.bin.{Descriptor.of('application/octet-stream', data).digest.split(':')[1]}.partial"
+    files, _descs = _model(repo, [Layer("a.bin", data), Layer(partial, os.urandom(5_000))])
+    with pytest.raises(UnsafePath, match="twice"):
+        write_files(repo, files, tmp_path / "out", concurrency=concurrency)
+    _nothing_left(tmp_path, tmp_path / "out")

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .unpacking import Check
     from .index.search import Filters as SearchFilters, Match as SearchMatch
     from .lineage_graph import LineageNode
+    from .lifecycle.gate import Gate
     from .lifecycle.versions import Overwrite
     from .signatures import Policy, Signer, Verifier
 
@@ -169,7 +170,7 @@ def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Conf
 def digest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> Resolved:
     """The manifest ``ref`` names, resolved as :func:`inspect` does (for a registry: one ``HEAD``)."""
     with reading(ref, local=local, remote=remote, config=config) as (r, _target, desc, _remote):
-        return Resolved(ref, r.name, desc)
+        return Resolved(f"{r.name}@{desc.digest}", r.name, desc)
 
 
 def manifest(ref: str, *, local: bool = False, remote: bool = False, config: Config | None = None) -> bytes:
@@ -465,11 +466,20 @@ def subject(ref: str, *, write: bool, local: bool = False, config: Config | None
         yield r.name, target, _resolve_in(target, r)
 
 
-def resolve(ref: str, *, local: bool = False, config: Config | None = None) -> Resolved:
-    """The manifest ``ref`` names. With a digest the digest wins; with ``TAG@DIGEST`` a tag that names
-    another manifest raises :class:`~modelcrate.errors.DigestMismatch`, locally and on registries alike."""
-    with subject(ref, write=False, local=local, config=config) as (name, _target, desc):
-        return Resolved(ref, name, desc)
+def resolve(ref: str, *, gate: Gate | None = None, verifier: Verifier | None = None, local: bool = False,
+            config: Config | None = None) -> Resolved:
+    """The manifest ``ref`` names, as ``NAME@sha256:…``. With a digest the digest wins; with ``TAG@DIGEST`` a
+    tag that names another manifest raises :class:`~modelcrate.errors.DigestMismatch`, locally and on
+    registries alike. A stage tag resolved with a policy (``gate``, a
+    :class:`~modelcrate.lifecycle.policy_gate.PolicyGate`) or the promoters' keys (``verifier``) must have a
+    verified history that puts the tag where it is, and the policy must hold for the model now; otherwise
+    :class:`~modelcrate.errors.PolicyViolation` names what failed."""
+    from .lifecycle.api import Context, resolve_in
+
+    cfg, r = _config(config), as_reference(ref)
+    with Targets(cfg) as targets:
+        target = targets.open(r, write=False, local=local)
+        return resolve_in(target, r, gate=gate, verifier=verifier, ctx=Context(cfg))
 
 
 def sign(ref: str, signer: Signer, *, cosign_legacy: bool = False, model_signing: bool = True,

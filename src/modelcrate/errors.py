@@ -14,11 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+# Said when a run is interrupted: downloads keep what arrived and uploads their open sessions, for the next run.
+INTERRUPTED_HINT = "nothing incomplete was put in place; run it again to resume"
+
+
 class ModelcrateError(Exception):
     """Base class: a failure the user can act on."""
 
     exit_code = 1
     hint: str = ""
+    # The network or the user stopped the run, not the content: what was downloaded is kept to resume.
+    resumable = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

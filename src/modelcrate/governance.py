@@ -29,7 +29,7 @@ from .policy.evidence import gather
 from .policy.load import load_policy_file
 from .policy.rules import DEFAULT_STAGES, PolicyFile
 from .signatures import Signer, Stored, read_subject
-from .signing.approval import check_stage_name
+from .signing.predicates import check_name
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _policy(policy: str | os.PathLike[str] | PolicyFile | None) -> PolicyFile | 
 def _decide(ref: str, decision: str, *, stage: str, signer: Signer, comment: str | None,
             policy: str | os.PathLike[str] | PolicyFile | None, local: bool, config: Config | None,
             created: datetime | None) -> Recorded:
-    check_stage_name(stage)
+    check_name("stage", stage)
     loaded = _policy(policy)
     if loaded is not None and loaded.stage(stage) is None:
         raise UsageError(f"{stage!r} is not a stage of {loaded.source} (its stages: {', '.join(loaded.vocabulary)})")
@@ -137,7 +137,7 @@ def check_policy(ref: str, *, stage: str, policy: str | os.PathLike[str] | Polic
     ``promoter`` is the identity that would sign the promotion (as its verifier reports it, e.g.
     ``key 3b1f…``); without it the rules that need it are reported as not checked.
     """
-    check_stage_name(stage)
+    check_name("stage", stage)
     loaded = _policy(policy)
     with api.subject(ref, write=False, local=local, config=config) as (name, target, desc):
         if current_stages is None:

@@ -25,9 +25,9 @@ from typing import BinaryIO
 
 from .config import DEFAULT_CONCURRENCY
 from .content import referrers
-from .content.target import Target, UploadStarter
+from .content.target import BlobPuller, Target, UploadStarter
 from .content.verify import read_all
-from .errors import CopyError, InvalidManifest, ModelcrateError
+from .errors import CopyError, InvalidManifest, ModelcrateError, StoreError
 from .format import digest as _digest
 from .format.descriptor import Descriptor, is_manifest_type, successors
 from .format.mediatypes import MAX_MANIFEST_BYTES
@@ -278,6 +278,16 @@ def _begin(dst: Target, desc: Descriptor, options: CopyOptions) -> str:
 
 def _copy_blob(src: Target, dst: Target, desc: Descriptor, options: CopyOptions, result: CopyResult) -> None:
     options.progress.start(desc)
+    if isinstance(dst, BlobPuller):  # the local store: written straight into its file, resumable
+        try:
+            dst.pull_blob(desc, src, lambda n: options.progress.advance(desc, n))
+        except StoreError as exc:
+            raise CopyError(f"store blob {desc.digest}", "destination", exc) from exc
+        except ModelcrateError as exc:
+            raise CopyError(f"fetch blob {desc.digest}", "source", exc) from exc
+        options.progress.done(desc)
+        result._add("copied", desc)
+        return
     try:
         with src.fetch(desc) as stream:
             counted = _Counting(stream, desc, options.progress)

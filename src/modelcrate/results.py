@@ -16,6 +16,9 @@ from .format.descriptor import Descriptor
 
 if TYPE_CHECKING:
     from .format.model import ModelView
+    from .lifecycle.chain import Entry
+    from .lifecycle.deprecation import Deprecated
+    from .lifecycle.gate import Decision
     from .signatures import ModelSignature, Node, Stored, Verified
 
 
@@ -150,15 +153,30 @@ class Listed:
 
 @dataclass(frozen=True)
 class Resolved:
-    """What a reference names: the repository name (``HOST/NAME`` or ``NAME``) and the manifest."""
+    """What a reference names, pinned: ``reference`` is ``NAME@sha256:…`` (the line a deployment pins), ``name``
+    the repository (``HOST/NAME`` or ``NAME``). For a stage tag, ``stage``; resolved under a policy or keys,
+    also the verified head of its history (``entry``) and the policy's ``decision``. ``deprecation`` is a
+    deprecation a trusted signer made; ``warnings`` are what the caller should be told."""
 
     reference: str
     name: str
     descriptor: Descriptor
+    stage: str | None = None
+    entry: Entry | None = None
+    decision: Decision | None = None
+    deprecation: Deprecated | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
         return self.descriptor.digest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "stage": self.stage,
+                "entry": self.entry.to_dict() if self.entry else None,
+                "rules": [r.to_dict() for r in self.decision.rules] if self.decision else [],
+                "deprecation": self.deprecation.to_dict() if self.deprecation else None,
+                "warnings": list(self.warnings)}
 
 
 @dataclass(frozen=True)

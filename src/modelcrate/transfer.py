@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from . import packing as _pack, signatures as _signatures, unpacking as _unpack
+from .content.blobfile import fetch_into
 from .config import DEFAULT_CONCURRENCY, DEFAULT_ROUNDS, Config
 from .content.remote.credentials import Credentials
 from .content.remote.http import TransportError, cancelled
@@ -63,6 +64,13 @@ def _registry(config: Config | None, remote: RemoteSettings | None) -> RemoteSet
     if remote is not None and remote.state_dir is None:
         return replace(remote, state_dir=config.state_dir)
     return remote if remote is not None else config.registry()
+
+
+def _downloading(config: Config | None, remote: RemoteSettings | None, run: _Run) -> RemoteSettings:
+    """The registry settings for a pull: ``--concurrency`` also bounds the connections one big blob may
+    use (``--concurrency 1`` is one connection, as the user asked)."""
+    rs = _registry(config, remote)
+    return replace(rs, download_streams=max(1, min(rs.download_streams, run.concurrency)))
 
 
 def parse_remote(ref: str, *, default_tag: bool = True) -> Reference:
@@ -247,7 +255,7 @@ def pull(ref: str, *, config: Config, remote: RemoteSettings | None = None, conc
     name) before it is tagged; raising refuses it, and its untagged blobs go with the next GC."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
-    with Targets(config, remote=_registry(config, remote)) as targets:
+    with Targets(config, remote=_downloading(config, remote, run)) as targets:
         src, root = _pull_source(targets, r, verify)
         dst = targets.open(r, write=True, local=True)
         result, tally, used = _copy(src, root, dst, None if check is not None else r.tag, run)
@@ -284,7 +292,7 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
     so ``config`` may be left out."""
     r = parse_remote(ref)
     run = _Run.of(config, concurrency, progress, rounds)
-    with Targets(config, remote=_registry(config, remote)) as targets:
+    with Targets(config, remote=_downloading(config, remote, run)) as targets:
         src, root = _pull_source(targets, r, verify)
         # The OMS bundle is found (and refused if missing) before any file is written.
         signature = None if model_signature is None else _signatures.prepare_model_signature(
@@ -413,6 +421,17 @@ class Watched:
 
     def push(self, desc: Descriptor, stream: BinaryIO) -> None:
         self.inner.push(desc, stream)
+
+    def fetch_into(self, desc: Descriptor, fd: int, *, have: int = 0,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
+        self.progress.start(desc)
+
+        def advance(n: int) -> None:
+            self.progress.advance(desc, n)
+            if on_bytes is not None:
+                on_bytes(n)
+        fetch_into(self.inner, desc, fd, have=have, on_bytes=advance)
+        self.progress.done(desc)
 
     def resolve(self, reference: str) -> Descriptor:
         return self.inner.resolve(reference)

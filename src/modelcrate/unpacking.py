@@ -5,8 +5,14 @@ backslash or NUL, no duplicates, no existing symlink on the way); tar layers may
 never sparse ones, and no more file bytes than the layer itself (modelcrate._internal.untrusted_tar);
 every byte is verified against its layer digest. Files are first written under temporary names beside
 their destination and renamed into place only after every layer has verified, so a refused artifact
-leaves nothing behind at the target. Raw layers are fetched on several threads at once; tar layers follow,
-one at a time.
+leaves nothing behind at the target. Raw layers are fetched on several threads at once, each straight
+into its temp file (a registry on more connections where one is slow); tar layers follow, one at a time.
+
+A raw file's temp name comes from its digest (``.NAME.<hex>.partial``): when a download stops (the network
+after the retries, Ctrl-C), what arrived stays in it and the next run into the same directory resumes
+from there, hashing those bytes again. Files are written as ``cp`` and ``oras pull`` write them, without
+waiting for the disk (fsync): this is a working copy that can be pulled again, unlike the store, whose
+content-addressed blobs are durable before they are named.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .config import DEFAULT_CONCURRENCY
+from .content.blobfile import fetch_into, partial_file, partial_name
 from .content.target import Target
-from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
+from ._internal.fsutil import create_temp_at, open_dir_at
 from ._internal.paths import safe_relpath
 from ._internal.untrusted_tar import TAR_FORMATS, regular_files
 from .content.verify import drain, read_all, verifying
@@ -157,9 +164,8 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
 
         def fetch_raw(group: list[tuple[int, ModelFile]]) -> None:
             for slot, f in group:
-                with target.fetch(f.descriptor) as stream:
-                    stage.write(safe_relpath(f.path), verifying(stream, f.descriptor),
-                                normalize_mode(f.mode or 0o644), slot=slot)
+                stage.write_blob(safe_relpath(f.path), target, f.descriptor, normalize_mode(f.mode or 0o644),
+                                 slot=slot)
 
         _run_all([lambda g=g: fetch_raw(g) for g in by_digest.values()], concurrency, stage.stop)
         for slot, f in enumerate(files):
@@ -169,9 +175,16 @@ def write_files(target: Target, files: list[ModelFile], out_dir: Path, *, force:
                     _extract_tar(verifying(stream, f.descriptor), stage, f, slot, members)
         if include and not stage.temps:
             raise UsageError(f"{NOTHING_SELECTED} (no member of its tar layers matched either)")
+        stage.resumable = False  # from here on a failure is a refusal: nothing of the artifact stays
         if check is not None:
             check(stage.staged())
         return stage.commit()
+    except BaseException as exc:
+        # Partial downloads stay for the next run only when the network or the user stopped this one;
+        # wrong content or a refusal leaves nothing of the artifact behind.
+        stage.resumable = stage.resumable and (isinstance(exc, KeyboardInterrupt)
+                                               or getattr(exc, "resumable", False))
+        raise
     finally:
         stage.abort()
 
@@ -269,6 +282,7 @@ class _Temp:
     dir_fd: int  # the directory it sits in, opened without following links
     name: str | None  # its temporary name there; None: the destination already holds these bytes
     size: int = 0
+    resumable: bool = False  # a partial download, kept when the run stops before it is complete
 
 
 def _open_temp(temp: _Temp) -> BinaryIO:
@@ -315,6 +329,7 @@ class _Stage:
         self.made_dirs: list[tuple[int, str]] = []  # (parent fd, name) of directories made below it
         self.dirs: dict[str, int] = {}  # relative directory ("" is the output directory) -> open fd
         self.done = False
+        self.resumable = True  # while downloading: abort keeps partial downloads for the next run
         self._lock = threading.RLock()
         self._stopped = threading.Event()
 
@@ -421,12 +436,8 @@ class _Stage:
             temp = _Temp(rel, dir_fd, tmp)
             self.temps.setdefault(slot, []).append(temp)
         with os.fdopen(fd, "wb", buffering=0) as f:
-            # Writeback starts as the bytes arrive and the file is durable before it is renamed into
-            # place: a crash never leaves a renamed but empty file (and the kernel's dirty-page
-            # throttling, which slows a plain write of a large file, does not kick in).
-            written = drain(src, FileSink(f.fileno()), on_bytes=self._go_on)
+            written = drain(src, f, on_bytes=self._go_on)
             os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")
         temp.size = written
@@ -437,13 +448,31 @@ class _Stage:
                 os.unlink(tmp, dir_fd=dir_fd)
                 temp.name = None
 
+    def write_blob(self, rel: str, source: Target, desc: Descriptor, mode: int, *, slot: int) -> None:
+        """Fetch blob ``desc`` from ``source`` into the partial download for ``rel`` (resuming what an
+        earlier run left in it), verified; ``slot`` orders the result."""
+        parent, _, name = rel.rpartition("/")
+        partial = partial_name(desc, f".{name[:64]}.") + ".partial"
+        with self._lock:
+            self._go_on(0)
+            self.claims.add(rel)
+            self.claims.add(f"{parent}/{partial}" if parent else partial)  # no model file may be named so
+            self.check(rel)
+            dir_fd = self._dir(parent, rel, create=True)
+            assert dir_fd is not None
+        with partial_file(dir_fd, partial) as (fd, tmp, have):
+            temp = _Temp(rel, dir_fd, tmp, desc.size, resumable=True)
+            with self._lock:
+                self.temps.setdefault(slot, []).append(temp)
+            fetch_into(source, desc, fd, have=have, on_bytes=self._go_on)
+            os.fchmod(fd, mode)
+
     def staged(self) -> Staged:
         """Every file so far (temp or kept), in manifest order, with an opener that reads it by its directory fd."""
         return [(t.rel, functools.partial(_open_temp, t)) for slot in sorted(self.temps) for t in self.temps[slot]]
 
     def commit(self) -> UnpackResult:
         result = UnpackResult()
-        touched = set()
         for slot in sorted(self.temps):
             for temp in self.temps[slot]:
                 if temp.name is None:
@@ -455,10 +484,7 @@ class _Stage:
                     os.replace(temp.name, name, src_dir_fd=temp.dir_fd, dst_dir_fd=temp.dir_fd)
                 except IsADirectoryError:
                     raise UnsafePath(f"{temp.rel!r} would replace the directory {self.out / temp.rel}") from None
-                touched.add(temp.dir_fd)
                 result.files.append((temp.rel, temp.size))
-        for dir_fd in touched:  # make the renames durable
-            os.fsync(dir_fd)
         self.done = True
         self._close()
         return result
@@ -469,8 +495,8 @@ class _Stage:
             if not self.done:
                 for temps in self.temps.values():
                     for temp in temps:
-                        if temp.name is None:
-                            continue
+                        if temp.name is None or (temp.resumable and self.resumable):
+                            continue  # in place already, or a partial download the next run resumes
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(temp.name, dir_fd=temp.dir_fd)
                 for parent, name in reversed(self.made_dirs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 
@@ -12,20 +11,11 @@ from modelcrate.content import referrers
 from modelcrate.content.layout import LocalStore
 from modelcrate.content.memory import MemoryStore
 from modelcrate.graphcopy import CopyOptions, copy
-from modelcrate.format.descriptor import Descriptor, build_manifest
-from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
+from modelcrate.format.descriptor import Descriptor
+from modelcrate.format.mediatypes import OCI_MANIFEST
+from tests.support.artifacts import plain_manifest
 
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-
-
-def _model(target) -> Descriptor:
-    cfg = Descriptor.of(OCI_EMPTY, b"{}")
-    target.push(cfg, io.BytesIO(b"{}"))
-    raw = build_manifest(cfg, [])
-    desc = Descriptor.of(OCI_MANIFEST, raw)
-    target.push(desc, io.BytesIO(raw))
-    target.tag(desc, "1.0")
-    return desc
 
 
 @pytest.fixture(params=["memory", "layout"])
@@ -40,7 +30,7 @@ def _attach(target, subject: Descriptor, payload: bytes, ptype: str = "https://x
 
 
 def test_attach_writes_fallback_index_with_annotations(target) -> None:
-    model = _model(target)
+    model = plain_manifest(target, tag="1.0")
     ref = _attach(target, model, b'{"bundle": 1}')
     index = target.resolve(referrers.fallback_tag(model.digest))
     with target.fetch(index) as f:
@@ -55,7 +45,7 @@ def test_attach_writes_fallback_index_with_annotations(target) -> None:
 
 
 def test_index_entry_with_a_different_subject_is_ignored(target) -> None:
-    model = _model(target)
+    model = plain_manifest(target, tag="1.0")
     other = Descriptor.of(OCI_MANIFEST, b'{"other":1}')
     stray = _attach(target, other, b"x")
     referrers.register(target, model, stray)  # a liar lists it under our model
@@ -64,7 +54,7 @@ def test_index_entry_with_a_different_subject_is_ignored(target) -> None:
 
 def test_concurrent_signers_both_recorded(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
-    model = _model(store.repository("m"))
+    model = plain_manifest(store.repository("m"), tag="1.0")
     errors = []
 
     def sign(i: int) -> None:
@@ -84,7 +74,7 @@ def test_concurrent_signers_both_recorded(tmp_path: Path) -> None:
 
 def test_copy_carries_referrers_and_they_survive_retag(tmp_path: Path) -> None:
     src = LocalStore(tmp_path / "a").repository("m")
-    model = _model(src)
+    model = plain_manifest(src, tag="1.0")
     sig = _attach(src, model, b"sig")
     dst = MemoryStore()
     result = copy(src, "1.0", dst, "renamed", CopyOptions())

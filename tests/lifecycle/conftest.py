@@ -68,7 +68,10 @@ class World:
         return f"{self.registry}/{self.repo}" if self.registry else self.repo
 
     def ctx(self) -> Context:
-        return Context(Settings(self.home), self.remote, self.clock.now)
+        return Context(self.config(), self.remote, self.clock.now)
+
+    def config(self) -> Settings:
+        return Settings(self.home, remote=self.remote)
 
     def signer(self, who: str) -> signatures.KeySigner:
         return signatures.KeySigner(self.keys[who])

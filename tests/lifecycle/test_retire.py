@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import modelcrate
 from modelcrate import lifecycle
 from modelcrate.errors import PolicyViolation, UsageError
 from modelcrate.lifecycle.deprecation import deprecation_of
@@ -30,7 +31,7 @@ def test_deprecation_is_signed_found_and_refused_by_the_policy(world: World) -> 
     with pytest.raises(PolicyViolation, match="deprecated: the model is deprecated: data leak"):
         lifecycle.promote(f"{world.name}:1.0.0", to="production", signer=world.signer("alice"), gate=gate,
                           ctx=world.ctx())
-    resolved = lifecycle.resolve(f"{world.name}:1.0.0", gate=gate, ctx=world.ctx())
+    resolved = modelcrate.resolve(f"{world.name}:1.0.0", gate=gate, config=world.config())
     assert any("deprecated: data leak" in w for w in resolved.warnings)
 
 
@@ -50,7 +51,7 @@ def test_retire_takes_the_model_out_of_every_stage(world: World) -> None:
     with pytest.raises(UsageError, match="no earlier model"):  # a retired model is never rolled back to
         lifecycle.rollback(world.name, stage="staging", signer=world.signer("alice"), ctx=world.ctx())
     with pytest.raises(PolicyViolation, match="empty"):
-        lifecycle.resolve(f"{world.name}:production", verifier=world.verifier("alice"), ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:production", verifier=world.verifier("alice"), config=world.config())
     record = deprecation_of(world.target(), v1, world.name, world.verifier("alice"))
     assert parse_deprecation(record.predicate).status == "retired"
 

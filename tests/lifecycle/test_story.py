@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+import modelcrate
 from modelcrate import lifecycle
 from modelcrate.errors import PolicyViolation
 
@@ -35,13 +36,13 @@ def test_whole_story(world: World) -> None:
     lifecycle.promote(f"{world.name}:1.1.0", to="production", signer=world.signer("alice"), reason="CAB-102",
                       gate=gate, ctx=world.ctx())
     t_v2 = world.clock.now
-    assert lifecycle.resolve(f"{world.name}:production", gate=gate, ctx=world.ctx()).digest == v2.digest
+    assert modelcrate.resolve(f"{world.name}:production", gate=gate, config=world.config()).digest == v2.digest
 
     world.clock.tick()
     back = lifecycle.rollback(world.name, stage="production", signer=world.signer("bob"), reason="latency",
                               gate=gate, ctx=world.ctx())
     assert back.appended.promotion.action == "rollback" and back.appended.stage_tag.digest == v1.digest
-    resolved = lifecycle.resolve(f"{world.name}:production", gate=gate, ctx=world.ctx())
+    resolved = modelcrate.resolve(f"{world.name}:production", gate=gate, config=world.config())
     assert resolved.reference == f"{world.name}@{v1.digest}"
 
     [report] = lifecycle.history(world.name, stage="production", gate=gate, ctx=world.ctx())
@@ -91,7 +92,7 @@ def test_resolve_refuses_a_stage_without_promoters(world: World) -> None:
     world.pack("5.0.0")
     lifecycle.promote(f"{world.name}:5.0.0", to="staging", signer=world.signer("mallory"), gate=gate, ctx=world.ctx())
     with pytest.raises(PolicyViolation, match="names no promoters for staging"):
-        lifecycle.resolve(f"{world.name}:staging", gate=gate, ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:staging", gate=gate, config=world.config())
     # With the keys a reader trusts, the same stage resolves only if they signed it.
     with pytest.raises(PolicyViolation, match="not signed by an allowed promoter"):
-        lifecycle.resolve(f"{world.name}:staging", verifier=world.verifier("alice"), ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:staging", verifier=world.verifier("alice"), config=world.config())

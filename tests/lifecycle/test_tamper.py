@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+import modelcrate
 from modelcrate import lifecycle
 from modelcrate.content.target import Target
 from modelcrate.content.verify import read_all
@@ -116,7 +117,7 @@ def test_a_stage_tag_moved_by_a_raw_client_is_an_untracked_move(world: World) ->
     assert report.history.current == v3.digest and report.tagged == v1.digest
     assert "untracked move" in (report.untracked or "")
     with pytest.raises(UntrackedMove):
-        lifecycle.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice"), ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice"), config=world.config())
 
 
 def test_an_http_put_to_the_stage_tag_is_an_untracked_move(registry_world: World) -> None:
@@ -128,7 +129,7 @@ def test_an_http_put_to_the_stage_tag_is_an_untracked_move(registry_world: World
     with urllib.request.urlopen(req, timeout=30) as resp:
         assert resp.status == 201
     with pytest.raises(UntrackedMove, match="untracked move"):
-        lifecycle.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice"), ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice"), config=world.config())
 
 
 def test_a_rewritten_history_resigned_by_an_allowed_key_is_refused_after_a_checkpoint(world: World) -> None:
@@ -146,7 +147,7 @@ def test_a_rewritten_history_resigned_by_an_allowed_key_is_refused_after_a_check
     with pytest.raises(HistoryRewritten, match="cut back"):
         _history(world)
     with pytest.raises(HistoryRewritten):
-        lifecycle.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice", "bob"), ctx=world.ctx())
+        modelcrate.resolve(f"{world.name}:{STAGE}", verifier=world.verifier("alice", "bob"), config=world.config())
     # A client that never saw the old head cannot tell: the checkpoint is what detects the rewrite.
     if world.registry is not None:
         fresh = Context(Settings(world.tmp / "other-home"), world.remote, world.clock.now)

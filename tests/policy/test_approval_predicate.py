@@ -9,7 +9,8 @@ import pytest
 
 from modelcrate.errors import SignatureError, UsageError
 from modelcrate.signing import bundle, statement
-from modelcrate.signing.approval import APPROVAL_V1, approval_predicate, check_stage_name, parse_approval
+from modelcrate.signing.approval import APPROVAL_V1, approval_predicate, parse_approval
+from modelcrate.signing.predicates import check_name
 from tests.signing.conftest import GOLDEN_DIGEST, GOLDEN_HEX, GOLDEN_SUBJECT, golden_ed25519_key
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -67,8 +68,12 @@ def test_parser_refuses(predicate: object, message: str) -> None:
         parse_approval(predicate)
 
 
-def test_stage_names() -> None:
-    assert check_stage_name("pre-prod") == "pre-prod"
+def test_stage_and_environment_names() -> None:
+    assert check_name("stage", "pre-prod") == "pre-prod"
+    assert check_name("environment", "e" * 63) == "e" * 63
     for bad in ("", "a" * 33, "-x", "prod/1", "PROD", None):
-        with pytest.raises(UsageError):
-            check_stage_name(bad)
+        with pytest.raises(UsageError, match="is not a valid stage name"):
+            check_name("stage", bad)
+    for bad in ("", "e" * 64, "-x", "prod/eu", "Prod", 3):
+        with pytest.raises(UsageError, match="is not a valid environment name"):
+            check_name("environment", bad)

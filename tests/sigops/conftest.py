@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from modelcrate import api, signatures
 from modelcrate.content.layout import LocalRepository, LocalStore
-from modelcrate.format.descriptor import Descriptor, build_manifest
-from modelcrate.format.mediatypes import OCI_EMPTY, OCI_MANIFEST
+from modelcrate.format.descriptor import Descriptor
 from modelcrate.settings import Settings
 from modelcrate.signing import keys
 from tests.signing.conftest import Pki, make_pki
@@ -67,16 +65,6 @@ def cert_signer(pki: Pki) -> signatures.KeySigner:
     key_pem = keys.private_pem(pki.leaf_key, b"pw")
     chain = pem(pki.intermediate) if pki.intermediate is not None else None
     return signatures.KeySigner.from_pem(key_pem, b"pw", cert=pem(pki.leaf), chain=chain)
-
-
-def plain_manifest(target, data: bytes = b"{}") -> Descriptor:  # type: ignore[no-untyped-def]
-    """A non-model manifest (empty config, no layers) pushed into ``target``."""
-    cfg = Descriptor.of(OCI_EMPTY, b"{}")
-    target.push(cfg, io.BytesIO(b"{}"))
-    raw = build_manifest(cfg, [], annotations={"x": data.decode()})
-    desc = Descriptor.of(OCI_MANIFEST, raw)
-    target.push(desc, io.BytesIO(raw))
-    return desc
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ from modelcrate.format.mediatypes import OCI_MANIFEST
 from modelcrate.signing import bundle, cosign, keys
 from modelcrate.signing import statement as st
 from tests.signing.conftest import make_pki
+from tests.support.artifacts import plain_manifest
 
-from .conftest import CREATED, cert_signer, pem, plain_manifest
+from .conftest import CREATED, cert_signer, pem
 
 
 @pytest.fixture

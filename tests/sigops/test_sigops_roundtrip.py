@@ -17,8 +17,9 @@ from modelcrate.settings import Settings
 from modelcrate.signing import keys, oms
 from modelcrate.signing import statement as st
 from tests.signing.conftest import SIGSTORE
+from tests.support.artifacts import plain_manifest
 
-from .conftest import CREATED, cert_signer, pem, plain_manifest
+from .conftest import CREATED, cert_signer, pem
 
 
 @pytest.mark.parametrize("algorithm", ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072"])

@@ -10,7 +10,7 @@ from pathlib import Path
 from modelcrate.format import canonical
 from modelcrate.format.descriptor import Descriptor, build_manifest
 from modelcrate.format.mediatypes import (
-    ANN_FILE_METADATA, ANN_FILEPATH, MODEL_ARTIFACT, MODEL_CONFIG, OCI_MANIFEST,
+    ANN_FILE_METADATA, ANN_FILEPATH, MODEL_ARTIFACT, MODEL_CONFIG, OCI_EMPTY, OCI_MANIFEST,
 )
 
 
@@ -47,6 +47,21 @@ def put_model(target, layers: list[Layer], tag: str = "t") -> Descriptor:
     desc = Descriptor.of(OCI_MANIFEST, manifest)
     target.push(desc, io.BytesIO(manifest))
     target.tag(desc, tag)
+    return desc
+
+
+def plain_manifest(target, annotations: dict[str, str] | None = None, *, layers: tuple[bytes, ...] = (),
+                   tag: str | None = None) -> Descriptor:
+    """A non-model manifest (empty config, ``layers`` as raw blobs) pushed into ``target``, tagged ``tag``."""
+    config = Descriptor.of(OCI_EMPTY, b"{}")
+    blobs = [Descriptor.of("application/octet-stream", data) for data in layers]
+    for desc, data in [(config, b"{}"), *zip(blobs, layers)]:
+        target.push(desc, io.BytesIO(data))
+    raw = build_manifest(config, blobs, annotations=annotations)
+    desc = Descriptor.of(OCI_MANIFEST, raw)
+    target.push(desc, io.BytesIO(raw))
+    if tag is not None:
+        target.tag(desc, tag)
     return desc
 
 

@@ -1,6 +1,7 @@
-"""Big blobs come down as parallel Range requests (content/remote/download.py RangedStream), hashed in
-order: verified like one stream, resumed inside a piece after a cut, one stream where Range is ignored,
-memory fixed by the client's piece pool."""
+"""Big blobs come down straight into their file (content/remote/segmented.py): one stream while it keeps
+up, more ``Range`` streams when each connection is paced, hashed in order from the file; resumed inside a
+range after a cut and across runs from a kept prefix; one stream where Range is ignored; a wrong digest
+keeps nothing."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import hashlib
 import io
 import os
 import re
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from modelcrate.content.remote import RemoteSettings
-from modelcrate.errors import DigestMismatch
+from modelcrate.errors import DigestMismatch, RegistryError
 from modelcrate.format.descriptor import Descriptor
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import RegistryProcess
@@ -39,30 +41,34 @@ def _push(reg_host: str, settings: RemoteSettings, repo: str, data: bytes) -> De
     return desc
 
 
-def _fetch(host: str, settings: RemoteSettings, repo: str, desc: Descriptor) -> tuple[bytes, int]:
+def _fetch(host: str, settings: RemoteSettings, repo: str, desc: Descriptor, prefix: bytes = b"") -> tuple[bytes, int]:
+    """(the file's bytes after fetch_into, bytes received from the network); ``prefix`` is a kept partial."""
     client = client_for(host, settings)
-    try:
-        with client.repository(repo).fetch(desc) as stream:
-            data = stream.read()
-        assert client.pieces._made <= settings.download_streams + 1  # memory: the pool's bound
-        return data, client.stats.downloaded
-    finally:
-        client.close()
+    with tempfile.TemporaryFile() as f:
+        f.write(prefix)
+        f.flush()
+        try:
+            client.repository(repo).fetch_into(desc, f.fileno(), have=len(prefix))
+        finally:
+            client.close()
+            f.seek(0)
+            _fetch.left = f.read()  # type: ignore[attr-defined]
+        return _fetch.left, client.stats.downloaded  # type: ignore[attr-defined]
 
 
-def test_a_big_blob_arrives_as_parallel_pieces_and_is_verified(registry: RegistryProcess, repo: str,
-                                                               ranged: RemoteSettings) -> None:
-    data = os.urandom(3_000_000)
+def test_paced_connections_bring_more_streams_and_the_file_is_verified(registry: RegistryProcess, repo: str,
+                                                                       ranged: RemoteSettings) -> None:
+    data = os.urandom(4_000_000)
     desc = _push(registry.host, ranged, repo, data)
     with FaultProxy(registry.port) as proxy:
+        proxy.rate_limit(2_000_000)  # 2 MB/s per connection: the hasher waits, so streams are added
         got, received = _fetch(proxy.host, ranged, repo, desc)
         gets = [r for r in proxy.stats.requests if r.method == "GET" and desc.digest in r.target]
-    assert got == data and received == len(data)
-    assert len(gets) == -(-len(data) // PIECE)  # one request per piece
-    assert proxy.stats.connections >= 2  # on several connections
+    assert got == data and received == len(data)  # every byte once
+    assert len(gets) >= 2 and proxy.stats.connections >= 2
 
 
-def test_a_cut_inside_a_piece_continues_from_the_byte_reached(registry: RegistryProcess, repo: str,
+def test_a_cut_inside_a_range_continues_from_the_byte_reached(registry: RegistryProcess, repo: str,
                                                               ranged: RemoteSettings) -> None:
     data = os.urandom(3_000_000)
     desc = _push(registry.host, ranged, repo, data)
@@ -71,7 +77,40 @@ def test_a_cut_inside_a_piece_continues_from_the_byte_reached(registry: Registry
         got, received = _fetch(proxy.host, ranged, repo, desc)
         assert proxy.stats.cuts >= 1
     assert got == data
-    assert received == len(data)  # nothing was fetched twice: each piece went on from its byte
+    assert received == len(data)  # nothing was fetched twice: the stream went on from its byte
+
+
+def test_a_kept_prefix_is_hashed_and_only_the_rest_is_fetched(registry: RegistryProcess, repo: str,
+                                                             ranged: RemoteSettings) -> None:
+    data = os.urandom(3_000_000)
+    desc = _push(registry.host, ranged, repo, data)
+    got, received = _fetch(registry.host, ranged, repo, desc, prefix=data[:1_800_000])
+    assert got == data and received == len(data) - 1_800_000
+    got, received = _fetch(registry.host, ranged, repo, desc, prefix=data)  # complete already: no request
+    assert got == data and received == 0
+
+
+def test_a_kept_prefix_with_wrong_bytes_is_fetched_again_from_the_start(registry: RegistryProcess, repo: str,
+                                                                        ranged: RemoteSettings) -> None:
+    data = os.urandom(3_000_000)
+    desc = _push(registry.host, ranged, repo, data)
+    wrong = bytearray(data[:2_000_000])
+    wrong[1_000_000:1_100_000] = bytes(100_000)  # the hole a killed multi-stream run can leave
+    got, received = _fetch(registry.host, ranged, repo, desc, prefix=bytes(wrong))
+    assert got == data and received == len(data) - 2_000_000 + len(data)
+
+
+def test_a_download_that_gives_up_keeps_a_true_prefix_for_the_next_run(registry: RegistryProcess, repo: str,
+                                                                     ranged: RemoteSettings) -> None:
+    data = os.urandom(3_000_000)
+    desc = _push(registry.host, ranged, repo, data)
+    with FaultProxy(registry.port) as proxy:
+        proxy.cut("s2c", after=1_200_000, times=1)
+        proxy.cut("s2c", after=0, times=100)  # every retry fails too
+        with pytest.raises(RegistryError):
+            _fetch(proxy.host, replace(ranged, retry=replace(ranged.retry, attempts=2)), repo, desc)
+    kept = _fetch.left  # type: ignore[attr-defined]
+    assert 0 < len(kept) < len(data) and kept == data[:len(kept)]
 
 
 def _range_server(registry: Scripted, path: str, body: bytes, *, honour: bool) -> None:
@@ -94,27 +133,22 @@ def test_a_registry_that_ignores_range_is_read_as_one_stream(servers: tuple[Scri
     got, _ = _fetch(registry.host, ranged, "t/plain", desc)
     assert got == data
     assert len([s for s in registry.seen if s[0] == "GET"]) == 1
+    got, received = _fetch(registry.host, ranged, "t/plain", desc, prefix=data[:1_000_000])
+    assert got == data and received == len(data) - 1_000_000  # the kept bytes were skipped, not stored twice
 
 
-def test_pieces_that_hash_wrong_are_refused_before_the_last_byte_is_handed_over(
-        servers: tuple[Scripted, Scripted], ranged: RemoteSettings) -> None:
+def test_bytes_that_hash_wrong_are_refused_and_nothing_is_kept(servers: tuple[Scripted, Scripted],
+                                                              ranged: RemoteSettings) -> None:
     registry, _ = servers
     data = os.urandom(2_500_000)
     desc = Descriptor.of("application/octet-stream", data)
     bad = bytearray(data)
     bad[2_000_000] ^= 1
     _range_server(registry, f"/v2/t/bad/blobs/{desc.digest}", bytes(bad), honour=True)
-    client = client_for(registry.host, ranged)
-    try:
-        with client.repository("t/bad").fetch(desc) as stream:
-            handed = 0
-            with pytest.raises(DigestMismatch):
-                while chunk := stream.read(65536):
-                    handed += len(chunk)
-        assert handed < len(data)
-        assert hashlib.sha256(data).hexdigest() in desc.digest
-    finally:
-        client.close()
+    with pytest.raises(DigestMismatch):
+        _fetch(registry.host, ranged, "t/bad", desc)
+    assert _fetch.left == b""  # type: ignore[attr-defined]
+    assert hashlib.sha256(data).hexdigest() in desc.digest
 
 
 def test_a_ranged_pull_writes_the_same_files(registry: RegistryProcess, repo: str, ranged: RemoteSettings,

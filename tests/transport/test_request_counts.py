@@ -15,30 +15,19 @@ from modelcrate.content import referrers
 from modelcrate.content.memory import MemoryStore
 from modelcrate.content.remote import RegistryClient, RegistryTarget, RemoteSettings
 from modelcrate.graphcopy import copy
-from modelcrate.format.descriptor import Descriptor, build_index, build_manifest
-from modelcrate.format.mediatypes import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
+from modelcrate.format.descriptor import Descriptor, build_index
+from modelcrate.format.mediatypes import OCI_INDEX, OCI_MANIFEST
+from tests.support.artifacts import plain_manifest
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import RegistryProcess
 from tests.transport.conftest import FAST_RETRY, client_for
 from tests.transport.scripted import Scripted, servers  # noqa: F401  (servers is a fixture)
 
 
-def _model(store: MemoryStore, blobs: list[bytes]) -> Descriptor:
-    config = Descriptor.of(OCI_EMPTY, b"{}")
-    layers = [Descriptor.of("application/octet-stream", b) for b in blobs]
-    for desc, data in [(config, b"{}"), *zip(layers, blobs)]:
-        store.push(desc, io.BytesIO(data))
-    raw = build_manifest(config, layers)
-    root = Descriptor.of(OCI_MANIFEST, raw)
-    store.push(root, io.BytesIO(raw))
-    store.tag(root, "1")
-    return root
-
-
 def test_a_push_costs_two_requests_per_new_blob(registry: RegistryProcess, repo: str, remote: RemoteSettings) -> None:
     blobs = [os.urandom(2000 + i) for i in range(3)] + [os.urandom(1_200_000)]  # one over the 1 MiB block
     src = MemoryStore("src")
-    _model(src, blobs)
+    plain_manifest(src, layers=tuple(blobs), tag="1")
     with FaultProxy(registry.port) as proxy:
         client = client_for(proxy.host, remote)
         try:
@@ -125,7 +114,7 @@ def test_register_lists_nothing_once_a_listing_settled_the_probe(
 def test_register_on_registry_2_8_2_probes_once_then_writes_the_fallback_index(
         registry: RegistryProcess, repo: str, remote: RemoteSettings) -> None:
     src = MemoryStore("src")
-    root = _model(src, [b"weights"])
+    root = plain_manifest(src, layers=(b"weights",), tag="1")
     with FaultProxy(registry.port) as proxy:
         client = client_for(proxy.host, remote)
         try:
@@ -148,7 +137,7 @@ def test_register_on_registry_2_8_2_probes_once_then_writes_the_fallback_index(
 def test_a_registry_that_refuses_mount_parameters_still_gets_the_blobs(
         registry: RegistryProcess, repo: str, remote: RemoteSettings) -> None:
     src = MemoryStore("src")
-    root = _model(src, [os.urandom(3000), os.urandom(4000)])
+    root = plain_manifest(src, layers=(os.urandom(3000), os.urandom(4000)), tag="1")
     with FaultProxy(registry.port) as proxy:
         proxy.inject(405, r"^POST /v2/.*/blobs/uploads/\?mount=", times=100)
         client = client_for(proxy.host, remote)

@@ -248,7 +248,7 @@ def test_cli_reports_a_dead_registry_in_one_line(run_cli: Callable[..., object],
 
 # ---- Ctrl-C ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("to_dir", [False, True], ids=["store", "pull-o"])
-def test_ctrl_c_stops_at_once_and_keeps_nothing_partial(
+def test_ctrl_c_stops_at_once_puts_nothing_incomplete_in_place_and_the_next_run_resumes(
         proxy: FaultProxy, registry: RegistryProcess, repo: str, tmp_path: Path, settings: Settings,
         remote: RemoteSettings, home: Path, docker_config: Path, to_dir: bool) -> None:
     import signal
@@ -257,14 +257,16 @@ def test_ctrl_c_stops_at_once_and_keeps_nothing_partial(
     from modelcrate.content.layout import LocalStore
     from tests.conftest import cli_path
 
-    root = write_model(tmp_path / "m", {"big.bin": os.urandom(3_000_000), "small.txt": b"s"})
+    big_bytes = os.urandom(3_000_000)
+    root = write_model(tmp_path / "m", {"big.bin": big_bytes, "small.txt": b"s"})
     transfer.push_dir(root, f"{registry.host}/{repo}:1", config=settings, remote=remote)
+    big = Descriptor.of("application/octet-stream", big_bytes)
     other = tmp_path / "other-home"
     out = tmp_path / "out"
     args = [cli_path(), "pull", f"{proxy.host}/{repo}:1", "--timeout", "60"] + (["-o", str(out)] if to_dir else [])
+    env = {**os.environ, "MODELCRATE_HOME": str(other), "DOCKER_CONFIG": str(docker_config)}
     proxy.stall("s2c", after=1_500_000, times=20)  # the big blob hangs half-way, until the proxy is reset
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MODELCRATE_HOME": str(other), "DOCKER_CONFIG": str(docker_config)})
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 20
     while proxy.stats.stalls == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -275,12 +277,24 @@ def test_ctrl_c_stops_at_once_and_keeps_nothing_partial(
     _stdout, stderr = proc.communicate(timeout=20)
     assert time.monotonic() - started < 3  # not after the 60 s read timeout
     assert proc.returncode == 130 and stderr.strip().splitlines() == [
-        "modelcrate: error: interrupted; nothing partial was kept"]
+        "modelcrate: error: interrupted; nothing incomplete was put in place; run it again to resume"]
     proxy.reset()
-    if to_dir:
-        assert not out.exists()
+    if to_dir:  # no file in place; partial downloads are hidden beside where they go (small.txt's is whole)
+        assert all(p.name.startswith(".") and p.name.endswith(".partial") for p in out.iterdir())
+        kept = (out / f".big.bin.{big.digest.split(':')[1]}.partial").read_bytes()
     else:
         store = LocalStore(other)
-        assert store.entries() == [] and list(store.root.joinpath("ingest").iterdir()) == []
-        big = Descriptor.of("application/octet-stream", (root / "big.bin").read_bytes())
-        assert not store.has_blob(big.digest)
+        assert store.entries() == [] and not store.has_blob(big.digest)
+        (partial,) = store.root.joinpath("ingest").iterdir()
+        kept = partial.read_bytes()
+    assert 0 < len(kept) < len(big_bytes) and kept == big_bytes[:len(kept)]  # a true prefix
+    proxy.reset_stats()
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert proxy.stats.s2c_bytes < len(big_bytes) - len(kept) + 200_000  # only the rest came down
+    if to_dir:
+        assert sorted(p.name for p in out.iterdir()) == ["big.bin", "small.txt"]
+        assert (out / "big.bin").read_bytes() == big_bytes
+    else:
+        assert LocalStore(other).has_blob(big.digest)
+        assert list(LocalStore(other).root.joinpath("ingest").iterdir()) == []

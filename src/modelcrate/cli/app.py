@@ -25,7 +25,7 @@ import click
 
 from .. import __version__
 from ..config import Config
-from ..errors import ModelcrateError, UsageError
+from ..errors import INTERRUPTED_HINT, ModelcrateError, UsageError
 from .render import printable
 from .wording import flag_wording
 
@@ -153,7 +153,7 @@ class _Group(click.Group):
             worded = flag_wording(exc)
             _fail(ctx, worded.diagnostics(), exc.exit_code, exc, message=str(worded), hint=worded.hint)
         except KeyboardInterrupt as exc:
-            _fail(ctx, "interrupted; nothing partial was kept", 130, exc)
+            _fail(ctx, f"interrupted; {INTERRUPTED_HINT}", 130, exc)
         except BrokenPipeError:  # `modelcrate … | head`: the reader has gone; stop quietly, as cat does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(141)
@@ -349,3 +349,10 @@ def registry_options(f: Callable[..., Any] | None = None, *, legacy_ca_file: boo
         return options(*_remote_option_list(legacy_ca_file), max_time_option)(wrapper)
 
     return decorate(f) if f is not None else decorate
+
+
+# The options of a command on one model in the local store or a registry (sign, verify, approve, import, …).
+target_options = options(
+    click.option("--local", is_flag=True, help="Use the local store even when REF names a registry."),
+    registry_options(legacy_ca_file=False),
+)

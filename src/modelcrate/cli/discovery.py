@@ -114,10 +114,10 @@ def _deprecation_verifier(pub_paths: tuple[str, ...], policy_path: str | None) -
         return None
     if pub_paths and policy_path:
         raise click.UsageError("--key and --policy: give one")
-    from .lifecycle import _gate, _verifier
+    from .lifecycle_options import load_gate, load_readers  # the signature stack: only when asked for
 
-    gate = _gate(policy_path)
-    return _verifier(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
+    gate = load_gate(policy_path)
+    return load_readers(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
 
 
 def _report_not_counted(stats: Any, shown: int = 5) -> None:

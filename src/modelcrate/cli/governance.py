@@ -14,9 +14,9 @@ from .. import governance
 from ..config import Config
 from ..errors import PolicyViolation
 from ..signatures import KeyVerifier
-from .app import cli, emit_json, json_option
+from .app import cli, emit_json, json_option, target_options
 from .render import echo
-from .signing import _read, _signer_options, _target_options, load_signer
+from .signers import load_signer, read_small_file, signer_options
 
 _STATUS = {True: "pass", False: "FAIL", None: "skip"}
 
@@ -29,8 +29,8 @@ def _decision_command(decision: str) -> Callable[..., None]:
     @click.option("--comment", help="Why: kept in the signed record.")
     @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
                   help="Check that STAGE is one of this policy's stages first.")
-    @_signer_options
-    @_target_options
+    @signer_options
+    @target_options
     @json_option
     def command(ref: str, stage: str, comment: str | None, policy_path: str | None, key_path: str | None,
                 cert_path: str | None, chain_path: str | None, keyless: bool, local: bool, config: Config,
@@ -81,7 +81,7 @@ def policy() -> None:
               help="The policy file (YAML). Without it nothing is required.")
 @click.option("--promoter-key", type=click.Path(dir_okay=False, exists=True),
               help="Public key of who would promote: checks promoters and that they are not an approver.")
-@_target_options
+@target_options
 @json_option
 def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | None, local: bool, config: Config,
           as_json: bool) -> None:
@@ -94,7 +94,7 @@ def check(ref: str, stage: str, policy_path: str | None, promoter_key: str | Non
       modelcrate policy check localhost:5000/team/bert:1.0 --stage production --policy policy.yaml
       modelcrate policy check team/bert:1.0 --stage staging --policy policy.yaml --json
     """
-    promoter = KeyVerifier.from_pem(_read(promoter_key)).description if promoter_key else None
+    promoter = KeyVerifier.from_pem(read_small_file(promoter_key)).description if promoter_key else None
     result = governance.check_policy(ref, stage=stage, policy=policy_path, promoter=promoter, local=local,
                                      config=config)
     decision = result.decision

@@ -20,9 +20,9 @@ from ..importers import convert as _convert, detect
 from ..results import Initialized
 from ..scan.result import summary
 from ..targets import open_target
-from .app import cli, emit_json, error_object, json_option, reported_in_json
+from .app import cli, emit_json, error_object, json_option, reported_in_json, target_options
 from .render import echo, table
-from .signing import _signer_options, _target_options, load_signer
+from .signers import load_signer, signer_options
 
 _FORMAT_NAMES = {"hf": "huggingface", "huggingface": "huggingface", "mlflow": "mlflow", "kitops": "kitops",
                  "kitfile": "kitops", "modctl": "modctl", "modelfile": "modctl"}
@@ -48,7 +48,7 @@ def report_written(written: Initialized) -> None:
               help="Read only this source format (default: the one SOURCE names, else all found).")
 @click.option("--name", help="Model name to write (default: the source's, else the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing modelcrate.yaml (and, for REF, files).")
-@_target_options
+@target_options
 def import_(source: str, directory: str | None, source_format: str | None, name: str | None, force: bool,
             local: bool, config: Config) -> None:
     """Write modelcrate.yaml from a Hugging Face, MLflow, KitOps or modctl model.
@@ -103,8 +103,8 @@ def _render_scan(result: _scan.ScanResult) -> None:
 @cli.command(name="scan")
 @click.argument("target", metavar="REF|DIR|FILE")
 @click.option("--attest", is_flag=True, help="Attach the result to the model as a signed attestation.")
-@_signer_options
-@_target_options
+@signer_options
+@target_options
 @json_option
 def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None, chain_path: str | None,
           keyless: bool, local: bool, as_json: bool, config: Config) -> None:
@@ -160,7 +160,7 @@ def scan_(target: str, attest: bool, key_path: str | None, cert_path: str | None
 @cli.command(name="convert")
 @click.argument("ref")
 @click.argument("dst")
-@_target_options
+@target_options
 @json_option
 def convert_(ref: str, dst: str, local: bool, as_json: bool, config: Config) -> None:
     """Re-package a KitOps ModelKit or another tool's ModelPack artifact as a modelcrate model.

@@ -1,66 +1,32 @@
 """CLI commands for the lifecycle: promote, rollback, demote, deprecate, retire, history, status, resolve.
 
-Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function, render a table,
-a line or ``--json``. Writers sign with ``--key`` (a private key) or ``--keyless``; readers verify with
-``--policy`` (its promoters) or ``--key`` (public keys of accepted promoters, repeatable).
+Thin: parse, load keys and the policy once, call one :mod:`modelcrate.lifecycle` function (``resolve``
+calls :func:`modelcrate.resolve`), render a table, a line or ``--json``. Writers sign with ``--key`` (a
+private key) or ``--keyless``; readers verify with ``--policy`` (its promoters) or ``--key`` (public keys of
+accepted promoters, repeatable).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import click
 
-from .. import lifecycle
-from ..errors import UsageError
+from .. import api, lifecycle
 from ..format.reference import Reference
 from ..config import Config
 from ..lifecycle.chain import Entry
 from ..lifecycle.gate import Gate
-from ..lifecycle.policy_gate import PolicyGate
 from ..serving.pin import FORMATS, render_pin
-from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
-from .app import cli, emit_json, json_option, options, registry_options
+from ..signatures import Verifier
+from .app import cli, emit_json, json_option, registry_options
+from .lifecycle_options import (context_for, load_gate, load_readers, parse_at, policy_option, readers_option,
+                                record_signer, record_signer_options)
 from .render import echo, table
-from .signing import load_signer
 
-
-_remote = registry_options  # hands each command one `config`
-_policy = click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
-                       help="The policy file (YAML): stage rules, and who may promote into each stage.")
-_signer = options(
-    click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
-                 help="Private key to sign the record with (password from $MODELCRATE_KEY_PASSWORD or a prompt)."),
-    click.option("--keyless", is_flag=True, help="Sign keyless with Sigstore. Needs network."),
-)
-_readers = click.option("--key", "pub_paths", multiple=True, type=click.Path(dir_okay=False, exists=True),
-                        help="Accept records signed by this public key (repeatable); default: the policy's promoters.")
 _reason = click.option("--reason", default="", help="Why (recorded in the signed record).")
-
-
-def _ctx(ref: str, config: Config) -> lifecycle.Context:
-    return lifecycle.Context(config, config.registry() if Reference.parse(ref).registry else None)
-
-
-def _gate(policy_path: str | None) -> Gate | None:
-    return PolicyGate.load(policy_path) if policy_path else None
-
-
-def _signer_of(key_path: str | None, keyless: bool) -> Signer:
-    return load_signer(key_path, None, None, keyless)
-
-
-def _verifier(pub_paths: tuple[str, ...]) -> Verifier | None:
-    if not pub_paths:
-        return None
-    found = []
-    for path in pub_paths:
-        with open(path, "rb") as f:
-            found.append(KeyVerifier.from_pem(f.read()))
-    return AnyOf(tuple(found)) if len(found) > 1 else found[0]
 
 
 def _short(digest: str | None) -> str:
@@ -81,10 +47,10 @@ def _landed(verb: str, promoted: lifecycle.Promoted, as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @click.option("--to", "stage", required=True, help="The stage to promote into (e.g. staging, production).")
-@_signer
+@record_signer_options
 @_reason
-@_policy
-@_remote
+@policy_option
+@registry_options
 @json_option
 def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
             config: Config, as_json: bool) -> None:
@@ -98,8 +64,8 @@ def promote(ref: str, stage: str, key_path: str | None, keyless: bool, reason: s
       modelcrate promote localhost:5000/team/bert:1.1.0 --to production --key alice.key \\
           --policy policy.yaml --reason "CAB-1234"
     """
-    promoted = lifecycle.promote(ref, to=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                                 gate=_gate(policy_path), ctx=_ctx(ref, config))
+    promoted = lifecycle.promote(ref, to=stage, signer=record_signer(key_path, keyless), reason=reason,
+                                 gate=load_gate(policy_path), ctx=context_for(ref, config))
     _landed("promoted", promoted, as_json)
 
 
@@ -108,15 +74,15 @@ def _stage_command(name: str, verb: str, run: Callable[..., lifecycle.Promoted],
 
     @click.argument("repo")
     @click.option("--stage", required=True, help="The stage to change.")
-    @_signer
+    @record_signer_options
     @_reason
-    @_policy
-    @_remote
+    @policy_option
+    @registry_options
     @json_option
     def command(repo: str, stage: str, key_path: str | None, keyless: bool, reason: str, policy_path: str | None,
                 config: Config, as_json: bool) -> None:
-        promoted = run(repo, stage=stage, signer=_signer_of(key_path, keyless), reason=reason,
-                       gate=_gate(policy_path), ctx=_ctx(repo, config))
+        promoted = run(repo, stage=stage, signer=record_signer(key_path, keyless), reason=reason,
+                       gate=load_gate(policy_path), ctx=context_for(repo, config))
         _landed(verb, promoted, as_json)
 
     command.__doc__ = doc
@@ -141,8 +107,8 @@ _stage_command("demote", "emptied", lifecycle.demote, """Empty a stage (resolvin
 @click.argument("ref")
 @click.option("--reason", required=True, help="Why the model is deprecated (recorded, signed).")
 @click.option("--successor", help="The model to use instead (pinned by digest when in the same repository).")
-@_signer
-@_remote
+@record_signer_options
+@registry_options
 @json_option
 def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None, keyless: bool, config: Config,
               as_json: bool) -> None:
@@ -153,8 +119,8 @@ def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None
       modelcrate deprecate localhost:5000/team/bert:1.0.0 --reason "superseded" \\
           --successor localhost:5000/team/bert:1.1.0 --key release.key
     """
-    stored = lifecycle.deprecate(ref, reason=reason, signer=_signer_of(key_path, keyless), successor=successor,
-                                 ctx=_ctx(ref, config))
+    stored = lifecycle.deprecate(ref, reason=reason, signer=record_signer(key_path, keyless), successor=successor,
+                                 ctx=context_for(ref, config))
     if as_json:
         emit_json({"reference": ref, **stored.to_dict()})
         return
@@ -164,11 +130,11 @@ def deprecate(ref: str, reason: str, successor: str | None, key_path: str | None
 
 @cli.command()
 @click.argument("ref")
-@_signer
+@record_signer_options
 @click.option("--reason", default="retired", show_default=True, help="Why (recorded in the signed records).")
 @click.option("--delete", is_flag=True, help="Then delete its version tag, where the store allows it.")
-@_policy
-@_remote
+@policy_option
+@registry_options
 @json_option
 def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: bool, policy_path: str | None,
            config: Config, as_json: bool) -> None:
@@ -180,8 +146,8 @@ def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: b
     Example:
       modelcrate retire localhost:5000/team/bert:1.0.0 --key alice.key --reason "CVE-2026-1234"
     """
-    retired = lifecycle.retire(ref, signer=_signer_of(key_path, keyless), reason=reason, delete=delete,
-                               gate=_gate(policy_path), ctx=_ctx(ref, config))
+    retired = lifecycle.retire(ref, signer=record_signer(key_path, keyless), reason=reason, delete=delete,
+                               gate=load_gate(policy_path), ctx=context_for(ref, config))
     if as_json:
         emit_json(retired.to_dict())
         return
@@ -191,18 +157,6 @@ def retire(ref: str, key_path: str | None, keyless: bool, reason: str, delete: b
     for note in retired.notes:
         echo(f"note: {note}", err=True)
     echo(retired.reference)
-
-
-def _parse_at(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--at {text!r} is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)") from None
-    if when.tzinfo is None:
-        raise UsageError(f"--at {text!r} has no time zone: add Z or an offset")
-    return when
 
 
 def _approvers(entry: Entry) -> str:
@@ -226,9 +180,9 @@ def _render_history(reports: list[lifecycle.StageReport], name: str) -> None:
 @click.argument("repo")
 @click.option("--stage", help="Only this stage (default: every stage with a history).")
 @click.option("--at", "at_text", help="Say what each stage held at this time (ISO 8601 with a zone).")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[str, ...], policy_path: str | None,
             config: Config, as_json: bool) -> None:
@@ -242,9 +196,9 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
       modelcrate history localhost:5000/team/bert --stage production --policy policy.yaml
       modelcrate history localhost:5000/team/bert --stage production --at 2026-03-01T12:00:00Z --key alice.pub
     """
-    when = _parse_at(at_text)
-    reports = lifecycle.history(repo, stage=stage, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                ctx=_ctx(repo, config))
+    when = parse_at(at_text)
+    reports = lifecycle.history(repo, stage=stage, gate=load_gate(policy_path), verifier=load_readers(pub_paths),
+                                ctx=context_for(repo, config))
     if when is None:
         if as_json:
             emit_json({"repository": repo, "stages": [r.to_dict() for r in reports]})
@@ -270,9 +224,9 @@ def history(repo: str, stage: str | None, at_text: str | None, pub_paths: tuple[
 
 @cli.command()
 @click.argument("repo")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
     """Every version of a repository: digest, created, stages, signatures, approvals, deprecation.
@@ -284,7 +238,7 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
     Example:
       modelcrate status localhost:5000/team/bert --policy policy.yaml
     """
-    gate, verifier, ctx = _gate(policy_path), _verifier(pub_paths), _ctx(repo, config)
+    gate, verifier, ctx = load_gate(policy_path), load_readers(pub_paths), context_for(repo, config)
     result = lifecycle.status(repo, gate=gate, verifier=verifier, ctx=ctx)
     running = _running(repo, gate, verifier, ctx)
     if as_json:
@@ -321,14 +275,14 @@ def _running(repo: str, gate: Gate | None, verifier: Verifier | None, ctx: lifec
 
 @cli.command()
 @click.argument("ref")
-@_readers
-@_policy
+@readers_option
+@policy_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="plain", show_default=True,
               help="plain: NAME@sha256:…; kustomize: a patch of an InferenceService's storageUri; "
                    "helm: a values file.")
 @click.option("--inference-service", default=None,
               help="With --format kustomize: the InferenceService the patch targets (default: any).")
-@_remote
+@registry_options
 @json_option
 def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, fmt: str, inference_service: str | None,
             config: Config, as_json: bool) -> None:
@@ -343,23 +297,21 @@ def resolve(ref: str, pub_paths: tuple[str, ...], policy_path: str | None, fmt: 
       modelcrate resolve localhost:5000/team/bert:production --policy policy.yaml
       modelcrate resolve localhost:5000/team/bert:production --key alice.pub --format helm > values-model.yaml
     """
-    resolved = lifecycle.resolve(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                 ctx=_ctx(ref, config))
+    resolved = api.resolve(ref, gate=load_gate(policy_path), verifier=load_readers(pub_paths), config=config)
     for warning in resolved.warnings:
         echo(f"warning: {warning}", err=True)
     if as_json:
         emit_json(resolved.to_dict())
     else:
-        name = resolved.reference.rsplit("@", 1)[0]
-        echo(render_pin(name, resolved.digest, fmt, inference_service=inference_service))
+        echo(render_pin(resolved.name, resolved.digest, fmt, inference_service=inference_service))
     sys.stdout.flush()
 
 
 def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: str | None,
                        cfg: Config) -> None:
     """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
-    found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=_gate(policy_path),
-                                  verifier=_verifier((pub_key,) if pub_key else ()),
+    found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=load_gate(policy_path),
+                                  verifier=load_readers((pub_key,) if pub_key else ()),
                                   ctx=lifecycle.Context(cfg, cfg.remote))
     if found is not None:
         f = found.facts

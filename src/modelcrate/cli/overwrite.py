@@ -43,7 +43,7 @@ def _overwrite(force: bool, key_path: str | None, reason: str) -> Overwrite | No
             raise UsageError("--key and --reason record a forced overwrite: they go with --force")
         return None
     from ..lifecycle.versions import Overwrite  # the lifecycle package, only when forcing
-    from .signing import load_signer
+    from .signers import load_signer
 
     if key_path is None:
         return Overwrite(None, reason)  # refused with a clear message, only if a version tag would move

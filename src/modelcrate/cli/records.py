@@ -16,10 +16,10 @@ import click
 
 from ..tracking import api as tracking
 from ..config import Config
-from .app import cli, emit_json, json_option
-from .lifecycle import _ctx, _gate, _parse_at, _policy, _readers, _remote, _signer, _signer_of, _verifier
+from .app import cli, emit_json, json_option, registry_options
+from .lifecycle_options import (context_for, load_gate, load_readers, parse_at, policy_option, readers_option,
+                                record_signer, record_signer_options)
 from .render import echo, table
-from .app import options as _options
 
 _environment = click.option("--environment", "-e", required=True, help="The environment (e.g. prod-eu).")
 
@@ -48,9 +48,9 @@ def _recorded(result: tracking.Recorded, as_json: bool, verb: str) -> None:
 @click.option("--replicas", type=click.IntRange(min=0), help="How many replicas run it.")
 @click.option("--strict", is_flag=True, help="Refuse (write nothing) when the model is not in the stage the "
                                              "policy binds the environment to.")
-@_signer
-@_policy
-@_remote
+@record_signer_options
+@policy_option
+@registry_options
 @json_option
 def record(ref: str, environment: str, endpoint: str | None, replicas: int | None, strict: bool,
            key_path: str | None, keyless: bool, policy_path: str | None, config: Config, as_json: bool) -> None:
@@ -61,19 +61,19 @@ def record(ref: str, environment: str, endpoint: str | None, replicas: int | Non
       modelcrate deployment record localhost:5000/team/bert:production -e prod-eu \\
           --endpoint https://bert.prod-eu.example.com --replicas 3 --key deployer.key --policy policy.yaml
     """
-    result = tracking.record_deployment(ref, environment=environment, signer=_signer_of(key_path, keyless),
+    result = tracking.record_deployment(ref, environment=environment, signer=record_signer(key_path, keyless),
                                         endpoint=endpoint, replicas=replicas, strict=strict,
-                                        gate=_gate(policy_path),
-                                        ctx=_ctx(ref, config))
+                                        gate=load_gate(policy_path),
+                                        ctx=context_for(ref, config))
     _recorded(result, as_json, "deployed")
 
 
 @deployment.command(name="end")
 @click.argument("ref")
 @_environment
-@_signer
-@_policy
-@_remote
+@record_signer_options
+@policy_option
+@registry_options
 @json_option
 def end(ref: str, environment: str, key_path: str | None, keyless: bool, policy_path: str | None,
         config: Config, as_json: bool) -> None:
@@ -83,9 +83,9 @@ def end(ref: str, environment: str, key_path: str | None, keyless: bool, policy_
     Example:
       modelcrate deployment end localhost:5000/team/bert:1.0.0 -e prod-eu --key deployer.key
     """
-    result = tracking.record_deployment(ref, environment=environment, signer=_signer_of(key_path, keyless),
-                                        event="end", gate=_gate(policy_path),
-                                        ctx=_ctx(ref, config))
+    result = tracking.record_deployment(ref, environment=environment, signer=record_signer(key_path, keyless),
+                                        event="end", gate=load_gate(policy_path),
+                                        ctx=context_for(ref, config))
     _recorded(result, as_json, "ended")
 
 
@@ -95,8 +95,8 @@ def pull_attachments(ref: str, digest: str, out_dir: str, pub_key: str | None, p
     from ..format.reference import Reference
     from ..lifecycle import Context
 
-    written = tracking.save_attachments(f"{Reference.parse(ref).name}@{digest}", out_dir, gate=_gate(policy_path),
-                                        verifier=_verifier((pub_key,) if pub_key else ()), force=force,
+    written = tracking.save_attachments(f"{Reference.parse(ref).name}@{digest}", out_dir, gate=load_gate(policy_path),
+                                        verifier=load_readers((pub_key,) if pub_key else ()), force=force,
                                         ctx=Context(config, config.remote))
     for path in written:
         echo(f"attachment: {path}", err=True)
@@ -110,9 +110,9 @@ def _short(digest: str | None) -> str:
 @click.argument("repo")
 @click.option("--environment", "-e", help="Only this environment.")
 @click.option("--at", "at_text", help="What ran where at this time (ISO 8601 with a zone).")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def deployments(repo: str, environment: str | None, at_text: str | None, pub_paths: tuple[str, ...],
                 policy_path: str | None, config: Config,
@@ -124,8 +124,8 @@ def deployments(repo: str, environment: str | None, at_text: str | None, pub_pat
       modelcrate deployments localhost:5000/team/bert --policy policy.yaml
       modelcrate deployments localhost:5000/team/bert -e prod-eu --at 2026-03-01T12:00:00Z --key deployer.pub
     """
-    result = tracking.deployments(repo, environment=environment, at=_parse_at(at_text), gate=_gate(policy_path),
-                                  verifier=_verifier(pub_paths), ctx=_ctx(repo, config))
+    result = tracking.deployments(repo, environment=environment, at=parse_at(at_text), gate=load_gate(policy_path),
+                                  verifier=load_readers(pub_paths), ctx=context_for(repo, config))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -152,8 +152,8 @@ _doc_type = click.option("--type", "doc_type", required=True,
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @_doc_type
 @click.option("--media-type", help="The document's media type (default: from the file name).")
-@_signer
-@_remote
+@record_signer_options
+@registry_options
 @json_option
 def attach(ref: str, file: str, doc_type: str, media_type: str | None, key_path: str | None, keyless: bool,
            config: Config, as_json: bool) -> None:
@@ -164,9 +164,9 @@ def attach(ref: str, file: str, doc_type: str, media_type: str | None, key_path:
       modelcrate attach localhost:5000/team/bert:1.1.0 validation.pdf --type validation-report --key qa.key
       modelcrate attach team/bert:1.1.0 bom.cdx.json --type sbom --key release.key
     """
-    reference, stored, att = tracking.attach(ref, file, doc_type=doc_type, signer=_signer_of(key_path, keyless),
+    reference, stored, att = tracking.attach(ref, file, doc_type=doc_type, signer=record_signer(key_path, keyless),
                                              media_type=media_type,
-                                             ctx=_ctx(ref, config))
+                                             ctx=context_for(ref, config))
     if as_json:
         emit_json({"reference": reference, **att.to_dict(), "record": stored.descriptor.digest})
         return
@@ -183,9 +183,9 @@ def attachment() -> None:
 @attachment.command(name="list")
 @click.argument("ref")
 @click.option("--type", "doc_type", help="Only this document type.")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def list_(ref: str, doc_type: str | None, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
     """List the verified documents attached to a model.
@@ -194,8 +194,8 @@ def list_(ref: str, doc_type: str | None, pub_paths: tuple[str, ...], policy_pat
     Example:
       modelcrate attachment list localhost:5000/team/bert:1.1.0 --policy policy.yaml
     """
-    found = tracking.attachments(ref, doc_type=doc_type, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                 ctx=_ctx(ref, config))
+    found = tracking.attachments(ref, doc_type=doc_type, gate=load_gate(policy_path), verifier=load_readers(pub_paths),
+                                 ctx=context_for(ref, config))
     if as_json:
         emit_json({"reference": ref, "attachments": [a.to_dict() for a in found]})
         return
@@ -211,9 +211,9 @@ def list_(ref: str, doc_type: str | None, pub_paths: tuple[str, ...], policy_pat
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
               help="Write the document here (default: its recorded name in the current directory).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 def get(ref: str, doc_type: str, out: str | None, force: bool, pub_paths: tuple[str, ...],
         policy_path: str | None, config: Config) -> None:
     """Fetch the newest document of a type attached to a model, digest-verified.
@@ -223,8 +223,8 @@ def get(ref: str, doc_type: str, out: str | None, force: bool, pub_paths: tuple[
       modelcrate attachment get localhost:5000/team/bert:1.1.0 --type validation-report -o report.pdf \\
           --key qa.pub
     """
-    fetched = tracking.get_attachment(ref, doc_type=doc_type, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                                      ctx=_ctx(ref, config))
+    fetched = tracking.get_attachment(ref, doc_type=doc_type, gate=load_gate(policy_path),
+                                      verifier=load_readers(pub_paths), ctx=context_for(ref, config))
     path = tracking.save(fetched, out or Path.cwd() / fetched.attachment.fields.name, force=force)
     echo(f"wrote {path} ({fetched.attachment.fields.size} bytes, {fetched.attachment.fields.digest}, "
                f"signed by {fetched.attachment.signer})", err=True)
@@ -234,9 +234,9 @@ def get(ref: str, doc_type: str, out: str | None, force: bool, pub_paths: tuple[
 @cli.command()
 @click.argument("ref")
 @click.option("--name", help="Only this metric.")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path: str | None, config: Config, as_json: bool) -> None:
     """Metrics over versions and time: the metadata's and those of verified evaluations (incl. production).
@@ -246,8 +246,8 @@ def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path:
       modelcrate metrics localhost:5000/team/bert --name accuracy --policy policy.yaml
       modelcrate metrics localhost:5000/team/bert:1.1.0 --key monitor.pub --json
     """
-    rows = tracking.metrics(ref, name=name, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                            ctx=_ctx(ref, config))
+    rows = tracking.metrics(ref, name=name, gate=load_gate(policy_path), verifier=load_readers(pub_paths),
+                            ctx=context_for(ref, config))
     if as_json:
         emit_json({"reference": ref, "metrics": [r.to_dict() for r in rows]})
         return
@@ -266,9 +266,9 @@ def metrics(ref: str, name: str | None, pub_paths: tuple[str, ...], policy_path:
 @click.option("--polls", type=click.IntRange(min=1), help="With --follow: stop after this many polls.")
 @click.option("--exec", "exec_cmd", metavar="CMD",
               help="Run CMD for each event with the event's JSON on stdin (split like a shell, never run by one).")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 @json_option
 def events(where: str, since_text: str | None, follow: bool, interval: float, polls: int | None,
            exec_cmd: str | None, pub_paths: tuple[str, ...], policy_path: str | None, config: Config,
@@ -290,12 +290,12 @@ def events(where: str, since_text: str | None, follow: bool, interval: float, po
 
     from ..tracking.events import follow as follow_events
 
-    since = _parse_at(since_text)
+    since = parse_at(since_text)
     argv = shlex.split(exec_cmd) if exec_cmd else None
     if exec_cmd is not None and not argv:
         raise click.UsageError("--exec needs a command")
-    gate, verifier = _gate(policy_path), _verifier(pub_paths)
-    ctx = _ctx(where if "/" in where else f"{where}/x", config)
+    gate, verifier = load_gate(policy_path), load_readers(pub_paths)
+    ctx = context_for(where if "/" in where else f"{where}/x", config)
 
     def poll() -> list:
         found, notes = tracking.events(where, since=since, gate=gate, verifier=verifier, ctx=ctx)

@@ -9,9 +9,9 @@ import click
 from .._internal.fsutil import atomic_write
 from ..report import api as report_api
 from ..config import Config
-from .app import cli
+from .app import cli, registry_options
+from .lifecycle_options import context_for, load_gate, load_readers, policy_option, readers_option
 from .render import echo
-from .lifecycle import _ctx, _gate, _policy, _readers, _remote, _verifier
 
 
 @cli.command()
@@ -22,9 +22,9 @@ from .lifecycle import _ctx, _gate, _policy, _readers, _remote, _verifier
 @click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
               help="Also write the evidence (the model, all its referrers, the stage histories) as an OCI layout "
                    "to this new directory, for offline re-verification.")
-@_readers
-@_policy
-@_remote
+@readers_option
+@policy_option
+@registry_options
 def report(ref: str, out: str | None, fmt: str, bundle_dir: str | None, pub_paths: tuple[str, ...],
            policy_path: str | None, config: Config) -> None:
     """Write a model's audit report: card, files, lineage, signatures, approvals, history, deployments,
@@ -37,8 +37,8 @@ def report(ref: str, out: str | None, fmt: str, bundle_dir: str | None, pub_path
       modelcrate report localhost:5000/team/bert:1.1.0 --policy policy.yaml -o report.html
       modelcrate report team/bert:1.1.0 --key release.pub --format json -o report.json --bundle evidence/
     """
-    doc = report_api.build(ref, gate=_gate(policy_path), verifier=_verifier(pub_paths),
-                           ctx=_ctx(ref, config), bundle=bundle_dir)
+    doc = report_api.build(ref, gate=load_gate(policy_path), verifier=load_readers(pub_paths),
+                           ctx=context_for(ref, config), bundle=bundle_dir)
     text = report_api.render(doc, fmt)
     if out is None:
         echo(text, nl=False)

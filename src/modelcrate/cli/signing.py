@@ -11,45 +11,23 @@ cosign's spellings are accepted where ours differ: ``--certificate-identity``, `
 from __future__ import annotations
 
 import json
-import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from .. import api
-from .._internal.inputs import MAX_SMALL_FILE, read_regular_file
 from ..config import Config
 from ..errors import UsageError
 from ..format.mediatypes import MAX_MANIFEST_BYTES
 from ..signing.keys import ALGORITHMS as KEY_ALGORITHMS
 from ..signing import statement as _statement
 from ..signing.statement import SIGNATURE_V1
-from .app import cli, complete_refs, deprecated_alias, emit_json, json_option, options, registry_options
+from .app import cli, complete_refs, deprecated_alias, emit_json, json_option, options, target_options
 from .render import echo
+from .signers import PASSWORD_ENV, key_password, load_signer, read_small_file, signer_options
 
-PASSWORD_ENV = "MODELCRATE_KEY_PASSWORD"
-COSIGN_PASSWORD_ENV = "COSIGN_PASSWORD"
-
-# ---- shared options -----------------------------------------------------------------------------------
-_target_options = options(
-    click.option("--local", is_flag=True, help="Use the local store even when REF names a registry."),
-    registry_options(legacy_ca_file=False),
-)
-
-_signer_options = options(
-    click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True),
-                 help="Private key (PEM, as `modelcrate keygen` writes it); password from "
-                      f"${PASSWORD_ENV} (or ${COSIGN_PASSWORD_ENV}) or a prompt."),
-    click.option("--cert", "cert_path", type=click.Path(dir_okay=False, exists=True),
-                 help="X.509 certificate for --key (PEM or DER): sign for enterprise PKI."),
-    click.option("--cert-chain", "chain_path", type=click.Path(dir_okay=False, exists=True),
-                 help="Intermediate certificates for --cert (PEM)."),
-    click.option("--keyless", is_flag=True,
-                 help="Sign keyless with Sigstore (token from $SIGSTORE_ID_TOKEN or the browser). Needs network."),
-)
-
+# ---- options ------------------------------------------------------------------------------------------
 _verifier_options = options(
     click.option("--key", "pub_path", type=click.Path(dir_okay=False, exists=True),
                  help="Accept signatures by this public key (PEM: ECDSA, Ed25519 or RSA)."),
@@ -70,49 +48,6 @@ _verifier_options = options(
     click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
                  help="A policy file (YAML) naming the accepted signers and required attestations."),
 )
-
-
-def _env_password() -> bytes | None:
-    for name in (PASSWORD_ENV, COSIGN_PASSWORD_ENV):
-        if os.environ.get(name) is not None:
-            return os.environ[name].encode("utf-8")
-    return None
-
-
-def _read(path: str, cap: int = MAX_SMALL_FILE) -> bytes:
-    return read_regular_file(path, cap, "the file")  # keys, certificates, predicates
-
-
-def _password(*, confirm: bool = False) -> bytes:
-    """The key password: the environment, else a prompt on a terminal, else a line of piped stdin (twice,
-    matching, for a new key); with nothing to read, one line naming the variable to set."""
-    env = _env_password()
-    if env is not None:
-        return env
-    if not sys.stdin.isatty():
-        return _piped_password(confirm).encode("utf-8")
-    question = "Password for the new private key" if confirm else "Password for the private key"
-    text = click.prompt(question, hide_input=True, confirmation_prompt=confirm, err=True, default="",
-                        show_default=False)
-    return str(text).encode("utf-8")
-
-
-def _piped_password(confirm: bool) -> str:
-    def line() -> str:
-        text = sys.stdin.readline()
-        if not text:
-            raise UsageError(f"the private key needs a password and there is no terminal to ask: set {PASSWORD_ENV}")
-        return text.rstrip("\r\n")
-
-    while True:
-        first = line()
-        if not confirm or line() == first:
-            return first
-
-
-def load_signer(key_path: str | None, cert_path: str | None, chain_path: str | None, keyless: bool) -> Any:
-    """The Signer the flags ask for (``--key`` [``--cert`` [``--cert-chain``]] or ``--keyless``)."""
-    return api.signer(key=key_path, password=_password, cert=cert_path, chain=chain_path, keyless=keyless)
 
 
 def load_verifier(pub_path: str | None, ca_path: str | None, chain_paths: tuple[str, ...],
@@ -151,7 +86,7 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
       MODELCRATE_KEY_PASSWORD=... modelcrate keygen --algorithm ed25519
     """
     api.check_keygen(output_key_prefix)  # refuse existing files before asking for a password
-    password = _password(confirm=True)
+    password = key_password(confirm=True)
     if not password:
         raise UsageError(f"an empty password is refused: set {PASSWORD_ENV} or type one")
     key_path, pub_path = api.keygen(output_key_prefix, password, algorithm=algorithm)
@@ -160,12 +95,12 @@ def keygen(output_key_prefix: str, algorithm: str) -> None:
 
 @cli.command()
 @click.argument("ref", shell_complete=complete_refs)
-@_signer_options
+@signer_options
 @click.option("--cosign-legacy", is_flag=True,
               help="Also write cosign's simple-signing signature at the sha256-<hex>.sig tag (for cosign v2, skopeo).")
 @click.option("--no-model-signing", is_flag=True,
               help="Do not store the OpenSSF model-signing (OMS) bundle over the model's files.")
-@_target_options
+@target_options
 @json_option
 def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str | None, keyless: bool,
          cosign_legacy: bool, no_model_signing: bool, local: bool, as_json: bool, config: Config) -> None:
@@ -199,7 +134,7 @@ def sign(ref: str, key_path: str | None, cert_path: str | None, chain_path: str 
 @cli.command()
 @click.argument("ref", shell_complete=complete_refs)
 @_verifier_options
-@_target_options
+@target_options
 @json_option
 def verify(ref: str, pub_path: str | None, ca_path: str | None, legacy_ca_path: str | None,
            chain_paths: tuple[str, ...], cert_identity: str | None, cert_oidc_issuer: str | None,
@@ -240,8 +175,8 @@ def verify(ref: str, pub_path: str | None, ca_path: str | None, legacy_ca_path: 
 @click.option("--dataset", help="Evaluation with --metric: the data the values were measured on.")
 @click.option("--phase", help="Evaluation: when it was measured (pre-release, production for monitoring).")
 @click.option("--window", help="Evaluation: the period measured, START/END (RFC 3339 UTC).")
-@_signer_options
-@_target_options
+@signer_options
+@target_options
 @json_option
 def attest(ref: str, predicate_type: str, predicate_path: str | None, metric_args: tuple[str, ...],
            dataset: str | None, phase: str | None, window: str | None, key_path: str | None, cert_path: str | None,
@@ -266,7 +201,7 @@ def attest(ref: str, predicate_type: str, predicate_path: str | None, metric_arg
     predicate = _evaluation_flags(uri, metric_args, dataset, phase, window, predicate_path)
     if predicate is None and predicate_path:
         try:
-            predicate = json.loads(_read(predicate_path, MAX_MANIFEST_BYTES))
+            predicate = json.loads(read_small_file(predicate_path, MAX_MANIFEST_BYTES))
         except ValueError:
             raise UsageError(f"{predicate_path} is not valid JSON") from None
         if not isinstance(predicate, dict):
@@ -317,7 +252,7 @@ def _evaluation_flags(uri: str, metric_args: tuple[str, ...], dataset: str | Non
 @click.argument("ref", shell_complete=complete_refs)
 @click.option("--type", "predicate_type", required=True, help="provenance, evaluation, or a predicate type URI.")
 @_verifier_options
-@_target_options
+@target_options
 @json_option
 def verify_attestation(ref: str, predicate_type: str, pub_path: str | None, ca_path: str | None,
                        legacy_ca_path: str | None, chain_paths: tuple[str, ...], cert_identity: str | None,
@@ -358,7 +293,7 @@ def _tree(nodes: list[Any], prefix: str = "") -> list[str]:
 
 @cli.command()
 @click.argument("ref", shell_complete=complete_refs)
-@_target_options
+@target_options
 @json_option
 def discover(ref: str, local: bool, as_json: bool, config: Config) -> None:
     """Show the signatures, attestations and other referrers of a model as a tree.

@@ -27,12 +27,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, try_clone
+from .._internal.fsutil import FileSink, atomic_write, fsync_dir, hash_copy, locked, start_writeback, try_clone
 from ..errors import NotFound, StoreError
 from ..format import canonical, digest as _digest
 from ..format.descriptor import Descriptor, build_index, declared_media_type, parse_index, successors
 from ..format.mediatypes import ANN_REF_NAME, MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_LAYOUT_VERSION, OCI_MANIFEST
 from ..format.reference import validate_tag
+from .blobfile import fetch_into, partial_name, partial_file
+from .target import Fetcher
 from .verify import read_all, verifying, drain
 
 _INDEX_LIMIT = 64 * 1024 * 1024  # index.json grows with tags, not with model size
@@ -57,6 +59,10 @@ def split_ref_name(ref_name: str) -> tuple[str, str | None, str | None]:
     if colon > slash:
         return name[:colon], name[colon + 1:], None
     return name, None, None
+
+
+# Blob directories with renames not yet fsync'ed (shared by every LocalStore of the process).
+_UNSYNCED: set[Path] = set()
 
 
 class LocalStore:
@@ -123,6 +129,30 @@ class LocalStore:
             drain(reader, FileSink(fd))  # the last read raises on a size or digest mismatch
             self._commit(fd, tmp, desc.digest)
 
+    def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
+        """Store blob ``desc`` fetched from ``source`` straight into its file: a registry writes it on one
+        or more connections, and a download interrupted in an earlier run resumes from the bytes that run
+        kept in ``ingest/partial-<hex>`` (hashed again first). Verified before it becomes visible."""
+        if self.has_blob(desc.digest):
+            return
+        dir_fd = os.open(self._ingest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            with partial_file(dir_fd, partial_name(desc)) as (fd, name, have):
+                written = 0
+
+                def hashed(n: int) -> None:  # bytes verified in order: start their writeback, so the
+                    nonlocal written       # fsync before the rename has little left to wait for
+                    start_writeback(fd, written, n)
+                    written += n
+                    if on_bytes is not None:
+                        on_bytes(n)
+                fetch_into(source, desc, fd, have=have, on_bytes=hashed)
+                self._commit(fd, os.path.join(self._ingest, name), desc.digest)
+                with contextlib.suppress(FileNotFoundError):  # the blob was there already
+                    os.unlink(name, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+
     def ingest_file(self, path: str | os.PathLike[str], media_type: str) -> Descriptor:
         """Store a file whose digest is unknown: clone it where the filesystem allows (no data copy),
         else copy it while hashing, reading the source once either way."""
@@ -163,7 +193,9 @@ class LocalStore:
         os.fsync(fd)
         os.chmod(tmp, 0o444)
         os.replace(tmp, final)
-        fsync_dir(self._blobs)
+        # The rename is made durable before the next index.json write (update_entries), not per blob:
+        # until an entry reaches the blob, losing it in a crash loses nothing.
+        _UNSYNCED.add(self._blobs)
 
     def read_small(self, desc: Descriptor, limit: int = MAX_MANIFEST_BYTES) -> bytes:
         with self.open_blob(desc) as f:
@@ -189,6 +221,9 @@ class LocalStore:
         """Read-modify-write index.json under the exclusive lock."""
         with self._index_lock():
             entries = change(self.entries())
+            if self._blobs in _UNSYNCED:
+                _UNSYNCED.discard(self._blobs)
+                fsync_dir(self._blobs)
             atomic_write(self.root / "index.json", build_index(entries))
 
     def set_ref(self, ref_name: str, desc: Descriptor) -> None:
@@ -306,6 +341,9 @@ class LocalRepository:
 
     def push(self, desc: Descriptor, stream: BinaryIO) -> None:
         self.store.push_blob(desc, stream)
+
+    def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.store.pull_blob(desc, source, on_bytes)
 
     def ingest_file(self, path: str, media_type: str) -> Descriptor:
         return self.store.ingest_file(path, media_type)

@@ -7,6 +7,7 @@ asking "is this a registry?".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -97,4 +98,22 @@ class UploadStarter(Protocol):
 class FileIngester(Protocol):
     def ingest_file(self, path: str, media_type: str) -> Descriptor:
         """Store a file whose digest is not yet known, hashing while copying; return its descriptor."""
+        ...
+
+
+@runtime_checkable
+class FileFetcher(Protocol):
+    def fetch_into(self, desc: Descriptor, fd: int, *, have: int = 0,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
+        """Write blob ``desc`` into the read-write file ``fd``, verified before returning (a wrong digest
+        raises); ``have`` bytes of it are already in the file (hashed, not fetched again). On an error the
+        file keeps only a prefix of the blob, so a later call can resume from its size."""
+        ...
+
+
+@runtime_checkable
+class BlobPuller(Protocol):
+    def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
+        """Store blob ``desc`` from ``source`` by writing it into a file of this target's own (resumable
+        where the source is a :class:`FileFetcher`), verified before it becomes visible."""
         ...

@@ -9,7 +9,6 @@ reads a chain, :mod:`.writer` appends to one, :mod:`.deprecation` signs and find
 from .api import (
     Context,
     Promoted,
-    Resolved,
     Retired,
     StageReport,
     demote,
@@ -17,12 +16,11 @@ from .api import (
     deprecated,
     history,
     promote,
-    resolve,
     retire,
     rollback,
 )
 from .deprecation import deprecation_of
 from .overview import VersionStatus, status
 
-__all__ = ["Context", "Promoted", "Resolved", "Retired", "StageReport", "VersionStatus", "demote", "deprecate",
-           "deprecated", "deprecation_of", "history", "promote", "resolve", "retire", "rollback", "status"]
+__all__ = ["Context", "Promoted", "Retired", "StageReport", "VersionStatus", "demote", "deprecate",
+           "deprecated", "deprecation_of", "history", "promote", "retire", "rollback", "status"]

@@ -1,4 +1,4 @@
-"""The lifecycle by reference strings: promote, rollback, demote, deprecate, retire, history, status, resolve.
+"""The lifecycle by reference strings: promote, rollback, demote, deprecate, retire, history, status.
 
 A reference with a registry host is that registry's repository; one without is the local store. Each
 function opens the Target, calls the operations of this package and returns plain values; none prints.
@@ -9,8 +9,10 @@ history heads are remembered in the store's state directory (:mod:`.checkpoint`)
 >>> from modelcrate import lifecycle                                                  # doctest: +SKIP
 >>> lifecycle.promote("localhost:5000/team/bert:1.1", to="production", signer=signer,
 ...                   gate=PolicyGate.load("policy.yaml"))                            # doctest: +SKIP
->>> lifecycle.resolve("localhost:5000/team/bert:production", gate=gate).reference     # doctest: +SKIP
+>>> modelcrate.resolve("localhost:5000/team/bert:production", gate=gate).reference    # doctest: +SKIP
 'localhost:5000/team/bert@sha256:…'
+
+A stage is resolved by :func:`modelcrate.resolve` (its checks are :func:`resolve_in`, on an open Target).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..content.target import TagLister, Target
 from ..errors import InvalidReference, ModelcrateError, NotFound, PolicyViolation, UsageError
 from ..format.descriptor import Descriptor
 from ..format.reference import Reference
+from ..results import Resolved
 from ..signatures import Signer, Stored, Verifier, read_subject
 from ..targets import open_target
 from ..targets import resolve as resolve_checked
@@ -322,73 +325,51 @@ def history(repo: str, *, stage: str | None = None, gate: Gate | None = None, ve
     return [rep for rep in reports if rep.history.entries or rep.tagged or stage]
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """What a deployment pins: ``reference`` is ``name@sha256:…``."""
-
-    reference: str
-    digest: str
-    stage: str | None
-    entry: Entry | None
-    decision: Decision | None
-    deprecation: Deprecated | None
-    warnings: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {"reference": self.reference, "digest": self.digest, "stage": self.stage,
-                "entry": self.entry.to_dict() if self.entry else None,
-                "rules": [r.to_dict() for r in self.decision.rules] if self.decision else [],
-                "deprecation": self.deprecation.to_dict() if self.deprecation else None,
-                "warnings": list(self.warnings)}
-
-
 def _is_stage(tag: str | None, target: Target, gate: Gate) -> bool:
     return tag is not None and not is_lifecycle_tag(tag) and tag in stages_of(target, gate)
 
 
-def resolve(ref: str, *, gate: Gate | None = None, verifier: Verifier | None = None,
-            ctx: Context = DEFAULT_CONTEXT) -> Resolved:
-    """Resolve a version or stage reference to ``name@digest``. For a stage, with a policy or keys: its
-    history must verify, extend the checkpoint and match the tag, and the policy must hold for the model
-    now; otherwise :class:`PolicyViolation` (or a subclass) names what failed."""
+def resolve_in(target: Target, r: Reference, *, gate: Gate | None, verifier: Verifier | None,
+               ctx: Context) -> Resolved:
+    """Resolve a version or stage reference in ``target`` (``modelcrate.resolve`` opens it). For a stage,
+    with a policy or keys: its history must verify, extend the checkpoint and match the tag, and the policy
+    must hold for the model now; otherwise :class:`PolicyViolation` (or a subclass) names what failed."""
     policy = gate
     gate = gate or NoPolicy()
-    r = Reference.parse(ref).or_latest()
     warnings: list[str] = []
     entry = decision = None
-    with opened(r, ctx, push=False) as target:
-        stage = r.tag if not r.digest and _is_stage(r.tag, target, gate) else None
-        if stage is not None and (policy is not None or verifier is not None):
-            reader = _reader(gate, stage, verifier)
-            if isinstance(reader, UnverifiedRecords):  # anyone may move it: nothing proves who did
-                raise PolicyViolation(f"the policy names no promoters for {stage}, so its history cannot show "
-                                      f"who moved {r.name}:{stage}",
-                                      hint="add promoters for the stage to the policy, or pass their keys")
-            state = _verified_stage(target, r.name, stage, reader, ctx)
-            if state.untracked:
-                raise _chain.UntrackedMove(state.untracked)
-            entry = state.history.head
-            if state.history.current is None:
-                raise PolicyViolation(f"stage {stage} of {r.name} is empty"
-                                      + (f" ({entry.promotion.action} #{entry.sequence})" if entry else ""))
-            desc = target.resolve(state.history.current)
-        else:
-            desc = resolve_checked(target, r)
-            if stage is not None:
-                warnings.append(f"the {stage} history was not verified: give a policy or the promoters' keys")
-        if policy is not None and stage is not None:
-            # The predecessor rule held when the promotion was made (its signed record proves that); what
-            # is re-checked is the model itself: signatures, evidence, approvals, deprecation.
-            decision = policy.decide(target, desc, r.name, stage, StageContext(frozenset(gate.stages()), ""))
-            if decision.refused:
-                raise _refused(f"{r.name}:{stage} ({desc.digest})",
-                               Decision(tuple(o for o in decision.rules if o.passed is False), decision.evidence))
-        deprecation = _deprecation(target, desc, r.name, gate, verifier)
+    stage = r.tag if not r.digest and _is_stage(r.tag, target, gate) else None
+    if stage is not None and (policy is not None or verifier is not None):
+        reader = _reader(gate, stage, verifier)
+        if isinstance(reader, UnverifiedRecords):  # anyone may move it: nothing proves who did
+            raise PolicyViolation(f"the policy names no promoters for {stage}, so its history cannot show "
+                                  f"who moved {r.name}:{stage}",
+                                  hint="add promoters for the stage to the policy, or pass their keys")
+        state = _verified_stage(target, r.name, stage, reader, ctx)
+        if state.untracked:
+            raise _chain.UntrackedMove(state.untracked)
+        entry = state.history.head
+        if state.history.current is None:
+            raise PolicyViolation(f"stage {stage} of {r.name} is empty"
+                                  + (f" ({entry.promotion.action} #{entry.sequence})" if entry else ""))
+        desc = target.resolve(state.history.current)
+    else:
+        desc = resolve_checked(target, r)
+        if stage is not None:
+            warnings.append(f"the {stage} history was not verified: give a policy or the promoters' keys")
+    if policy is not None and stage is not None:
+        # The predecessor rule held when the promotion was made (its signed record proves that); what
+        # is re-checked is the model itself: signatures, evidence, approvals, deprecation.
+        decision = policy.decide(target, desc, r.name, stage, StageContext(frozenset(gate.stages()), ""))
+        if decision.refused:
+            raise _refused(f"{r.name}:{stage} ({desc.digest})",
+                           Decision(tuple(o for o in decision.rules if o.passed is False), decision.evidence))
+    deprecation = _deprecation(target, desc, r.name, gate, verifier)
     if deprecation is not None:
         f = deprecation.facts
         warnings.append(f"{r.name}@{desc.digest} is {f.status}: {f.reason}"
                         + (f" (successor: {f.successor})" if f.successor else ""))
-    return Resolved(f"{r.name}@{desc.digest}", desc.digest, stage, entry, decision, deprecation, tuple(warnings))
+    return Resolved(f"{r.name}@{desc.digest}", r.name, desc, stage, entry, decision, deprecation, tuple(warnings))
 
 
 def _deprecation(target: Target, desc: Descriptor, name: str, gate: Gate, verifier: Verifier | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import InvalidReference
 from ..format.reference import (HISTORY_TAG_PREFIX, STAGE_TAGS, is_history_tag, is_referrers_tag,
                                 is_reserved_tag)
-from ..signing.approval import check_stage_name
+from ..signing.predicates import check_name
 
 DEFAULT_STAGES = STAGE_TAGS
 HEAD_PREFIX = HISTORY_TAG_PREFIX
@@ -18,7 +18,7 @@ HEAD_PREFIX = HISTORY_TAG_PREFIX
 def validate_stage(stage: str) -> str:
     """A stage name (the one rule approvals and policies use too): a lowercase letter, then up to 31
     lowercase letters, digits or ``-``, and not a referrer tag (``sha256-…``)."""
-    check_stage_name(stage)
+    check_name("stage", stage)
     if is_referrers_tag(stage):
         raise InvalidReference(f"stage {stage!r} is reserved: sha256-… tags hold referrers")
     return stage

@@ -51,7 +51,7 @@ from .model_signing import (
     write_model_signature,
 )
 from .policy import Policy, PolicyResult, check_policy, load_policy, parse_policy, verify_before_pull
-from .records import Budget, Collected, Record, attach_record, collect_records
+from .records import Budget, Collected, Record, attach_record, collect_records, parsed_records
 from .results import SignResult, Stored, Verified
 from .sign_attest import attest, default_predicate, evaluation_from_metadata, has_default_predicate, sign
 from .signers import (
@@ -74,7 +74,8 @@ __all__ = [
     "Stored", "Verified", "Verifier", "attach_record", "attest", "check_model_signature_request", "check_policy",
     "check_signature_path", "collect_records", "default_predicate", "describe_bundle_signer", "discover",
     "evaluation_from_metadata", "has_default_predicate", "identity_token", "load_policy", "model_signature",
-    "oms_inputs", "parse_policy", "prepare_model_signature", "read_subject", "save_model_signature", "sign",
+    "oms_inputs", "parse_policy", "parsed_records", "prepare_model_signature", "read_subject",
+    "save_model_signature", "sign",
     "unpack_with_signature",
     "verify", "verify_attestation", "verify_before_pull", "write_cosign_signature", "write_model_signature",
 ]

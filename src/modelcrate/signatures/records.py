@@ -2,7 +2,7 @@
 
 Signatures, attestations and (next) approvals, promotions and deprecations are all records; they differ
 only in predicate type and predicate. :func:`attach_record` writes one; :func:`collect_records` is the one
-path that finds and verifies them.
+path that finds and verifies them (:func:`parsed_records` also parses their predicates).
 
 Referrers are untrusted: anyone with write access to the repository can list thousands of them or make
 an index entry point at nothing. So collecting is bounded. Candidates are chosen from what the listing
@@ -14,15 +14,15 @@ decides what is accepted, so a listing can hide a record (as deleting it could) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..content import referrers as _referrers
 from ..content.referrers import Candidate, Referrer
 from ..content.target import Target
-from ..errors import InvalidManifest, SignatureError
+from ..errors import InvalidManifest, ModelcrateError, SignatureError
 from ..format import digest as _digest
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_CREATED
@@ -41,6 +41,8 @@ from .bundles import (
 from .results import Stored
 from .signers import Signer
 from .verifiers import Verifier
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,20 @@ def collect_records(target: Target, subject: Descriptor, name: str, verifier: Ve
     listed, notes = _referrers.candidates(target, subject)
     return collect_listed(target, subject, verifier, _statement.predicate_type_uri(predicate_type),
                           [c for c in listed if not c.legacy], notes, budget)
+
+
+def parsed_records(target: Target, subject: Descriptor, name: str, verifier: Verifier, *, predicate_type: str,
+                   parse: Callable[[dict[str, Any]], T]) -> list[tuple[Record, T]]:
+    """Every verified record of ``predicate_type`` (as :func:`collect_records`) with its predicate parsed by
+    ``parse``. A record whose predicate does not parse is left out: signed by an accepted key but
+    malformed, it says nothing."""
+    out = []
+    for r in collect_records(target, subject, name, verifier, predicate_type=predicate_type).records:
+        try:
+            out.append((r, parse(r.predicate)))
+        except ModelcrateError:
+            continue
+    return out
 
 
 class _Spend:

@@ -17,30 +17,20 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelcrate.errors import SignatureError, UsageError
-from modelcrate.signing.predicates import timestamp
+from modelcrate.errors import UsageError
+from modelcrate.signing.predicates import check_name, rebuilt, timestamp
 
 APPROVAL_V1 = "https://modelcrate.dev/approval/v1"
 DECISIONS = ("approve", "reject")
 MAX_COMMENT = 4096
 
-# Stage names become tags: lowercase, starting with a letter, so a stage never looks like a version.
-STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_FIELDS = {"stage", "decision", "subjectDigest", "actor", "comment", "time"}
-
-
-def check_stage_name(stage: Any) -> str:
-    """``stage`` if it is a valid stage name; UsageError otherwise."""
-    if not isinstance(stage, str) or not STAGE_NAME.fullmatch(stage):
-        raise UsageError(f"stage {stage!r} is not a valid stage name (lowercase letters, digits and '-', "
-                         "starting with a letter, at most 32)")
-    return stage
+_FIELDS = {"stage": "stage", "decision": "decision", "subjectDigest": "subject_digest", "actor": "actor",
+           "comment": "comment", "time": "time"}  # JSON field -> argument of approval_predicate
 
 
 @dataclass(frozen=True)
@@ -58,7 +48,7 @@ class ApprovalFields:
 def approval_predicate(*, stage: str, decision: str, subject_digest: str, actor: str, time: datetime | str,
                        comment: str | None = None) -> dict[str, Any]:
     """The predicate of an approval (or rejection) of ``subject_digest`` for ``stage``."""
-    check_stage_name(stage)
+    check_name("stage", stage)
     if decision not in DECISIONS:
         raise UsageError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not isinstance(subject_digest, str) or not _DIGEST.fullmatch(subject_digest):
@@ -78,16 +68,6 @@ def approval_predicate(*, stage: str, decision: str, subject_digest: str, actor:
 
 def parse_approval(predicate: Any) -> ApprovalFields:
     """Check a verified approval predicate; :class:`SignatureError` naming the bad field."""
-    if not isinstance(predicate, Mapping):
-        raise SignatureError("approval predicate is not an object")
-    unknown = set(predicate) - _FIELDS
-    if unknown:
-        raise SignatureError(f"approval predicate has unknown fields: {', '.join(sorted(map(str, unknown)))}")
-    try:
-        fields = approval_predicate(stage=predicate.get("stage"), decision=predicate.get("decision"),
-                                    subject_digest=predicate.get("subjectDigest"), actor=predicate.get("actor"),
-                                    time=predicate.get("time"), comment=predicate.get("comment"))
-    except UsageError as exc:
-        raise SignatureError(f"approval predicate: {exc}") from None
+    fields = rebuilt("approval", predicate, approval_predicate, _FIELDS)
     return ApprovalFields(fields["stage"], fields["decision"], fields["subjectDigest"], fields["actor"],
                           datetime.fromisoformat(fields["time"]), fields.get("comment"))

@@ -13,30 +13,22 @@ taken from a VERIFIED statement and returns typed fields, raising :class:`Signat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelcrate.errors import SignatureError, UsageError
-from modelcrate.signing.predicates import timestamp
+from modelcrate.errors import UsageError
+from modelcrate.signing.predicates import check_name, rebuilt, timestamp
 
 DEPLOYMENT_V1 = "https://modelcrate.dev/deployment/v1"
 EVENTS = ("record", "end")
 MAX_TEXT = 2048
 MAX_REPLICAS = 1_000_000
-ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]{1,2000}")
-_FIELDS = {"environment", "event", "digest", "endpoint", "replicas", "actor", "time", "stage", "historyEntry"}
-
-
-def check_environment(name: Any) -> str:
-    """``name`` if it is a valid environment name; UsageError otherwise."""
-    if not isinstance(name, str) or not ENVIRONMENT_NAME.fullmatch(name):
-        raise UsageError(f"environment {str(name)[:80]!r} is not a valid name (lowercase letters, digits and "
-                         "'-', starting with a letter, at most 63)")
-    return name
+_FIELDS = {"environment": "environment", "event": "event", "digest": "digest", "endpoint": "endpoint",
+           "replicas": "replicas", "actor": "actor", "time": "time", "stage": "stage",
+           "historyEntry": "history_entry"}  # JSON field -> argument of deployment_predicate
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ def deployment_predicate(*, environment: str, event: str, digest: str, actor: st
                          endpoint: str | None = None, replicas: int | None = None, stage: str | None = None,
                          history_entry: str | None = None) -> dict[str, Any]:
     """The predicate of a deployment event of ``digest`` in ``environment``."""
-    check_environment(environment)
+    check_name("environment", environment)
     if event not in EVENTS:
         raise UsageError(f"event must be one of {', '.join(EVENTS)}, not {str(event)[:40]!r}")
     for key, value in (("digest", digest), ("historyEntry", history_entry)):
@@ -76,8 +68,8 @@ def deployment_predicate(*, environment: str, event: str, digest: str, actor: st
     if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int)
                                  or not 0 <= replicas <= MAX_REPLICAS):
         raise UsageError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}")
-    if stage is not None and (not isinstance(stage, str) or not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", stage)):
-        raise UsageError(f"stage {str(stage)[:40]!r} is not a valid stage name")
+    if stage is not None:
+        check_name("stage", stage)
     return {"environment": environment, "event": event, "digest": digest, "endpoint": endpoint,
             "replicas": replicas, "actor": actor, "time": timestamp(time), "stage": stage,
             "historyEntry": history_entry}
@@ -85,18 +77,6 @@ def deployment_predicate(*, environment: str, event: str, digest: str, actor: st
 
 def parse_deployment(predicate: Any) -> DeploymentFields:
     """Check a verified deployment predicate; :class:`SignatureError` naming the bad field."""
-    if not isinstance(predicate, Mapping):
-        raise SignatureError("deployment predicate is not an object")
-    unknown = set(predicate) - _FIELDS
-    if unknown:
-        raise SignatureError(f"deployment predicate has unknown fields: {', '.join(sorted(map(str, unknown)))}")
-    try:
-        f = deployment_predicate(environment=predicate.get("environment"), event=predicate.get("event"),
-                                 digest=predicate.get("digest"), actor=predicate.get("actor"),
-                                 time=predicate.get("time"), endpoint=predicate.get("endpoint"),
-                                 replicas=predicate.get("replicas"), stage=predicate.get("stage"),
-                                 history_entry=predicate.get("historyEntry"))
-    except UsageError as exc:
-        raise SignatureError(f"deployment predicate: {exc}") from None
+    f = rebuilt("deployment", predicate, deployment_predicate, _FIELDS)
     return DeploymentFields(f["environment"], f["event"], f["digest"], f["actor"], datetime.fromisoformat(f["time"]),
                             f["endpoint"], f["replicas"], f["stage"], f["historyEntry"])

@@ -21,17 +21,46 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from modelcrate.errors import UsageError
+from modelcrate.errors import SignatureError, UsageError
 from modelcrate.signing.statement import InvalidStatement, validate_resource_descriptor
 
 _OCI_DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _PINNED_REF = re.compile(r"@sha256:([0-9a-f]{64})$")
 _GIT_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+
+# Stage and environment names become tags and paths: lowercase, starting with a letter (so a stage never
+# looks like a version), and short. Kind -> the longest name.
+NAME_LENGTHS = {"stage": 32, "environment": 63}
+_NAMES = {kind: re.compile(rf"[a-z][a-z0-9-]{{0,{n - 1}}}") for kind, n in NAME_LENGTHS.items()}
+
+
+def check_name(kind: str, value: Any) -> str:
+    """``value`` if it is a valid name of ``kind`` ("stage" or "environment"); UsageError otherwise."""
+    if not isinstance(value, str) or not _NAMES[kind].fullmatch(value):
+        raise UsageError(f"{kind} {str(value)[:80]!r} is not a valid {kind} name (lowercase letters, digits and "
+                         f"'-', starting with a letter, at most {NAME_LENGTHS[kind]})")
+    return value
+
+
+def rebuilt(what: str, predicate: Any, build: Callable[..., dict[str, Any]], fields: Mapping[str, str]
+            ) -> dict[str, Any]:
+    """A verified ``what`` predicate checked by its own builder: an object holding only ``fields`` (JSON
+    field -> the builder's argument), rebuilt from them; :class:`SignatureError` naming the bad field."""
+    if not isinstance(predicate, Mapping):
+        raise SignatureError(f"{what} predicate is not an object")
+    unknown = set(predicate) - set(fields)
+    if unknown:
+        raise SignatureError(f"{what} predicate has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+    try:
+        return build(**{arg: predicate.get(field) for field, arg in fields.items()})
+    except UsageError as exc:
+        raise SignatureError(f"{what} predicate: {exc}") from None
 
 
 def timestamp(value: datetime | str) -> str:

@@ -19,7 +19,8 @@ from ..lifecycle.gate import Gate, NoPolicy
 from ..policy.evaluate import Metric
 from ..policy.evidence import phase_of, verified_metrics
 from ..signatures import Signer, Stored, Verifier
-from ..signing.deployment import DeploymentFields, check_environment
+from ..signing.deployment import DeploymentFields
+from ..signing.predicates import check_name
 from ..targets import resolve as resolve_checked
 from . import attachments as _att
 from . import deployments as _dep
@@ -51,7 +52,7 @@ def record_deployment(ref: str, *, environment: str, signer: Signer, event: str 
     ``environment``. A model not in the stage the policy binds the environment to is recorded with a
     warning, or refused (nothing written) with ``strict``."""
     gate = gate or NoPolicy()
-    check_environment(environment)
+    check_name("environment", environment)
     r = Reference.parse(ref).or_latest()
     with opened(r, ctx, push=True) as target:
         subject = resolve_checked(target, r)

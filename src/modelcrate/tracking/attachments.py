@@ -14,10 +14,10 @@ from datetime import datetime
 from ..content import referrers as _referrers
 from ..content.target import Target
 from ..content.verify import read_all
-from ..errors import ModelcrateError, NotFound, SignatureError, UsageError
+from ..errors import NotFound, SignatureError, UsageError
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_CREATED
-from ..signatures import Signer, Stored, Verifier, attach_record, collect_records
+from ..signatures import Signer, Stored, Verifier, attach_record, parsed_records
 from ..signatures.bundles import created_text
 from ..signing.attachment import (
     ATTACHMENT_V1,
@@ -72,15 +72,9 @@ def attach(target: Target, subject: Descriptor, name: str, signer: Signer, *, do
 def attachments_of(target: Target, subject: Descriptor, name: str, verifier: Verifier,
                    doc_type: str | None = None) -> list[Attachment]:
     """Every verified, well-formed attachment record of ``subject`` (of ``doc_type``), oldest first."""
-    out = []
-    for r in collect_records(target, subject, name, verifier, predicate_type=ATTACHMENT_V1).records:
-        try:
-            fields = parse_attachment(r.predicate)
-        except ModelcrateError:
-            continue
-        if doc_type is None or fields.doc_type == doc_type:
-            out.append(Attachment(fields, r.signer, r.descriptor.digest, r.bundle_digest))
-    return out
+    return [Attachment(fields, r.signer, r.descriptor.digest, r.bundle_digest)
+            for r, fields in parsed_records(target, subject, name, verifier, predicate_type=ATTACHMENT_V1,
+                                            parse=parse_attachment) if doc_type is None or fields.doc_type == doc_type]
 
 
 def document_bytes(target: Target, attachment: Attachment) -> bytes:

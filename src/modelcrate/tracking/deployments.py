@@ -17,7 +17,7 @@ from ..errors import ModelcrateError, PolicyViolation
 from ..format.descriptor import Descriptor
 from ..lifecycle.gate import Gate
 from ..lifecycle.reader import UnverifiedRecords, read_stage
-from ..signatures import AnyOf, Signer, Stored, Verifier, attach_record, collect_records
+from ..signatures import AnyOf, Signer, Stored, Verifier, attach_record, parsed_records
 from ..signing.deployment import DEPLOYMENT_V1, DeploymentFields, deployment_predicate, parse_deployment
 
 
@@ -120,15 +120,9 @@ def record(target: Target, subject: Descriptor, name: str, signer: Signer, *, en
 def deployments_of(target: Target, subject: Descriptor, name: str, verifier: Verifier,
                    version: str | None = None) -> list[Deployment]:
     """Every verified, well-formed deployment record of ``subject`` whose predicate names its digest."""
-    out = []
-    for r in collect_records(target, subject, name, verifier, predicate_type=DEPLOYMENT_V1).records:
-        try:
-            fields = parse_deployment(r.predicate)
-        except ModelcrateError:
-            continue  # signed by an accepted key but malformed: it deploys nothing
-        if fields.digest == subject.digest:
-            out.append(Deployment(fields, r.signer, r.descriptor.digest, r.bundle_digest, version))
-    return out
+    return [Deployment(fields, r.signer, r.descriptor.digest, r.bundle_digest, version)
+            for r, fields in parsed_records(target, subject, name, verifier, predicate_type=DEPLOYMENT_V1,
+                                            parse=parse_deployment) if fields.digest == subject.digest]
 
 
 def ordered(found: Iterable[Deployment]) -> list[Deployment]:

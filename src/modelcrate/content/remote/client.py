@@ -73,9 +73,6 @@ class RegistryClient:
                                   registry_scheme=self.scheme)
         self.stats = TransferStats()
         self.buffers = BufferPool(max(1, self.settings.upload_buffers), max(1, self.settings.chunk_size))
-        # Pieces of ranged downloads, shared by every download from this registry: memory stays fixed
-        # however many big blobs are in flight.
-        self.pieces = BufferPool(max(1, self.settings.download_streams) + 1, max(1, self.settings.range_piece))
         # Registry software has the referrers API or not: probed once per registry, then fixed.
         self.referrers_capability = ReferrersCapability()
         # Where blobs were seen on this registry (a hint for mounts) and the uploaders whose open sessions

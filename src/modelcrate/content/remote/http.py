@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ... import __version__
-from ...errors import ModelcrateError, RegistryError
+from ...errors import INTERRUPTED_HINT, ModelcrateError, RegistryError
 
 USER_AGENT = f"modelcrate/{__version__}"
 # Send and receive buffers. 1 MiB blocks run as fast as 4 MiB ones (measured, see module docstring) and
@@ -56,7 +56,8 @@ _LIVE_LOCK = threading.Lock()
 def cancel_all() -> None:
     """Stop every registry transfer of this process now (Ctrl-C): no new request, no retry, and every open
     connection is shut down so that threads blocked reading or writing return at once. Stores and unpack
-    then remove their temp files as the error unwinds, so nothing partial is kept."""
+    then stop as the error unwinds: nothing incomplete is put in place, and partial downloads stay to be
+    resumed by the next run."""
     _CANCEL.set()
     with _LIVE_LOCK:
         conns = list(_LIVE)
@@ -78,7 +79,7 @@ def reset_cancel() -> None:
 
 def _check_cancel() -> None:
     if _CANCEL.is_set():
-        raise TransportError("interrupted", hint="nothing partial was kept")
+        raise TransportError("interrupted", hint=INTERRUPTED_HINT)
 
 
 def pause(seconds: float) -> None:
@@ -91,6 +92,7 @@ class TransportError(RegistryError):
     """No usable answer: connection refused or reset, a timeout, or a response cut short."""
 
     hint = "check the registry address and the network, then run the command again (finished blobs are not re-sent)"
+    resumable = True
 
     def __init__(self, message: str, *, timed_out: bool = False, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

@@ -17,7 +17,7 @@ import contextlib
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from ...errors import DigestMismatch, InvalidManifest, InvalidReference, NotFound, RegistryError, SizeMismatch
@@ -26,7 +26,7 @@ from ...format.descriptor import Descriptor, declared_media_type, is_manifest_ty
 from ...format.mediatypes import MANIFEST_TYPES, MAX_MANIFEST_BYTES
 from ...format.reference import Reference, validate_tag
 from ..verify import read_all, verifying
-from . import download, listing, referrers_api
+from . import download, listing, referrers_api, segmented
 from .client import RegistryClient
 from .http import Response
 from .settings import MiB, RemoteSettings
@@ -97,6 +97,12 @@ class RegistryTarget:
             return
         with download.fetch_blob(self, desc) as stream:
             yield stream
+
+    def fetch_into(self, desc: Descriptor, fd: int, *, have: int = 0,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
+        """Write blob ``desc`` into the file ``fd``, verified (see :mod:`.segmented`); ``have`` bytes of it
+        are there already from an interrupted run and are hashed, not fetched again."""
+        segmented.download_to_file(self, desc, fd, have=have, on_bytes=on_bytes)
 
     def push(self, desc: Descriptor, stream: BinaryIO) -> None:
         """Store ``desc``. A blob the registry holds already is not read (see :mod:`.upload`: the session

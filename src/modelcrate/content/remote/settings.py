@@ -34,9 +34,10 @@ class RemoteSettings:
     Memory: an upload keeps the request being sent (up to ``chunk_size``) so it can be re-sent from the
     offset the registry reports; at most ``upload_buffers`` such buffers exist per registry (reused), so a
     push holds at most ``upload_buffers * chunk_size`` (32 MiB) whatever the concurrency. Blobs of up to
-    1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more is downloaded as ``Range``
-    requests of ``range_piece`` bytes on up to ``download_streams`` connections, with ``download_streams + 1``
-    piece buffers per registry (20 MiB), whatever the number of downloads.
+    1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more that is downloaded into a
+    file may use up to ``download_streams`` connections (``Range`` requests, each taking half of what is left
+    of another, never less than ``range_piece``), when one connection cannot keep up; each holds one 1 MiB
+    read buffer.
     """
 
     plain_http: bool = False

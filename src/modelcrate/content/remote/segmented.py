@@ -1,0 +1,263 @@
+"""A blob downloaded straight into a file: one stream, or several ``Range`` streams where one is too slow.
+
+Why a file and not a stream: the file is the buffer. Each connection writes what it receives at its own
+offset (``pwrite``), so a slow piece never holds up the others, no piece buffers are pooled, and memory is
+one 1 MiB read buffer per connection whatever the blob's size. The calling thread hashes the file in order
+as its contiguous prefix grows, so every byte is verified — the bytes that are in the file, which are the
+ones renamed into place — and a wrong digest raises :class:`DigestMismatch` before the caller can rename.
+
+How many connections: one to begin with (on loopback and fast links one stream is fastest: more only add
+CPU on a small machine). When the hasher spends most of its time waiting for bytes — the link, a proxy or
+an object store paces each connection — the streams double (each new one takes the second half of the
+largest remaining range), up to ``download_streams``; a stream that finishes early takes half of what is left elsewhere. A
+registry that answers ``Range`` with 200 is read as the one stream it offers.
+
+Resume: ``have`` bytes already in the file (a previous run's partial download) are hashed from the file and
+only the rest is requested. On failure :func:`download_to_file` truncates the file to its contiguous
+prefix, so the next run resumes from there.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...errors import DigestMismatch, SizeMismatch
+from ...format import digest as _digest
+from ...format.descriptor import Descriptor
+from .download import open_blob, small_blob
+from .http import BLOCK, Response, TransportError, cancelled
+
+if TYPE_CHECKING:
+    from .repository import RegistryTarget
+
+_WINDOW = 0.2  # seconds of hashing over which "mostly waiting" is judged
+_STARVED = 0.5  # fraction of a window spent waiting for bytes that asks for one more stream
+
+
+@dataclass
+class _Range:
+    pos: int  # next byte this stream writes
+    end: int  # exclusive; lowered when another stream takes the upper half
+    asked: int  # where the open request's body ends: read to there, the connection can be reused
+
+
+class _Download:
+    def __init__(self, target: RegistryTarget, desc: Descriptor, fd: int, have: int,
+                 on_bytes: Callable[[int], None] | None) -> None:
+        settings = target.client.settings
+        self.target, self.desc, self.fd, self.on_bytes = target, desc, fd, on_bytes
+        self.max_streams = max(1, settings.download_streams) if desc.size >= settings.ranged_threshold else 1
+        self.min_split = max(BLOCK, settings.range_piece)
+        self.ranges: list[_Range] = []
+        self.cond = threading.Condition()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.threads: list[threading.Thread] = []
+        self.open: set[Response] = set()  # aborted by close(), so a stalled read ends at once
+        self.wanted = 1
+        self.ranged = True  # until the registry shows it ignores Range
+        self.have = have
+
+    # ---- streams -----------------------------------------------------------------------------------
+    def start(self, first: Response | None, rng: _Range) -> None:  # cond held (or before any thread)
+        self.ranges.append(rng)
+        self.ranges.sort(key=lambda r: r.pos)
+        t = threading.Thread(target=self._stream, args=(rng, first), name="modelcrate-download", daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def _stream(self, rng: _Range, resp: Response | None) -> None:
+        try:
+            self._fill(rng, resp)
+        except BaseException as exc:  # the hashing thread raises it
+            with self.cond:
+                if self.error is None:
+                    self.error = exc
+                self.stop.set()
+                self.cond.notify_all()
+
+    def _fill(self, rng: _Range, resp: Response | None) -> None:
+        policy, stats = self.target.client.settings.retry, self.target.client.stats
+        buf = memoryview(bytearray(BLOCK))
+        failures = 0
+        while True:
+            with self.cond:
+                if rng.pos >= rng.end or self.stop.is_set():
+                    break
+                want = min(BLOCK, rng.end - rng.pos)
+            try:
+                if resp is None:
+                    resp = self._open(rng)
+                n = resp.readinto(buf[:want])
+                if not n:
+                    raise TransportError(f"{self.target.name}: the connection closed at byte {rng.pos} of "
+                                         f"{self.desc.size} of {self.desc.digest}")
+            except TransportError:
+                if resp is not None:
+                    self._forget(resp, clean=False)
+                resp = None
+                failures += 1
+                if self.stop.is_set() or failures >= policy.attempts or cancelled():
+                    raise
+                policy.sleep(policy.delay(failures - 1))
+                continue
+            failures = 0
+            _pwrite_all(self.fd, buf[:n], rng.pos)
+            stats.add(downloaded=n)
+            with self.cond:
+                rng.pos += n
+                self.cond.notify_all()
+        if resp is not None:  # with body bytes left unread, the connection cannot be reused
+            self._forget(resp, clean=rng.pos == rng.asked and not self.stop.is_set())
+        with self.cond:
+            self._balance()
+
+    def _open(self, rng: _Range) -> Response:
+        with self.cond:
+            end = rng.end
+        resp = open_blob(self.target, self.desc, rng.pos, retry=False, end=end)
+        with self.cond:
+            rng.asked = end
+            self.open.add(resp)
+        return resp
+
+    def _forget(self, resp: Response, *, clean: bool) -> None:
+        with self.cond:
+            self.open.discard(resp)
+        if not clean:
+            resp.abort()
+        resp.close()
+
+    def _balance(self) -> None:  # cond held
+        """Keep ``wanted`` streams busy by splitting the largest remaining range."""
+        if not self.ranged or self.stop.is_set():
+            return
+        while sum(r.pos < r.end for r in self.ranges) < self.wanted:
+            big = max(self.ranges, key=lambda r: r.end - r.pos)
+            left = big.end - big.pos
+            if left < 2 * self.min_split:
+                return
+            mid = big.pos + (left // 2 // BLOCK) * BLOCK
+            upper = _Range(mid, big.end, asked=0)
+            big.end = mid
+            self.start(None, upper)
+
+    # ---- the calling thread: hash the contiguous prefix, add streams while starved -------------------
+    def frontier(self) -> int:  # cond held
+        for r in self.ranges:
+            if r.pos < r.end:
+                return r.pos
+        return self.desc.size
+
+    def run(self) -> None:
+        size = self.desc.size
+        if self.have < size:
+            # Asking for a range at once tells whether the registry honours Range (206) or not (200: the
+            # one stream it offers; open_blob skipped the ``have`` bytes already here).
+            first = open_blob(self.target, self.desc, self.have, retry=True,
+                              end=size if self.max_streams > 1 else None)
+            self.ranged = first.status == 206
+            with self.cond:
+                self.open.add(first)
+                self.start(first, _Range(self.have, size, asked=size))
+        h = _digest.hasher()
+        buf = memoryview(bytearray(BLOCK))
+        hashed = 0
+        window_start, waited = time.monotonic(), 0.0
+        while hashed < size:
+            with self.cond:
+                while (front := self.frontier()) <= hashed and self.error is None:
+                    t0 = time.monotonic()
+                    self.cond.wait(0.25)  # wakes now and then so Ctrl-C reaches the main thread
+                    waited += time.monotonic() - t0
+                if self.error is not None:
+                    raise self.error
+                now = time.monotonic()
+                if now - window_start >= _WINDOW:
+                    if waited / (now - window_start) > _STARVED and self.wanted < self.max_streams:
+                        self.wanted = min(self.max_streams, 2 * self.wanted)  # 1, 2, 4: full speed soon
+                        self._balance()
+                    window_start, waited = now, 0.0
+            while hashed < front:
+                n = os.preadv(self.fd, [buf[: min(BLOCK, front - hashed)]], hashed)
+                if not n:
+                    raise DigestMismatch(f"{self.desc.digest}: the download file is shorter than it was written")
+                h.update(buf[:n])
+                hashed += n
+                if self.on_bytes is not None:
+                    self.on_bytes(n)
+        actual = f"sha256:{h.hexdigest()}"
+        if actual != self.desc.digest:
+            raise DigestMismatch(f"content of {self.target.name}@{self.desc.digest} hashes to {actual}")
+
+    def close(self) -> int:
+        """Stop every stream; the contiguous prefix written so far (what a later run can resume from)."""
+        self.stop.set()
+        with self.cond:
+            self.cond.notify_all()
+            live = list(self.open)
+        for resp in live:
+            resp.abort()
+        for t in self.threads:
+            t.join(timeout=10)
+        with self.cond:
+            return self.frontier() if self.ranges else self.have
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def download_to_file(target: RegistryTarget, desc: Descriptor, fd: int, *, have: int = 0,
+                     on_bytes: Callable[[int], None] | None = None) -> None:
+    """Write ``desc``'s bytes into ``fd`` (opened read-write), verified: on return the file holds exactly
+    them; on any error the file is cut back to the contiguous prefix written so far (resumable)."""
+    if not 0 <= have <= desc.size:
+        have = 0
+    if desc.size <= BLOCK:  # small: one request, read whole (no helper thread), written once verified
+        _small(target, desc, fd, on_bytes)
+        return
+    try:
+        _attempt(target, desc, fd, have, on_bytes)
+    except DigestMismatch:
+        if not have:
+            raise
+        # The kept bytes were not the blob's (a run killed mid-write can leave holes): start over once.
+        _attempt(target, desc, fd, 0, on_bytes)
+    target.client.locations.record(desc.digest, target.repository)  # a mount hint for later pushes
+
+
+def _small(target: RegistryTarget, desc: Descriptor, fd: int, on_bytes: Callable[[int], None] | None) -> None:
+    data = small_blob(target, desc)
+    if len(data) != desc.size:
+        raise SizeMismatch(f"{desc.digest}: {target.name} sent {len(data)} bytes, the descriptor says {desc.size}")
+    actual = _digest.of(data)
+    if actual != desc.digest:
+        raise DigestMismatch(f"content of {target.name}@{desc.digest} hashes to {actual}")
+    os.ftruncate(fd, 0)
+    _pwrite_all(fd, memoryview(data), 0)
+    if on_bytes is not None:
+        on_bytes(len(data))
+
+
+def _attempt(target: RegistryTarget, desc: Descriptor, fd: int, have: int,
+             on_bytes: Callable[[int], None] | None) -> None:
+    os.ftruncate(fd, have)
+    job = _Download(target, desc, fd, have, on_bytes)
+    try:
+        job.run()
+    except DigestMismatch:
+        job.close()
+        os.ftruncate(fd, 0)  # nothing of it is worth keeping
+        raise
+    except BaseException:
+        os.ftruncate(fd, job.close())  # the contiguous prefix: where the next run resumes
+        raise
+    job.close()
