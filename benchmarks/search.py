@@ -3,12 +3,18 @@
 One run starts its own ``docker-registry`` (tests/support/registry.py), pushes 1,000 small but real model
 manifests (250 repositories × 4 versions, the newest of each tagged ``production``), then measures:
 
-- cold index: a refresh into an empty index (catalog, tag lists, a HEAD per tag, every manifest fetched);
-- warm refresh: the same again (a HEAD per tag, nothing fetched);
+- cold index: a refresh into an empty index (catalog, tag lists, one GET per tag: every manifest fetched);
+- warm refresh: the same again (catalog, tag lists, a HEAD per stage tag, nothing fetched);
+- then ``--deprecate`` models (default 100) get a signed deprecation record, and two refreshes that
+  verify them: the first reads each new referrers listing and record, the second only HEADs the
+  referrers tags;
 - query through the Python API against the index (``modelcrate.index.search.query``), median of 25;
 - ``modelcrate search --offline`` as a child process, against ``modelcrate --version`` (start-up alone);
 - side by side, the same 1,000 versions registered in an MLflow model registry on SQLite, queried with
   ``search_model_versions`` for the nearest equivalent filter.
+
+Every refresh's requests are counted by method and kind (the client's trace hook) and printed with the
+load average: the machine may be shared, and the counts do not depend on load.
 
     .venv/bin/pip install -e '.[test,bench]'
     .venv/bin/python benchmarks/search.py            # targets: cold <= 10 s, warm <= 2 s, query <= 50 ms
@@ -17,13 +23,17 @@ manifests (250 repositories × 4 versions, the newest of each tagged ``productio
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
+import threading
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,10 +46,14 @@ from modelcrate.config import Config  # noqa: E402
 from modelcrate.content.remote import RegistryClient, RemoteSettings  # noqa: E402
 from modelcrate.index import search as S  # noqa: E402
 from modelcrate.index.db import IndexDB  # noqa: E402
+from modelcrate.lifecycle.deprecation import deprecate  # noqa: E402
+from modelcrate.signatures import KeySigner, KeyVerifier  # noqa: E402
+from modelcrate.signing import keys  # noqa: E402
 from tests.support.models import metadata, push_model  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 
 REPOS, VERSIONS = 250, 4
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 WHERE = "metrics.accuracy >= 0.9 and (license = 'mit' or license = 'apache-2.0')"
 SIMPLE = "license = 'mit'"
 
@@ -60,6 +74,44 @@ def populate(host: str) -> list[dict]:
     try:
         with ThreadPoolExecutor(8) as pool:
             return list(pool.map(push, jobs))
+    finally:
+        client.close()
+
+
+class Requests:
+    """Counts the requests a refresh sends, by method and kind of path (from the client's trace hook)."""
+
+    _KIND = re.compile(r"/v2/(?:_catalog|.+?/(tags/list|manifests|blobs|referrers))")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, line: str) -> None:
+        method, url = line.split()[:2]
+        m = self._KIND.search(url)
+        kind = (m.group(1) or "_catalog") if m else "other"
+        with self.lock:
+            self.counts[f"{method} {kind}"] += 1
+
+    def take(self) -> tuple[int, str]:
+        with self.lock:
+            counts, self.counts = self.counts, collections.Counter()
+        return sum(counts.values()), ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def deprecate_some(host: str, models: list[dict], count: int, signer: KeySigner) -> None:
+    """Sign a deprecation of the newest version in ``count`` repositories."""
+    client = RegistryClient(host, RemoteSettings())
+    newest = [m for m in models if m["stages"]][:count]
+
+    def one(m: dict) -> None:
+        target = client.repository(m["repository"], push=True)
+        deprecate(target, target.resolve(m["version"]), m["repository"], signer, reason="benchmark", created=NOW)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, newest))
     finally:
         client.close()
 
@@ -119,10 +171,12 @@ def mlflow_side(models: list[dict], workdir: Path) -> dict[str, float] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=S.DEFAULT_CONCURRENCY, help="registry requests in parallel")
+    parser.add_argument("--deprecate", type=int, default=100, help="models given a signed deprecation record")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         work = Path(tmp)
-        config = Config(work / "store")
+        requests = Requests()
+        config = Config(work / "store", remote=RemoteSettings(trace=requests))
         reg = RegistryProcess().start()
         try:
             t0 = time.perf_counter()
@@ -132,10 +186,28 @@ def main() -> None:
             index = work / "index.sqlite"
             scope = S.Scope(reg.host, "bench")
             with IndexDB(index) as db:
+                requests.take()
                 cold, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency))
-                print(f"cold  {stats}")
+                cold_n, cold_kinds = requests.take()
+                print(f"cold  {stats}\n      {cold_n} requests: {cold_kinds}")
                 warm, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency))
-                print(f"warm  {stats}")
+                warm_n, warm_kinds = requests.take()
+                print(f"warm  {stats}\n      {warm_n} requests: {warm_kinds}")
+                key = keys.generate()
+                deprecate_some(reg.host, models, args.deprecate, KeySigner(key))
+                verifier = KeyVerifier(key.public_key())
+                requests.take()
+                dep_first, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency,
+                                                          verifier=verifier))
+                dep_first_n, kinds = requests.take()
+                print(f"deprecations, first read  {stats.deprecations_read} listings read\n"
+                      f"      {dep_first_n} requests: {kinds}")
+                dep_warm, stats = timed(lambda: S.update(db, scope, config=config, concurrency=args.concurrency,
+                                                         verifier=verifier))
+                dep_warm_n, kinds = requests.take()
+                print(f"deprecations, warm  {stats.deprecations_read} listings read\n"
+                      f"      {dep_warm_n} requests: {kinds}")
+                n_deprecated = len(S.query(db, scope, filters=S.Filters(deprecated=True)))
                 q_simple, hits = timed(lambda: S.query(db, scope, where=SIMPLE), 25)
                 n_simple = len(hits)  # type: ignore[arg-type]
                 q_compound, hits = timed(lambda: S.query(db, scope, where=WHERE), 25)
@@ -151,12 +223,18 @@ def main() -> None:
             ml = mlflow_side(models, work)
         finally:
             reg.stop()
-    print(f"\nconcurrency {args.concurrency}; load average {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()
+    print(f"\nconcurrency {args.concurrency}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+          f"on {os.cpu_count()} cores")
     print("| measurement | modelcrate | target | MLflow 3 (SQLite) | ratio |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| cold index, 1,000 models | {cold:.2f} s | ≤ 10 s | "
+    print(f"| cold index, 1,000 models ({cold_n} requests) | {cold:.2f} s | ≤ 10 s | "
           + (f"{ml['register']:.1f} s to register | |" if ml else "| |"))
-    print(f"| warm refresh | {warm:.2f} s | ≤ 2 s | | |")
+    print(f"| warm refresh ({warm_n} requests) | {warm:.2f} s | ≤ 2 s | | |")
+    print(f"| refresh after {args.deprecate} signed deprecations, verified ({dep_first_n} requests; "
+          f"{n_deprecated} deprecated found) | {dep_first:.2f} s | | | |")
+    print(f"| warm refresh with those {args.deprecate} referrers tags ({dep_warm_n} requests) | {dep_warm:.2f} s | "
+          "| | |")
     print(f"| query `{SIMPLE}` ({n_simple} hits) | {q_simple * 1000:.1f} ms | ≤ 50 ms | "
           + (f"{ml['simple'] * 1000:.1f} ms ({ml['n_simple']} hits) | {ml['simple'] / q_simple:.1f}× |" if ml
              else "| |"))

@@ -593,16 +593,18 @@ def discover(ref: str, *, local: bool = False, config: Config | None = None) -> 
 def search(scope: str | None = None, *, where: str | None = None, filters: SearchFilters | None = None,
            local: bool = False, sort: str | None = None, limit: int | None = None, offline: bool = False,
            repositories: list[str] | None = None, index: PathLike | None = None, recheck: bool = False,
-           concurrency: int = 8, config: Config | None = None) -> list[SearchMatch]:
+           concurrency: int = 8, config: Config | None = None, verifier: Verifier | None = None,
+           report: Callable[[Any], None] | None = None) -> list[SearchMatch]:
     """Models in ``scope`` (``HOST[:PORT][/PREFIX]``, or with ``local`` a local-store name prefix) that match
     ``where`` (the ``--where`` language, spec/search.md) and ``filters``, from the search index at ``index``
-    (default: ``$XDG_CACHE_HOME/modelcrate/index.sqlite``), refreshed first unless ``offline``."""
+    (default: ``$XDG_CACHE_HOME/modelcrate/index.sqlite``), refreshed first unless ``offline``. Deprecation
+    records count when ``verifier`` accepts them; ``report`` gets the refresh's stats (records not counted)."""
     from .index import db, search as _search
 
     path = Path(index) if index is not None else db.default_path(os.environ)
     return _search.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
                           offline=offline, repositories=repositories, index=path, config=_config(config),
-                          concurrency=concurrency, recheck=recheck)
+                          concurrency=concurrency, recheck=recheck, verifier=verifier, report=report)
 
 
 def diff(old: str, new: str, *, config: Config | None = None) -> ModelDiff:

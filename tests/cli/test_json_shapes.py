@@ -101,6 +101,9 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     run("scan", "scan", str(example))
     run("diff", "diff", f"{remote}:1", f"{remote}:dir")
     run("lineage", "lineage", f"{remote}:1")
+    _base_image(registry.host, f"{repo}-base")
+    run("export", "export", "--modelcar", f"{remote}:1", f"{remote}:1-modelcar", "--base", f"{remote}-base:1")
+    run("status", "status", remote, "--key", "modelcrate.pub")
     run("rm", "rm", f"{remote}:1", f"{remote}:2")
     run("pull", "pull", f"{remote}:1", "-q")
     run("pull -o", "pull", f"{remote}:1", "-o", str(tmp_path / "pulled"), "-q")
@@ -130,6 +133,17 @@ def test_every_command_prints_its_one_shape(mc, example: Path, tmp_path: Path, r
     if os.environ.get("MODELCRATE_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(shapes, indent=2, sort_keys=True) + "\n")
     assert shapes == json.loads(GOLDEN.read_text())
+
+
+def _base_image(host: str, name: str) -> None:
+    from modelcrate.content.remote import RegistryClient
+    from tests.support.images import base_image
+
+    client = RegistryClient(host)
+    try:
+        base_image(client.repository(name, push=True), {"bin/sh": b"not a shell"})
+    finally:
+        client.close()
 
 
 def _policy(tmp_path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -15,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from modelcrate.content.referrers import list_referrers
-from modelcrate.format import canonical
-from modelcrate.format.descriptor import Descriptor, build_manifest
-from modelcrate.format.mediatypes import OCI_MANIFEST
-from modelcrate.serving.modelcar import OCI_CONFIG, host_platform, plan_layers
+from modelcrate.format.descriptor import Descriptor
+from modelcrate.serving.modelcar import plan_layers
 from tests.discovery.conftest import FAST, Populated
+from tests.support.images import base_image
 from tests.support.models import metadata, push_model
 
 BUSYBOX = Path("/bin/busybox")
@@ -40,33 +38,8 @@ def _tools() -> None:
 
 def busybox_base(target) -> Descriptor:
     """A one-layer OCI image: /bin/busybox (Debian's static build) and /bin/sh → busybox."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        d = tarfile.TarInfo("bin")
-        d.type, d.mode = tarfile.DIRTYPE, 0o755
-        tar.addfile(d)
-        data = BUSYBOX.read_bytes()
-        f = tarfile.TarInfo("bin/busybox")
-        f.mode, f.size = 0o755, len(data)
-        tar.addfile(f, io.BytesIO(data))
-        s = tarfile.TarInfo("bin/sh")
-        s.type, s.linkname = tarfile.SYMTYPE, "busybox"
-        tar.addfile(s)
-    raw = buf.getvalue()
-    layer = gzip.compress(raw, mtime=0)
-    os_, arch = host_platform()
-    config = canonical.dumps({"architecture": arch, "os": os_, "config": {"Cmd": ["/bin/sh"]},
-                              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
-                              "history": [{"created_by": "test: busybox-static"}]})
-    layer_desc = Descriptor.of("application/vnd.oci.image.layer.v1.tar+gzip", layer)
-    config_desc = Descriptor.of(OCI_CONFIG, config)
-    target.push(layer_desc, io.BytesIO(layer))
-    target.push(config_desc, io.BytesIO(config))
-    manifest = build_manifest(config_desc, [layer_desc])
-    desc = Descriptor.of(OCI_MANIFEST, manifest)
-    target.push(desc, io.BytesIO(manifest))
-    target.tag(desc, "1")
-    return desc
+    return base_image(target, {"bin/busybox": BUSYBOX.read_bytes()}, symlinks={"bin/sh": "busybox"},
+                      made_by="test: busybox-static")
 
 
 def test_plan_layers() -> None:

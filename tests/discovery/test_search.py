@@ -165,19 +165,6 @@ def test_impact_analysis_derived_from_is_recursive(populated: Populated, index: 
     assert [(m.repository, m.stages) for m in hits] == [("lineage/ft2", ())]
 
 
-def test_deprecation_seam(populated: Populated, index: Path) -> None:
-    """Deprecation records come from a reader given each repository and its tags."""
-    dropped = populated.models[repo_of(5)][1].digest
-
-    def reader(target, tags):
-        return {dropped: "superseded by 2.0"} if dropped in tags.values() else {}
-
-    hits = S.search(populated.host, index=index, config=FAST_CONFIG, deprecations=reader, filters=S.Filters(deprecated=True))
-    assert [m.repository for m in hits] == [repo_of(5)]
-    assert hits[0].record["deprecation"] == "superseded by 2.0"
-    assert repo_of(5) not in find(populated, index, offline=True, filters=S.Filters(deprecated=False))
-
-
 def test_prefix_scope_and_offline_everything(populated: Populated, index: Path) -> None:
     assert find(populated, index, populated.host + "/lineage") == {"lineage/base", "lineage/ft", "lineage/ft2"}
     assert find(populated, index, None, offline=True) == {"lineage/base", "lineage/ft", "lineage/ft2"}

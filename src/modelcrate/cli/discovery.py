@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from .. import api
 from ..config import Config
 from ..index import search as _search
 from .app import cli, emit_json, json_option, registry_options
@@ -60,6 +59,10 @@ def _show(value: Any) -> str:
               help="A file naming the repositories to index, one a line (for registries without a catalog).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Registry requests in parallel while refreshing the index.")
+@click.option("--key", "pub_paths", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Count deprecation records signed by this public key (repeatable).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
+              help="Count deprecation records signed by anyone this policy names (as status does).")
 @registry_options
 @json_option
 def search(scope: str | None, local: bool, where: str | None, name: str | None, framework: str | None,
@@ -67,13 +70,14 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
            owner: str | None, stage: str | None, deprecated: bool | None, created_before: str | None,
            created_after: str | None, text: str | None, uses_dataset: str | None, derived_from: str | None,
            sort: str | None, limit: int | None, offline: bool, recheck: bool, repo_file: str | None, concurrency: int,
-           as_json: bool, config: Config) -> None:
+           pub_paths: tuple[str, ...], policy_path: str | None, as_json: bool, config: Config) -> None:
     """Find models by metadata, metrics, stage and lineage across a registry.
 
     SCOPE is HOST[:PORT] (every repository the catalog lists), HOST[:PORT]/PREFIX, or with --local a
     local-store name prefix. Only manifests are read, never weights; results are kept in an index in
     the cache directory, so a second search fetches only what changed. Without SCOPE and with --offline,
-    everything indexed is searched.
+    everything indexed is searched. A model is deprecated when a signed deprecation record verifies under
+    --key or --policy; records that do not are reported on stderr and not counted.
 
     \b
     Example:
@@ -86,9 +90,12 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
                               created_before=created_before, created_after=created_after, text=text,
                               uses_dataset=uses_dataset, derived_from=derived_from)
     repositories = _search.read_repository_list(repo_file) if repo_file else None
+    from .. import api  # here, not above: --offline stays within a few ms of start-up
+
     matches = api.search(scope, local=local, where=where, filters=filters, sort=sort, limit=limit,
                          offline=offline, recheck=recheck, repositories=repositories, config=config,
-                         concurrency=concurrency)
+                         concurrency=concurrency, verifier=_deprecation_verifier(pub_paths, policy_path),
+                         report=_report_not_counted)
     if as_json:
         emit_json([m.to_dict() for m in matches])
         return
@@ -100,6 +107,28 @@ def search(scope: str | None, local: bool, where: str | None, name: str | None, 
                                                                                    else "")]
             + [_show(m.matched.get(k)) for k in extra] for m in matches]
     echo(table(["REFERENCE", "DIGEST", "VERSION", "STAGES", *[k.upper() for k in extra]], rows))
+
+
+def _deprecation_verifier(pub_paths: tuple[str, ...], policy_path: str | None) -> Any:
+    if not pub_paths and not policy_path:
+        return None
+    if pub_paths and policy_path:
+        raise click.UsageError("--key and --policy: give one")
+    from .lifecycle_options import load_gate, load_readers  # the signature stack: only when asked for
+
+    gate = load_gate(policy_path)
+    return load_readers(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
+
+
+def _report_not_counted(stats: Any, shown: int = 5) -> None:
+    lines = stats.not_counted
+    if not lines:
+        return
+    echo(f"warning: {len(lines)} deprecation record(s) not counted:", err=True)
+    for line in lines[:shown]:
+        echo(f"  {line}", err=True)
+    if len(lines) > shown:
+        echo(f"  … and {len(lines) - shown} more", err=True)
 
 
 # ---- diff ---------------------------------------------------------------------------------------------
@@ -123,6 +152,8 @@ def diff(old: str, new: str, as_json: bool, config: Config) -> None:
     Example:
       modelcrate diff localhost:5000/team/bert:1.0 localhost:5000/team/bert:1.1
     """
+    from .. import api
+
     d = api.diff(old, new, config=config)
     if as_json:
         emit_json(d.to_dict())
@@ -170,6 +201,8 @@ def lineage_(ref: str, local: bool, no_follow: bool, dot: bool, pub_path: str | 
       modelcrate lineage localhost:5000/team/bert-ft:1.0 --key release.pub   # and verified provenance
     """
     from .. import lineage_graph as _lineage
+
+    from .. import api
 
     root = api.lineage(ref, follow=not no_follow, local=local, key=pub_path, config=config)
     if as_json:

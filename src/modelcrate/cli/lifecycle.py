@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -243,16 +244,24 @@ def status(repo: str, pub_paths: tuple[str, ...], policy_path: str | None, confi
     if as_json:
         emit_json({**result.to_dict(), "running": {env: d.to_dict() for env, d in running.items()}})
         return
-    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "RUNS IN", "SIGNED BY", "APPROVALS", "DEPRECATION"],
+    echo(table(["VERSION", "DIGEST", "CREATED", "STAGES", "RUNS IN", "SIGNED BY", "APPROVALS", "DEPRECATION",
+                "MODELCARS"],
                      [[v.tag, _short(v.digest), v.created or "", ",".join(v.stages) or "-",
                        ",".join(e for e, d in running.items() if d.fields.digest == v.digest) or "-",
-                       ", ".join(v.signatures) or "-", "; ".join(v.approvals) or "-", v.deprecation or "-"]
+                       ", ".join(v.signatures) or "-", "; ".join(v.approvals) or "-", v.deprecation or "-",
+                       ", ".join(_modelcar_cell(m) for m in v.modelcars) or "-"]
                       for v in result.versions]))
     for s in result.stages:
         echo(f"stage {s.stage}: {_short(s.history.current)} ({len(s.history.entries)} records"
                    + ("" if s.signers_verified else ", signers not verified") + ")")
         if s.untracked or s.problem:
             echo(f"warning: {s.untracked or s.problem}", err=True)
+
+
+def _modelcar_cell(car: Any) -> str:
+    """``TAG`` (or the short digest when untagged), and who signed it when that was verified."""
+    where = ",".join(r.rsplit(":", 1)[1] if "@" not in r else _short(car.digest) for r in car.references)
+    return where + (f" (signed by {', '.join(car.signatures)})" if car.signatures else "")
 
 
 def _running(repo: str, gate: Gate | None, verifier: Verifier | None, ctx: lifecycle.Context) -> dict:

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS models (              -- one row per digest per repos
     source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, tags TEXT NOT NULL, deprecation TEXT,
     PRIMARY KEY (source, repository, digest)
 );
+CREATE TABLE IF NOT EXISTS deprecation_checks (  -- per tagged model with referrers: DeprecationCheck
+    source TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, checked TEXT NOT NULL,
+    PRIMARY KEY (source, repository, digest)
+);
 CREATE TABLE IF NOT EXISTS repositories (
     source TEXT NOT NULL, repository TEXT NOT NULL, synced TEXT NOT NULL,
     PRIMARY KEY (source, repository)
@@ -58,12 +62,38 @@ def default_path(env: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class RepositoryState:
-    """What a sync writes for one repository: its tags now, the manifests first seen, deprecations."""
+    """What a sync writes for one repository: its tags now and the deprecation checks of its models."""
 
     source: str
     repository: str
     tags: Mapping[str, str]
-    deprecated: Mapping[str, str]
+    checks: Mapping[str, DeprecationCheck]
+
+    def deprecation(self, digest: str) -> str | None:
+        found = self.checks.get(digest)
+        return found.reason if found is not None else None
+
+
+@dataclass(frozen=True)
+class DeprecationCheck:
+    """What the index keeps about one model's deprecation records (see :mod:`.deprecations`)."""
+
+    listing: str  # digest of the referrers listing the answer was read from
+    trusted: str  # who was trusted then (the reader's ``key``)
+    reason: str | None  # the decisive verified record, as ``status`` shows it; None: not deprecated
+    skipped: tuple[str, ...] = ()  # records not counted, one line each
+
+    def to_json(self) -> str:
+        return json.dumps({"listing": self.listing, "trusted": self.trusted, "reason": self.reason,
+                           "skipped": list(self.skipped)})
+
+    @classmethod
+    def from_json(cls, text: str) -> DeprecationCheck | None:
+        try:
+            v = json.loads(text)
+            return cls(str(v["listing"]), str(v["trusted"]), v["reason"], tuple(v["skipped"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable row is read again
 
 
 class IndexDB:
@@ -113,8 +143,14 @@ class IndexDB:
         self.conn.execute("COMMIT")
 
     # ---- reads -----------------------------------------------------------------------------------
-    def known_digests(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT digest FROM manifests")}
+    def known_digests(self) -> dict[str, bool]:
+        """Every manifest digest indexed → whether it is a model."""
+        return {r[0]: bool(r[1]) for r in self.conn.execute("SELECT digest, model FROM manifests")}
+
+    def deprecation_checks(self, source: str, repository: str) -> dict[str, DeprecationCheck]:
+        rows = self.conn.execute("SELECT digest, checked FROM deprecation_checks WHERE source = ? AND repository = ?",
+                                 (source, repository))
+        return {d: c for d, text in rows if (c := DeprecationCheck.from_json(text)) is not None}
 
     def tags_of(self, source: str, repository: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT tag, digest FROM tags WHERE source = ? AND repository = ?",
@@ -169,10 +205,16 @@ class IndexDB:
                               [(d, *row) for row in itertools.islice(flatten(f or {}), MAX_ROWS)])
             for st in states:
                 key = (st.source, st.repository)
-                for table in ("tags", "places", "models"):
+                checks = {d: c.to_json() for d, c in st.checks.items()}
+                if self._unchanged(st, checks):  # the common warm refresh: only the sync time moves
+                    c.execute("UPDATE repositories SET synced = ? WHERE source = ? AND repository = ?", (now, *key))
+                    continue
+                for table in ("tags", "places", "models", "deprecation_checks"):
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?", key)  # noqa: S608
                 c.executemany("INSERT INTO tags VALUES (?, ?, ?, ?)",
                               [(*key, t, d) for t, d in st.tags.items()])
+                c.executemany("INSERT INTO deprecation_checks VALUES (?, ?, ?, ?)",
+                              [(*key, d, text) for d, text in checks.items()])
                 found = places(st)
                 c.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)",
                               [(*key, d, *row) for d, place in found.items() for row in flatten(place)])
@@ -181,9 +223,19 @@ class IndexDB:
                                for d, p in found.items()])
                 c.execute("INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)", (*key, now))
             for repository in gone:
-                for table in ("tags", "places", "models", "repositories"):
+                for table in ("tags", "places", "models", "deprecation_checks", "repositories"):
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?",  # noqa: S608
                               (source, repository))
+
+
+    def _unchanged(self, st: RepositoryState, checks: Mapping[str, str]) -> bool:
+        """Whether the index already holds exactly these tags and deprecation checks for the repository."""
+        key = (st.source, st.repository)
+        if not self.conn.execute("SELECT 1 FROM repositories WHERE source = ? AND repository = ?", key).fetchone():
+            return False
+        held = dict(self.conn.execute("SELECT digest, checked FROM deprecation_checks WHERE source = ? AND "
+                                      "repository = ?", key))
+        return self.tags_of(*key) == dict(st.tags) and held == dict(checks)
 
 
 def places(state: RepositoryState) -> dict[str, dict[str, Any]]:
@@ -193,7 +245,7 @@ def places(state: RepositoryState) -> dict[str, dict[str, Any]]:
         tags.setdefault(digest, []).append(tag)
     out = {}
     for digest, names in tags.items():
-        reason = state.deprecated.get(digest)
+        reason = state.deprecation(digest)
         out[digest] = {"source": state.source, "repository": state.repository, "digest": digest,
                        "registry_tags": names, "stages": [s for s in DEFAULT_STAGES if s in names],
                        "deprecated": reason is not None, **({"deprecation": reason} if reason is not None else {})}

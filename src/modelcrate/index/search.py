@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import lineage_graph as _lineage
 from ..config import Config
 from ..content.layout import LocalStore
-from ..content.remote.registry import RegistryClient
 from ..errors import UsageError
 from ..format.reference import Reference
 from . import expr
 from .db import LOCAL_SOURCE, IndexDB, default_path
 from .records import DEFAULT_STAGES, stages_of
 from .sql import compile_node
-from .sync import (
-    DEFAULT_CONCURRENCY, DeprecationReader, LocalSource, RegistrySource, SyncStats, no_deprecations, refresh,
-)
+from .sync import DEFAULT_CONCURRENCY, LocalSource, RegistrySource, SyncStats, refresh
+
+if TYPE_CHECKING:
+    from ..signatures import Verifier
 
 @dataclass(frozen=True)
 class Filters:
@@ -205,6 +204,7 @@ def _sort_key(key: str) -> tuple[str, bool]:
 
 def _derived(db: IndexDB, ref: str) -> set[tuple[str, str, str]]:
     """(source, repository, digest) of every model derived from ``ref``, through the whole index."""
+    from .. import lineage_graph as _lineage  # it loads the signature stack: only for --derived-from
     records = []
     for source, repository, digest, tags_json, _name, _version, fields_json, _reason in db.select(None, ""):
         fields = json.loads(fields_json)
@@ -218,35 +218,46 @@ def search(scope: str | None = None, *, local: bool = False, where: str | None =
            filters: Filters | None = None, sort: str | None = None, limit: int | None = None,
            offline: bool = False, repositories: Sequence[str] | None = None,
            index: str | os.PathLike[str] | None = None, config: Config, concurrency: int = DEFAULT_CONCURRENCY,
-           deprecations: DeprecationReader = no_deprecations, recheck: bool = False) -> list[Match]:
+           verifier: Verifier | None = None, recheck: bool = False,
+           report: Callable[[SyncStats], None] | None = None) -> list[Match]:
     """Find models by metadata, metrics, stage and lineage across a registry or the local store.
 
     ``scope`` is ``HOST[:PORT]`` or ``HOST[:PORT]/REPOSITORY-PREFIX`` (with ``local``: a local-store
     name prefix). The index at ``index`` (default: ``~/.cache/modelcrate``; :func:`modelcrate.search` honours
     ``$XDG_CACHE_HOME``) is refreshed first unless
-    ``offline``; ``repositories`` names them exactly, for registries without a catalog."""
+    ``offline``; ``repositories`` names them exactly, for registries without a catalog. A model is
+    deprecated by a lifecycle record that ``verifier`` accepts (as ``status`` counts them); records that
+    do not count are listed in the :class:`SyncStats` given to ``report``."""
     db_path = Path(index) if index is not None else default_path({})
     target_scope = Scope.parse(scope, local=local)
     with IndexDB(db_path) as db:
         if not offline:
-            update(db, target_scope, repositories=repositories, config=config,
-                   concurrency=concurrency, deprecations=deprecations, recheck=recheck)
+            stats = update(db, target_scope, repositories=repositories, config=config,
+                           concurrency=concurrency, verifier=verifier, recheck=recheck)
+            if report is not None:
+                report(stats)
         return query(db, target_scope, where=where, filters=filters, sort=sort, limit=limit,
                      repositories=repositories)
 
 
 def update(db: IndexDB, scope: Scope, *, repositories: Sequence[str] | None = None,
-           config: Config, concurrency: int = DEFAULT_CONCURRENCY, deprecations: DeprecationReader = no_deprecations,
+           config: Config, concurrency: int = DEFAULT_CONCURRENCY, verifier: Verifier | None = None,
            recheck: bool = False) -> SyncStats:
     """Refresh the index for ``scope`` (a registry, a prefix of one, or the local store); ``recheck``
-    resolves every tag again, not only the stage tags and new ones."""
+    resolves every tag again, not only the stage tags and new ones; deprecation records count when
+    ``verifier`` accepts them."""
     if scope.source is None:
         raise UsageError("name a registry (HOST[:PORT][/PREFIX]) or --local to refresh; "
                          "--offline searches everything already indexed")
+    from .deprecations import SignedDeprecations  # the signature stack, loaded only to refresh
+
+    deprecations = SignedDeprecations(verifier)
     if scope.source == LOCAL_SOURCE:
         store = LocalStore(config.home)
         return refresh(db, LocalSource(store), prefix=scope.prefix, repositories=repositories,
                        concurrency=concurrency, deprecations=deprecations, recheck=recheck)
+    from ..content.remote.registry import RegistryClient
+
     client = RegistryClient(scope.source, config.registry())
     try:
         return refresh(db, RegistrySource(client), prefix=scope.prefix, repositories=repositories,

@@ -7,12 +7,14 @@ as referrers of the model with the shared record layer, and found again only thr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..content.target import Target
+from ..errors import ModelcrateError
 from ..format.descriptor import Descriptor
-from ..signatures import Record, Signer, Stored, Verifier, attach_record, parsed_records
+from ..signatures import Record, Signer, Stored, Verifier, attach_record, collect_records
 from .records import DEPRECATION_V1, Deprecation, deprecation, parse_deprecation
 
 
@@ -26,6 +28,11 @@ class Deprecated:
     def to_dict(self) -> dict[str, object]:
         return {**self.facts.to_predicate(), "signer": self.record.signer, "record": self.record.descriptor.digest}
 
+    @property
+    def summary(self) -> str:
+        """One line, as ``status`` and ``search`` show it: ``deprecated: REASON`` or ``retired: REASON``."""
+        return f"{self.facts.status}: {self.facts.reason}"
+
 
 def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *, reason: str,
               successor: str | None = None, created: datetime, status: str = "deprecated") -> Stored:
@@ -37,24 +44,35 @@ def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *,
 
 def deprecations(target: Target, subject: Descriptor, name: str, verifier: Verifier) -> list[Deprecated]:
     """Every verified, well-formed deprecation record of ``subject``, oldest first."""
-    found = [Deprecated(record, facts) for record, facts in parsed_records(
-        target, subject, name, verifier, predicate_type=DEPRECATION_V1, parse=parse_deprecation)]
-    return sorted(found, key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
+    return well_formed(collect_records(target, subject, name, verifier, predicate_type=DEPRECATION_V1).records)[0]
+
+
+def well_formed(records: Iterable[Record]) -> tuple[list[Deprecated], list[str]]:
+    """The deprecations among verified records, oldest first, and one line per malformed record."""
+    found, malformed = [], []
+    for record in records:
+        try:
+            found.append(Deprecated(record, parse_deprecation(record.predicate)))
+        except ModelcrateError as exc:  # signed by an accepted key but malformed: it deprecates nothing
+            malformed.append(f"deprecation record {record.descriptor.digest[:19]}… is malformed: {exc}")
+    found.sort(key=lambda d: (datetime.fromisoformat(d.facts.time), d.record.descriptor.digest))
+    return found, malformed
 
 
 def deprecation_of(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Record | None:
     """The record that decides whether ``desc`` is deprecated: the newest retirement, else the newest
     deprecation; None when no accepted signer deprecated it. (A deprecation is not withdrawn: a model
     once deprecated stays so.)"""
-    chosen = _decisive(deprecations(target, desc, name, verifier))
+    chosen = decisive(deprecations(target, desc, name, verifier))
     return chosen.record if chosen else None
 
 
 def deprecated_state(target: Target, desc: Descriptor, name: str, verifier: Verifier) -> Deprecated | None:
     """:func:`deprecation_of` with the record's parsed facts."""
-    return _decisive(deprecations(target, desc, name, verifier))
+    return decisive(deprecations(target, desc, name, verifier))
 
 
-def _decisive(found: list[Deprecated]) -> Deprecated | None:
+def decisive(found: list[Deprecated]) -> Deprecated | None:
+    """The newest retirement, else the newest deprecation (``found`` oldest first)."""
     retired = [d for d in found if d.facts.status == "retired"]
     return (retired or found or [None])[-1]
