@@ -169,3 +169,14 @@ def test_help_and_list_do_not_import_signing_or_http(args: list[str], tmp_path: 
     code = ("import sys\nfrom modelcrate.cli.main import cli\n"
             f"try:\n    cli({args!r}, prog_name='modelcrate')\nexcept SystemExit as e:\n    assert not e.code, e.code")
     assert not _heavy(_imported_after(code, tmp_path))
+
+
+def test_an_offline_search_loads_no_http_signing_or_refresh_code(tmp_path: Path) -> None:
+    """``search --offline`` answers from the index alone: the registry options it shares with a refresh
+    build settings without the HTTP client, and the sync machinery loads only to refresh."""
+    code = ("import sys\nfrom modelcrate.cli.main import cli\n"
+            "try:\n    cli(['search', '--offline', '--where', 'metrics.accuracy >= 0.9'], prog_name='modelcrate')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code")
+    loaded = _imported_after(code, tmp_path)
+    assert not {"http.client", "ssl", "modelcrate.content.remote.http", "modelcrate.index.sync",
+                "modelcrate.signatures", "cryptography"} & loaded

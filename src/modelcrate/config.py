@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the registry settings pull in the HTTP stack; load it only when a registry is used
-    from .content.remote.registry import RemoteSettings
+    from .content.remote.settings import RemoteSettings
 
 DEFAULT_CONCURRENCY = 4  # files hashed or blobs moved in parallel, for pack, push, pull and copy
 DEFAULT_ROUNDS = 3  # copy runs after a network failure (each resumes what arrived)
@@ -87,7 +87,7 @@ class Config:
         state directory is this store's unless ``remote`` names one."""
         from dataclasses import replace
 
-        from .content.remote.registry import RemoteSettings
+        from .content.remote.settings import RemoteSettings
 
         if self.remote is not None:
             return self.remote if self.remote.state_dir is not None else replace(self.remote, state_dir=self.state_dir)

@@ -316,8 +316,7 @@ def remote_settings(plain_http: bool, insecure: bool, ca_file: str | None, timeo
         raise UsageError(f"--plain-http cannot be combined with --insecure or {_REGISTRY_CA}")
     from dataclasses import replace
 
-    from ..content.remote.http import RetryPolicy, Timeout
-    from ..content.remote.registry import RemoteSettings
+    from ..content.remote.settings import RemoteSettings, RetryPolicy, Timeout
 
     base = config()
     settings = RemoteSettings(plain_http=plain_http, insecure=insecure, ca_file=ca_file,

@@ -23,6 +23,7 @@ from .records import DEFAULT_STAGES
 from .sql import MAX_ROWS, SCHEMA as SQL_SCHEMA, flatten, order_by
 
 SCHEMA_VERSION = 3
+DEFAULT_CONCURRENCY = 8  # requests in flight while the index is refreshed
 LOCAL_SOURCE = "local"
 INDEX_FILENAME = "index.sqlite"
 

@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
-from ..content.layout import LocalStore
 from ..errors import UsageError
 from ..format.reference import Reference
 from . import expr
-from .db import LOCAL_SOURCE, IndexDB, default_path
+from .db import DEFAULT_CONCURRENCY, LOCAL_SOURCE, IndexDB, default_path
 from .records import DEFAULT_STAGES, stages_of
 from .sql import compile_node
-from .sync import DEFAULT_CONCURRENCY, LocalSource, RegistrySource, SyncStats, refresh
 
+# Refreshing loads the store and the sync machinery (threads, logging) when it runs: an offline query
+# does not need them.
 if TYPE_CHECKING:
+    from .sync import SyncStats
     from ..signatures import Verifier
 
 @dataclass(frozen=True)
@@ -250,9 +251,12 @@ def update(db: IndexDB, scope: Scope, *, repositories: Sequence[str] | None = No
         raise UsageError("name a registry (HOST[:PORT][/PREFIX]) or --local to refresh; "
                          "--offline searches everything already indexed")
     from .deprecations import SignedDeprecations  # the signature stack, loaded only to refresh
+    from .sync import LocalSource, RegistrySource, refresh
 
     deprecations = SignedDeprecations(verifier)
     if scope.source == LOCAL_SOURCE:
+        from ..content.layout import LocalStore
+
         store = LocalStore(config.home)
         return refresh(db, LocalSource(store), prefix=scope.prefix, repositories=repositories,
                        concurrency=concurrency, deprecations=deprecations, recheck=recheck)

@@ -28,14 +28,13 @@ from ..errors import AuthError, ModelcrateError, NotFound, RegistryError, UsageE
 from ..format.descriptor import Descriptor
 from ..format.mediatypes import ANN_REF_NAME, MAX_MANIFEST_BYTES
 from ..format.reference import is_referrers_tag
-from .db import LOCAL_SOURCE, DeprecationCheck, IndexDB, RepositoryState, under_prefix
+from .db import DEFAULT_CONCURRENCY, LOCAL_SOURCE, DeprecationCheck, IndexDB, RepositoryState, under_prefix
 
 if TYPE_CHECKING:  # imported when a refresh runs: an offline search loads neither HTTP nor signatures
     from ..content.remote.registry import RegistryClient
     from .deprecations import SignedDeprecations
 from .records import DEFAULT_STAGES, manifest_fields
 
-DEFAULT_CONCURRENCY = 8
 MOVING_TAGS = (*DEFAULT_STAGES, "latest")  # resolved on every refresh; other indexed tags are not
 
 

@@ -11,12 +11,22 @@ connections, auth, requests, error mapping), :mod:`.repository` (the Target), :m
 ['1.0', '1.1']
 """
 
-from .client import RegistryClient, catalog
-from .credentials import Credentials, DockerConfig
-from .http import RetryPolicy, Timeout, TransportError
-from .repository import RegistryTarget
-from .settings import RemoteSettings
-from .upload import UploadLost
+from importlib import import_module
+from typing import Any
 
-__all__ = ["Credentials", "DockerConfig", "RegistryClient", "RegistryTarget", "RemoteSettings", "RetryPolicy",
-           "Timeout", "TransportError", "UploadLost", "catalog"]
+# Loaded on first use: the settings alone (what every command with registry options builds) must not
+# load the HTTP client.
+_EXPORTS = {"Credentials": "credentials", "DockerConfig": "credentials", "RegistryClient": "client",
+            "RegistryTarget": "repository", "RemoteSettings": "settings", "RetryPolicy": "settings",
+            "Timeout": "settings", "TransportError": "http", "UploadLost": "upload", "catalog": "client"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

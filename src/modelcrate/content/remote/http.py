@@ -26,19 +26,18 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.client
-import random
 import socket
 import ssl
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ... import __version__
 from ...errors import INTERRUPTED_HINT, ModelcrateError, RegistryError
+from .settings import RetryPolicy, Timeout  # noqa: F401 - also named here, where they are used
 
 USER_AGENT = f"modelcrate/{__version__}"
 # Send and receive buffers. 1 MiB blocks run as fast as 4 MiB ones (measured, see module docstring) and
@@ -97,44 +96,6 @@ class TransportError(RegistryError):
     def __init__(self, message: str, *, timed_out: bool = False, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.timed_out = timed_out
-
-
-@dataclass(frozen=True)
-class Timeout:
-    """Seconds for the TCP connect plus TLS handshake, and for every later socket read or write.
-
-    A per-socket-read timeout alone lets a server drip one byte just inside it for ever, so every
-    answer must also keep a minimum rate: ``t`` seconds after a request was sent, at least
-    ``min_rate * (t - read)`` bytes of its answer have arrived. That is a deadline per request derived
-    from its size (``read + size / min_rate``) that needs no size up front and gives a fast start credit
-    for a later pause. ``total`` bounds a whole operation (every request of one registry client).
-    """
-
-    connect: float = 10.0
-    read: float = 60.0
-    min_rate: float = 4096.0  # bytes per second, averaged over the answer
-    total: float | None = None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with jitter; ``Retry-After`` wins when the registry sends it.
-
-    ``attempts`` counts tries, so 1 means "never retry". ``sleep`` is replaceable for tests.
-    """
-
-    attempts: int = 5
-    backoff: float = 0.25
-    cap: float = 8.0
-    max_retry_after: float = 60.0
-    sleep: Callable[[float], None] = field(default=pause, compare=False, repr=False)
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
-        if retry_after is not None:
-            return float(min(max(retry_after, 0.0), self.max_retry_after))
-        ceiling = float(min(self.cap, self.backoff * 2.0 ** attempt))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, never over the cap
 
 
 def retry_after(headers: Mapping[str, str] | http.client.HTTPMessage | None) -> float | None:

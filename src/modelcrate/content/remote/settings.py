@@ -4,6 +4,7 @@ the rule that picks HTTP or HTTPS for a registry host."""
 from __future__ import annotations
 
 import ipaddress
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +13,57 @@ from urllib.parse import urlsplit
 
 from ...errors import InvalidReference
 from .credentials import Credentials, DockerConfig, config_dir
-from .http import RetryPolicy, Timeout
 
 MiB = 1 << 20
 # Measured against registry 2.8.2 (1 GiB): 16-64 MiB chunks and a monolithic PUT all ran at the
 # registry's own limit; 8 MiB chunks lost 25 %. See upload.py.
 DEFAULT_CHUNK = 16 * MiB
+
+
+def _pause(seconds: float) -> None:
+    """Sleep between retries, ending early when the transfer is cancelled (the HTTP layer knows)."""
+    from .http import pause
+
+    pause(seconds)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Seconds for the TCP connect plus TLS handshake, and for every later socket read or write.
+
+    A per-socket-read timeout alone lets a server drip one byte just inside it for ever, so every
+    answer must also keep a minimum rate: ``t`` seconds after a request was sent, at least
+    ``min_rate * (t - read)`` bytes of its answer have arrived. That is a deadline per request derived
+    from its size (``read + size / min_rate``) that needs no size up front and gives a fast start credit
+    for a later pause. ``total`` bounds a whole operation (every request of one registry client).
+    """
+
+    connect: float = 10.0
+    read: float = 60.0
+    min_rate: float = 4096.0  # bytes per second, averaged over the answer
+    total: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter; ``Retry-After`` wins when the registry sends it.
+
+    ``attempts`` counts tries, so 1 means "never retry". ``sleep`` is replaceable for tests.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.25
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = field(default=_pause, compare=False, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
+        if retry_after is not None:
+            return float(min(max(retry_after, 0.0), self.max_retry_after))
+        ceiling = float(min(self.cap, self.backoff * 2.0 ** attempt))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, never over the cap
+
 
 
 @dataclass(frozen=True)
