@@ -177,3 +177,11 @@ def hash_copy(src_fd: int, dst_fd: int | None, on_bytes: Callable[[int], None] |
                 on_bytes(n)
             i ^= 1
     return h.hexdigest(), size
+
+
+def cut_to(fd: int, size: int) -> None:
+    """Truncate the file to ``size`` only when it is longer: on ext4 a file that was truncated is flushed
+    to disk when it is closed (the rename-over-truncate heuristic, auto_da_alloc), which made a fresh
+    1 GiB download wait 0.26 s in close() for nothing (measured)."""
+    if os.fstat(fd).st_size > size:
+        os.ftruncate(fd, size)

@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 
-from .._internal.fsutil import create_temp_at
+from .._internal.fsutil import create_temp_at, cut_to
 from ..errors import UnsafePath
 from ..format import digest as _digest
 from ..format.descriptor import Descriptor
@@ -30,13 +30,13 @@ def fetch_into(source: Fetcher, desc: Descriptor, fd: int, *, have: int = 0,
     if isinstance(source, FileFetcher):
         source.fetch_into(desc, fd, have=have, on_bytes=on_bytes)
         return
-    os.ftruncate(fd, 0)
+    cut_to(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     try:
         with source.fetch(desc) as stream:
             drain(verifying(stream, desc), _Sink(fd), on_bytes=on_bytes)
     except BaseException:
-        os.ftruncate(fd, 0)  # a copy is quick to redo: keep nothing of a failed one
+        cut_to(fd, 0)  # a copy is quick to redo: keep nothing of a failed one
         raise
 
 

@@ -184,6 +184,10 @@ def _connect(path: Path | None, schema: str, *, private: bool = False) -> Iterat
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, timeout=_BUSY_SECONDS)
         db.execute("PRAGMA journal_mode=WAL")
+        # Hints only: a commit lost in a crash costs an upload or a hash, never correctness. Without
+        # this, every commit fsyncs, and on ext4 an fsync waits for the data of the files a pull has
+        # just written (0.9 s after a 1 GiB pull -o, measured).
+        db.execute("PRAGMA synchronous=OFF")
         db.executescript(schema)
     except (sqlite3.Error, OSError):
         if db is not None:

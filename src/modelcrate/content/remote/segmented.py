@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...errors import DigestMismatch, SizeMismatch
+from ..._internal.fsutil import cut_to
 from ...format import digest as _digest
 from ...format.descriptor import Descriptor
 from .download import open_blob, small_blob
@@ -241,7 +242,7 @@ def _small(target: RegistryTarget, desc: Descriptor, fd: int, on_bytes: Callable
     actual = _digest.of(data)
     if actual != desc.digest:
         raise DigestMismatch(f"content of {target.name}@{desc.digest} hashes to {actual}")
-    os.ftruncate(fd, 0)
+    cut_to(fd, 0)
     _pwrite_all(fd, memoryview(data), 0)
     if on_bytes is not None:
         on_bytes(len(data))
@@ -249,15 +250,15 @@ def _small(target: RegistryTarget, desc: Descriptor, fd: int, on_bytes: Callable
 
 def _attempt(target: RegistryTarget, desc: Descriptor, fd: int, have: int,
              on_bytes: Callable[[int], None] | None) -> None:
-    os.ftruncate(fd, have)
+    cut_to(fd, have)
     job = _Download(target, desc, fd, have, on_bytes)
     try:
         job.run()
     except DigestMismatch:
         job.close()
-        os.ftruncate(fd, 0)  # nothing of it is worth keeping
+        cut_to(fd, 0)  # nothing of it is worth keeping
         raise
     except BaseException:
-        os.ftruncate(fd, job.close())  # the contiguous prefix: where the next run resumes
+        cut_to(fd, job.close())  # the contiguous prefix: where the next run resumes
         raise
     job.close()
