@@ -9,8 +9,8 @@ ones renamed into place — and a wrong digest raises :class:`DigestMismatch` be
 How many connections: one to begin with (on loopback and fast links one stream is fastest: more only add
 CPU on a small machine). When the hasher spends most of its time waiting for bytes — the link, a proxy or
 an object store paces each connection — the streams double (each new one takes the second half of the
-largest remaining range), up to ``download_streams``; a stream that finishes early takes half of what is left elsewhere. A
-registry that answers ``Range`` with 200 is read as the one stream it offers.
+largest remaining range), up to ``download_streams``; a stream that finishes early takes half of what is
+left elsewhere. A registry that answers ``Range`` with 200 is read as the one stream it offers.
 
 Resume: ``have`` bytes already in the file (a previous run's partial download) are hashed from the file and
 only the rest is requested. On failure :func:`download_to_file` truncates the file to its contiguous
