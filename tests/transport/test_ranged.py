@@ -162,3 +162,19 @@ def test_a_ranged_pull_writes_the_same_files(registry: RegistryProcess, repo: st
     transfer.push(ref, config=settings, remote=ranged)
     transfer.pull_to_dir(ref, tmp_path / "out", config=settings, remote=ranged)
     assert model_files(tmp_path / "out") == model_files(model)
+
+
+def test_a_paced_registry_that_ignores_range_gets_its_one_stream_back(servers: tuple[Scripted, Scripted],
+                                                                     ranged: RemoteSettings) -> None:
+    """The first split probes Range; answered 200, its range goes back to the first stream (a plain GET
+    of the whole blob), which reads on to the end."""
+    registry, _ = servers
+    data = os.urandom(6_000_000)
+    desc = Descriptor.of("application/octet-stream", data)
+    _range_server(registry, f"/v2/t/plain/blobs/{desc.digest}", data, honour=False)
+    with FaultProxy(registry.httpd.server_address[1]) as proxy:
+        proxy.rate_limit(4_000_000)  # the hasher waits: a split is tried
+        got, received = _fetch(proxy.host, ranged, "t/plain", desc)
+    gets = [s for s in registry.seen if s[0] == "GET"]
+    assert got == data and received == len(data)
+    assert len(gets) == 2  # the whole blob once, and the probe whose 200 was not read

@@ -68,10 +68,11 @@ def small_blob(target: RegistryTarget, desc: Descriptor) -> bytes:
 
 
 def open_blob(target: RegistryTarget, desc: Descriptor, offset: int, *, retry: bool = True,
-              end: int | None = None) -> Response:
+              end: int | None = None, ranged_only: bool = False) -> Response:
     """GET the blob from ``offset`` (a ``Range`` request when > 0) up to byte ``end`` (exclusive; default
     the end), headers checked. Without ``retry`` one attempt only, and a busy answer raises
-    TransportError (the caller is a retry loop itself)."""
+    TransportError (the caller is a retry loop itself). A registry that ignores Range (200) is read
+    past the ``offset`` bytes, unless ``ranged_only`` (then it raises RegistryError at once)."""
     if end is not None:
         headers = {"Range": f"bytes={offset}-{end - 1}"}
     else:
@@ -82,14 +83,15 @@ def open_blob(target: RegistryTarget, desc: Descriptor, offset: int, *, retry: b
         resp.close()
         raise TransportError(f"{target.name} answered {resp.status} to a download of {desc.digest}")
     try:
-        _check_headers(target, desc, offset, resp, desc.size if end is None else end)
+        _check_headers(target, desc, offset, resp, desc.size if end is None else end, ranged_only)
     except BaseException:
         resp.close()
         raise
     return resp
 
 
-def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: Response, end: int) -> None:
+def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: Response, end: int,
+                   ranged_only: bool = False) -> None:
     if resp.status == 404:
         raise NotFound(f"blob {desc.digest} is not in {target.name}")
     if resp.status not in (200, 206):
@@ -99,7 +101,7 @@ def _check_headers(target: RegistryTarget, desc: Descriptor, offset: int, resp: 
         raise DigestMismatch(f"{target.name} serves {said} when asked for {desc.digest}")
     length = resp.header("Content-Length")
     expect = end - offset
-    if resp.status == 200 and end != desc.size and offset:  # (at 0: the whole blob; one stream then)
+    if resp.status == 200 and offset and (end != desc.size or ranged_only):  # (at 0: the whole blob)
         raise RegistryError(f"{target.name} stopped honouring Range requests for {desc.digest}")
     if resp.status == 206:
         start = _content_range_start(resp.header("Content-Range"))
