@@ -261,8 +261,9 @@ def main() -> None:
         for cmd in (["pack", str(capped_dir), "-t", capped_ref], ["push", capped_ref, "-q"]):
             subprocess.run([cli, *cmd], env={**os.environ, **env}, check=True, capture_output=True)
         # The mount case runs right after the pushes, whose blob locations it mounts from.
-        extra = [mount_mc, *([mount_skopeo] if skopeo else []), one_curl, lambda r: one_mc(r, "4"),
-                 lambda r: one_mc(r, "1"), capped, push_dir_curl, push_dir_mc]
+        extra = [mount_mc, *([mount_skopeo] if skopeo else [])]
+        ones = [one_curl, lambda r: one_mc(r, "4"), lambda r: one_mc(r, "1")]
+        after = [capped, push_dir_curl, push_dir_mc]
 
         pushes = [push_curl, lambda r: push_mc(r, "4"), lambda r: push_mc(r, "1")]
         pulls = [pull_curl, pull_mc_dir, pull_mc_store]
@@ -274,7 +275,7 @@ def main() -> None:
             # Rotate the order each round: no client always gets the same slot after the others' writes.
             for step in pushes[rnd % len(pushes):] + pushes[:rnd % len(pushes)]:
                 step(rnd)
-            for step in extra:
+            for step in extra + ones[rnd % len(ones):] + ones[:rnd % len(ones)] + after:
                 step(rnd)
             for step in pulls[rnd % len(pulls):] + pulls[:rnd % len(pulls)]:
                 step(rnd)
