@@ -6,8 +6,7 @@ The functions here take reference strings (see :mod:`.api`); the modules below w
 reads a chain, :mod:`.writer` appends to one, :mod:`.deprecation` signs and finds deprecations.
 """
 
-from importlib import import_module
-from typing import Any
+from .._internal.lazy import exports
 
 # Loaded on first use, so that a module below (say, versions on every push) does not load the whole
 # lifecycle and its signing stack.
@@ -17,11 +16,4 @@ _EXPORTS = {"Context": "api", "Promoted": "api", "Retired": "api", "StageReport"
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)

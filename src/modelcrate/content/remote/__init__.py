@@ -11,8 +11,7 @@ connections, auth, requests, error mapping), :mod:`.repository` (the Target), :m
 ['1.0', '1.1']
 """
 
-from importlib import import_module
-from typing import Any
+from ..._internal.lazy import exports
 
 # Loaded on first use: the settings alone (what every command with registry options builds) must not
 # load the HTTP client.
@@ -22,11 +21,4 @@ _EXPORTS = {"Credentials": "credentials", "DockerConfig": "credentials", "Regist
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
