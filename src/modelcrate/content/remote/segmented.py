@@ -8,9 +8,10 @@ ones renamed into place — and a wrong digest raises :class:`DigestMismatch` be
 
 How many connections: one to begin with (on loopback and fast links one stream is fastest: more only add
 CPU on a small machine). When the hasher spends most of its time waiting for bytes that each come slower
-than ``_PACED`` — the link, a proxy or an object store paces each connection — the streams double (each new one takes the second half of the
-largest remaining range), up to ``download_streams``; a stream that finishes early takes half of what is
-left elsewhere. A registry that answers ``Range`` with 200 is read as the one stream it offers.
+than ``_PACED`` — the link, a proxy or an object store paces each connection — it goes to
+``download_streams`` streams at once (each new one takes the upper half of the largest remaining range;
+the first of them also finds out whether the registry honours Range); a stream that finishes early takes
+half of what is left elsewhere. A registry that answers ``Range`` with 200 is read as the one stream it offers.
 
 Resume: ``have`` bytes already in the file (a previous run's partial download) are hashed from the file and
 only the rest is requested. On failure :func:`download_to_file` truncates the file to its contiguous
@@ -36,7 +37,7 @@ from .http import BLOCK, Response, TransportError, cancelled
 if TYPE_CHECKING:
     from .repository import RegistryTarget
 
-_WINDOW = 0.2  # seconds of hashing over which "mostly waiting" is judged
+_WINDOW = 0.1  # seconds of hashing over which "mostly waiting" is judged
 _STARVED = 0.5  # fraction of a window spent waiting for bytes that asks for more streams
 # ... but only while each stream is slower than this: a connection that is paced (object stores and CDNs
 # cap one stream well below it) rather than one that is merely sharing two cores with the hasher and the
@@ -147,6 +148,7 @@ class _Download:
                 break
             with self.cond:
                 self.ranged = True
+                self._balance()  # Range works: the other streams the hasher asked for start now
             return resp
         with self.cond:
             self.ranged = False
@@ -229,7 +231,7 @@ class _Download:
                     per_stream = (self.received - window_bytes) / (now - window_start) / streams
                     if (waited / (now - window_start) > _STARVED and per_stream < _PACED
                             and self.wanted < self.max_streams):
-                        self.wanted = min(self.max_streams, 2 * self.wanted)  # 1, 2, 4: full speed soon
+                        self.wanted = self.max_streams  # paced: every stream allowed, at once
                         self._balance()
                     window_start, waited, window_bytes = now, 0.0, self.received
             while hashed < front:
