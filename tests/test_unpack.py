@@ -497,3 +497,11 @@ def test_a_model_file_named_as_another_files_partial_download_is_refused(repo, t
     with pytest.raises(UnsafePath, match="twice"):
         write_files(repo, files, tmp_path / "out", concurrency=concurrency)
     _nothing_left(tmp_path, tmp_path / "out")
+
+
+def test_an_empty_file_is_written(repo, tmp_path: Path) -> None:
+    files, _descs = _model(repo, [Layer("pkg/__init__.py", b""), Layer("w.bin", os.urandom(3_000))])
+    result = write_files(repo, files, tmp_path / "out", concurrency=2)
+    assert (tmp_path / "out" / "pkg" / "__init__.py").read_bytes() == b""
+    assert sorted(result.files) == [("pkg/__init__.py", 0), ("w.bin", 3_000)]
+    assert not [p for p in tmp_path.rglob("*.partial")]

@@ -22,16 +22,21 @@ def dir_fd(tmp_path: Path):  # noqa: ANN201
     os.close(fd)
 
 
-def test_an_empty_partial_goes_and_one_with_bytes_stays(tmp_path: Path, dir_fd: int) -> None:
-    with partial_file(dir_fd, "p") as (_fd, name, have):
+def test_a_failure_removes_an_empty_partial_and_keeps_one_with_bytes(tmp_path: Path, dir_fd: int) -> None:
+    with pytest.raises(OSError), partial_file(dir_fd, "p") as (_fd, name, have):
         assert (name, have) == ("p", 0)
+        raise OSError("network")
     assert not (tmp_path / "p").exists()
-    with partial_file(dir_fd, "p") as (fd, _name, _have):
+    with pytest.raises(OSError), partial_file(dir_fd, "p") as (fd, _name, _have):
         os.write(fd, b"abc")
+        raise OSError("network")
     assert (tmp_path / "p").read_bytes() == b"abc"
     assert (tmp_path / "p").stat().st_mode & 0o777 == 0o600
     with partial_file(dir_fd, "p") as (_fd, _name, have):
         assert have == 3  # the next run resumes after these
+    with partial_file(dir_fd, "empty") as (_fd, _name, _have):
+        pass  # done: an empty blob's file is the caller's to rename
+    assert (tmp_path / "empty").exists()
 
 
 def test_a_second_writer_gets_a_file_of_its_own(tmp_path: Path, dir_fd: int) -> None:

@@ -59,8 +59,8 @@ def partial_name(desc: Descriptor, prefix: str = "partial-") -> str:
 def partial_file(dir_fd: int, name: str) -> Iterator[tuple[int, str, int]]:
     """Open the partial download ``name`` in ``dir_fd`` (made if missing), locked for this process: yields
     (fd, name, bytes already in it). When another process holds it, a fresh temp file is used instead.
-    On the way out a partial without a byte in it is removed; one with bytes is kept for the next run
-    (callers remove it themselves once it is renamed into place or worthless)."""
+    When the block fails, a partial without a byte in it is removed and one with bytes is kept for the
+    next run; after success the caller renames it into place (or removes it)."""
     try:
         fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600,
                      dir_fd=dir_fd)
@@ -77,10 +77,10 @@ def partial_file(dir_fd: int, name: str) -> Iterator[tuple[int, str, int]]:
             os.close(fd)
             fd, name = create_temp_at(dir_fd, f"{name}.", "")
         yield fd, name, os.fstat(fd).st_size
+    except BaseException:
+        if os.fstat(fd).st_size == 0:  # nothing to resume from (an empty blob done is the caller's)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dir_fd)
+        raise
     finally:
-        try:
-            if os.fstat(fd).st_size == 0:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=dir_fd)
-        finally:
-            os.close(fd)
+        os.close(fd)
