@@ -34,7 +34,7 @@ from typing import BinaryIO
 from .config import DEFAULT_CONCURRENCY
 from .content.blobfile import fetch_into, partial_file, partial_name
 from .content.target import Target
-from ._internal.fsutil import create_temp_at, open_dir_at
+from ._internal.fsutil import FileSink, create_temp_at, open_dir_at
 from ._internal.paths import safe_relpath
 from ._internal.untrusted_tar import TAR_FORMATS, regular_files
 from .content.verify import drain, read_all, verifying
@@ -436,7 +436,7 @@ class _Stage:
             temp = _Temp(rel, dir_fd, tmp)
             self.temps.setdefault(slot, []).append(temp)
         with os.fdopen(fd, "wb", buffering=0) as f:
-            written = drain(src, f, on_bytes=self._go_on)
+            written = drain(src, FileSink(f.fileno(), writeback=False), on_bytes=self._go_on)
             os.fchmod(f.fileno(), mode)
         if size is not None and written != size:
             raise SizeMismatch(f"{rel!r}: tar member is {written} bytes, header says {size}")

@@ -130,11 +130,13 @@ def _write_all(fd: int, view: memoryview) -> None:
 
 
 class FileSink:
-    """Writes to a file descriptor, starting writeback as it goes; optionally hashes what it writes."""
+    """Writes all of each chunk to a file descriptor, starting writeback as it goes (for files fsync'ed
+    next; ``writeback=False`` for working copies, which are not); optionally hashes what it writes."""
 
-    def __init__(self, fd: int, hasher: "hashlib._Hash | None" = None) -> None:
+    def __init__(self, fd: int, hasher: "hashlib._Hash | None" = None, *, writeback: bool = True) -> None:
         self.fd = fd
         self.hasher = hasher
+        self.writeback = writeback
         self.written = 0
 
     def write(self, data: "memoryview | bytes") -> int:
@@ -142,7 +144,8 @@ class FileSink:
         if self.hasher is not None:
             self.hasher.update(view)
         _write_all(self.fd, view)
-        start_writeback(self.fd, self.written, len(view))
+        if self.writeback:
+            start_writeback(self.fd, self.written, len(view))
         self.written += len(view)
         return len(view)
 

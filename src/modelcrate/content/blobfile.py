@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 
-from .._internal.fsutil import create_temp_at, cut_to
+from .._internal.fsutil import FileSink, create_temp_at, cut_to
 from ..errors import UnsafePath
 from ..format import digest as _digest
 from ..format.descriptor import Descriptor
@@ -34,21 +34,10 @@ def fetch_into(source: Fetcher, desc: Descriptor, fd: int, *, have: int = 0,
     os.lseek(fd, 0, os.SEEK_SET)
     try:
         with source.fetch(desc) as stream:
-            drain(verifying(stream, desc), _Sink(fd), on_bytes=on_bytes)
+            drain(verifying(stream, desc), FileSink(fd, writeback=False), on_bytes=on_bytes)
     except BaseException:
         cut_to(fd, 0)  # a copy is quick to redo: keep nothing of a failed one
         raise
-
-
-class _Sink:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def write(self, data: memoryview | bytes) -> int:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
-        return len(data)
 
 
 def partial_name(desc: Descriptor, prefix: str = "partial-") -> str:
