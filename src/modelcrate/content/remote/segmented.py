@@ -20,6 +20,7 @@ prefix, so the next run resumes from there.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -27,10 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...errors import DigestMismatch, RegistryError, SizeMismatch
+from ...errors import DigestMismatch, RegistryError
 from ..._internal.fsutil import cut_to
 from ...format import digest as _digest
 from ...format.descriptor import Descriptor
+from ..verify import read_all
 from .download import open_blob, small_blob
 from .http import BLOCK, Response, TransportError, cancelled
 
@@ -286,12 +288,7 @@ def download_to_file(target: RegistryTarget, desc: Descriptor, fd: int, *, have:
 
 
 def _small(target: RegistryTarget, desc: Descriptor, fd: int, on_bytes: Callable[[int], None] | None) -> None:
-    data = small_blob(target, desc)
-    if len(data) != desc.size:
-        raise SizeMismatch(f"{desc.digest}: {target.name} sent {len(data)} bytes, the descriptor says {desc.size}")
-    actual = _digest.of(data)
-    if actual != desc.digest:
-        raise DigestMismatch(f"content of {target.name}@{desc.digest} hashes to {actual}")
+    data = read_all(io.BytesIO(small_blob(target, desc)), desc, BLOCK)  # size and digest checked
     cut_to(fd, 0)
     _pwrite_all(fd, memoryview(data), 0)
     if on_bytes is not None:
