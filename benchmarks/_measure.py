@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 # Child Python tools (modelcrate, oras-py) run as installed, with their bytecode cached, rather than
 # recompiled at every start because the calling shell happens to set PYTHONDONTWRITEBYTECODE.
@@ -16,6 +17,13 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 class Run:
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float = 0.0  # the child's user + system time
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a running process (e.g. the registry) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)) -> Run:
@@ -28,13 +36,13 @@ def run(cmd: list[str], env: dict[str, str] | None = None, ok_codes: tuple[int, 
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in ok_codes:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return Run(elapsed, usage.ru_maxrss / 1024)  # ru_maxrss is KiB on Linux
+    return Run(elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)  # ru_maxrss is KiB on Linux
 
 
 def best(runs: list[Run]) -> Run:
     """The fastest run (least disturbed by other load), with the highest RSS seen across runs."""
     fastest = min(runs, key=lambda r: r.seconds)
-    return Run(fastest.seconds, max(r.peak_rss_mib for r in runs))
+    return Run(fastest.seconds, max(r.peak_rss_mib for r in runs), fastest.cpu_seconds)
 
 
 def median(runs: list[Run]) -> float:

@@ -15,7 +15,10 @@ and, for the cases the transport work targets, side by side in the same run:
 * mount: ``modelcrate push REF`` of the stored model to a *new* repository of a registry that holds its
   blobs under another repository (blob-location cache → cross-repository mounts) beside ``skopeo copy``
   doing the same with its blob-info cache; bytes sent are counted from the registry's access log;
-* one big blob: ``pull -o`` of a single-file model (``--concurrency 4`` and ``1``) beside ``curl`` GET;
+* one big blob: ``pull -o`` of a single-file model (``--concurrency 4`` and ``1``) beside ``curl`` GET, with
+  the CPU seconds of each client and of the registry, and hashlib's sha256 of the same file: the fastest a
+  client that verifies could be on this machine (curl's and the registry's CPU plus one sha256, spread over
+  every core) is printed beside the ratio;
 * capped: the same single-file pull through a local proxy that caps *each connection* at 50 MiB/s (as
   object stores and CDNs cap one stream), ``modelcrate pull -o`` beside ``curl`` (``--capped-mib``);
 * push DIR: ``modelcrate push DIR REF`` of the single-file model (packed on the fly) beside ``curl`` PUT;
@@ -44,12 +47,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from _measure import Run, best, median, run  # noqa: E402
+from _measure import Run, best, median, process_cpu, run  # noqa: E402
 from pack import make_model  # noqa: E402
 
 from tests.support.faultproxy import FaultProxy  # noqa: E402
@@ -106,6 +110,9 @@ def main() -> None:
     parser.add_argument("--capped-mib", type=int, default=256, help="blob size for the 50 MiB/s-per-connection case")
     parser.add_argument("--big-gib", type=int, default=0, help="also measure peak RSS with one file of N GiB")
     parser.add_argument("--big-only", action="store_true", help="with --big-gib: only that case")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed pulls of the single blob before the rounds (on a VM the first gigabytes a "
+                             "run writes can cost twice the kernel time of later ones)")
     args = parser.parse_args()
     if args.big_only:
         with tempfile.TemporaryDirectory(prefix="modelcrate-bench-") as tmp_name, RegistryProcess() as reg:
@@ -217,17 +224,34 @@ def main() -> None:
                 f"docker://{reg.host}/bench/skmount{rnd}:1"]))
             sent.setdefault("mount skopeo", []).append(upload_requests(mark))
 
+        one_cpu: dict[str, list[tuple[float, float]]] = {}  # name -> (client, registry) CPU seconds per run
+
+        def one_run(name: str, cmd: list[str], run_env: dict[str, str] | None = None) -> None:
+            before = process_cpu(reg.pid)  # type: ignore[arg-type]
+            r = run(cmd, env=run_env)
+            one_cpu.setdefault(name, []).append((r.cpu_seconds, process_cpu(reg.pid) - before))  # type: ignore[arg-type]
+            record(name, r, single_mib)
+
         def one_curl(rnd: int) -> None:
             out = tmp / "one-curl.bin"
-            record("one   curl GET > file", run([curl, "-sS", "-f", "-o", str(out),
-                                                  f"{base}/v2/bench/one/blobs/{single_digest}"]), single_mib)
+            one_run("one   curl GET > file", [curl, "-sS", "-f", "-o", str(out),
+                                              f"{base}/v2/bench/one/blobs/{single_digest}"])
             out.unlink()
 
         def one_mc(rnd: int, conc: str) -> None:
             out = tmp / f"one-mc{rnd}"
-            record(f"one   modelcrate pull -o (concurrency {conc})",
-                   run([cli, "pull", one_ref, "-o", str(out), "-q", "--concurrency", conc], env=env), single_mib)
+            one_run(f"one   modelcrate pull -o (concurrency {conc})",
+                    [cli, "pull", one_ref, "-o", str(out), "-q", "--concurrency", conc], env)
             shutil.rmtree(out)
+
+        def hash_cpu() -> float:
+            """CPU seconds of hashlib's sha256 over the single file, read from the page cache (best of 3)."""
+            times = []
+            for _ in range(3):
+                start = time.process_time()
+                sha256_file(single_paths[0])
+                times.append(time.process_time() - start)
+            return min(times)
 
         def capped(rnd: int) -> None:
             with FaultProxy(reg.port) as proxy:
@@ -270,6 +294,11 @@ def main() -> None:
         if not args.skip_oras:
             pushes.append(push_oras)
             pulls.append(pull_oras)
+        for _ in range(args.warmup):  # untimed (see --warmup)
+            subprocess.run([cli, "pull", one_ref, "-o", str(tmp / "warm-up"), "-q"], env={**os.environ, **env},
+                           check=True, capture_output=True)
+            shutil.rmtree(tmp / "warm-up")
+            os.sync()
         for rnd in range(args.rounds):
             print(f"round {rnd + 1}/{args.rounds}", flush=True)
             # Rotate the order each round: no client always gets the same slot after the others' writes.
@@ -309,10 +338,34 @@ def main() -> None:
                       f"{max(x.peak_rss_mib for x in results[name]):7.1f} MiB")
         for name, counts in sent.items():
             print(f"{name}: upload requests carrying blob bytes per run: {counts}")
+        cpu_budget(one_cpu, {k: median(results[k]) for k in one_cpu}, hash_cpu(), single_mib)
         print("targets: one blob pull >= 1.0x curl; capped >= 3x curl; push DIR >= 0.95x curl; "
               "mount <= 0.5 s with 0 upload requests")
         if args.big_gib:
             big_case(args.big_gib, cli, env, reg, tmp)
+
+
+def cpu_budget(cpu: dict[str, list[tuple[float, float]]], wall: dict[str, float], sha256_cpu: float,
+               mib: float) -> None:
+    """Where the CPU of a one-blob pull goes, and the fastest any verifying client could be here: the
+    reference's and the registry's CPU plus one sha256 of the blob, spread over every core."""
+    cores = os.cpu_count() or 1
+    print(f"\nCPU seconds of the one-blob pulls ({mib:.0f} MiB, medians), client + registry, and cores busy:")
+    for name, runs in cpu.items():
+        client, served = median_pair(runs)
+        print(f"  {name:<48} {client:5.2f} + {served:5.2f} = {client + served:5.2f} s in {wall[name]:5.2f} s "
+              f"({(client + served) / wall[name]:.2f} of {cores} cores)")
+    print(f"  hashlib sha256 of the same file, from the page cache: {sha256_cpu:.2f} s of one core")
+    ref = next(k for k in cpu if "curl" in k)
+    client, served = median_pair(cpu[ref])
+    floor = max(wall[ref], (client + served + sha256_cpu) / cores)
+    print(f"  a client that verifies needs at least (curl + registry + sha256) / {cores} cores = {floor:.2f} s: "
+          f"at best {wall[ref] / floor:.2f}x curl speed on this machine")
+
+
+def median_pair(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    ordered = sorted(runs, key=sum)
+    return ordered[len(ordered) // 2]
 
 
 def big_case(gib: int, cli: str, env: dict[str, str], reg: RegistryProcess, tmp: Path) -> None:

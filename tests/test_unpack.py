@@ -253,7 +253,7 @@ def _layers(n: int, size: int = 20_000) -> list[Layer]:
 
 def _model(repo, layers: list[Layer]):  # noqa: ANN202
     put_model(repo, layers)
-    files = fetch_model(repo, "t").files
+    files = fetch_model(repo, repo.resolve("t")).files
     return files, [f.descriptor for f in files]
 
 

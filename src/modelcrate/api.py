@@ -186,7 +186,7 @@ def inspect(ref: str, *, local: bool = False, remote: bool = False, config: Conf
     from .unpacking import fetch_model
 
     with reading(ref, local=local, remote=remote, config=config) as (r, target, desc, is_remote):
-        view = fetch_model(target, desc.digest)
+        view = fetch_model(target, desc)
         found = None
         if deployments:
             from .lifecycle.gate import NoPolicy
@@ -711,7 +711,9 @@ def _verifier(key: PathLike | Verifier | None, policy: PathLike | Policy | None,
     """The verifier ``key`` or ``policy`` names (paths are read here); at most one of them."""
     if key is not None and policy is not None:
         raise UsageError(f"{what} takes a key or a policy, not both")
-    from . import signatures as _signatures
+    if key is None and policy is None:
+        return None
+    from . import signatures as _signatures  # only for a key or policy: the signing stack is not light
 
     if isinstance(key, (str, os.PathLike)):
         return _signatures.KeyVerifier.from_pem(read_regular_file(key, MAX_SMALL_FILE, "the key"))

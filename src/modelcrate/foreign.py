@@ -31,13 +31,14 @@ KITOPS_KINDS = {"model": "weight", "modelpart": "weight", "code": "code", "datas
 LoadBlob = Callable[[Descriptor], bytes]
 
 
-def read_any(raw: bytes, load_config: LoadBlob) -> ModelView:
-    """The model view of any model manifest modelcrate reads."""
+def read_any(raw: bytes, load_config: LoadBlob, *, metadata: bool = True) -> ModelView:
+    """The model view of any model manifest modelcrate reads (without ``metadata``: files only, see
+    :func:`modelcrate.format.model.read_model`; a ModelKit's Kitfile is read all the same, for its paths)."""
     m = parse_manifest(raw)
     if m.config.media_type == KITOPS_CONFIG:
         return read_modelkit(m, _json(load_config(m.config), "ModelKit config"))
-    view = read_model(raw)
-    if view.metadata is None and m.config.media_type in (MODEL_CONFIG, LEGACY_MODEL_CONFIG):
+    view = read_model(raw, metadata=metadata)
+    if metadata and view.metadata is None and m.config.media_type in (MODEL_CONFIG, LEGACY_MODEL_CONFIG):
         return ModelView(view.manifest, view.files, from_modelpack_config(_json(load_config(m.config), "config")))
     return view
 

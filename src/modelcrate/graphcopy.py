@@ -100,17 +100,21 @@ class CopyResult:
                 self.bytes_skipped += desc.size
 
 
-def copy(src: Target, src_ref: str, dst: Target, dst_ref: str | None = None,
+def copy(src: Target, src_ref: str | Descriptor, dst: Target, dst_ref: str | None = None,
          options: CopyOptions | None = None) -> CopyResult:
-    """Copy the graph at ``src_ref`` (tag or digest) from ``src`` to ``dst`` and tag it ``dst_ref``.
+    """Copy the graph at ``src_ref`` (tag or digest, or the root descriptor already resolved) from ``src``
+    to ``dst`` and tag it ``dst_ref``.
 
     >>> copy(local.repository("localhost:5000/bert"), "1.0", registry_repo, "1.0")   # doctest: +SKIP
     """
     options = options or CopyOptions()
-    try:
-        root = src.resolve(src_ref)
-    except ModelcrateError as exc:
-        raise CopyError("resolve " + src_ref, "source", exc) from exc
+    if isinstance(src_ref, Descriptor):
+        root = src_ref
+    else:
+        try:
+            root = src.resolve(src_ref)
+        except ModelcrateError as exc:
+            raise CopyError("resolve " + src_ref, "source", exc) from exc
     result = extended_copy(src, dst, root, options) if options.referrers else copy_graph(src, dst, root, options)
     if dst_ref and not _digest.is_digest(dst_ref):
         try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config
 from .content.layout import LocalStore
-from .content.target import Target
+from .content.target import Target, resolve_tag
 from .content.verify import read_all
 from .errors import DigestMismatch, InvalidManifest, NotFound, UsageError
 from .format.descriptor import Descriptor
@@ -98,16 +98,16 @@ def open_target(reference: str | Reference, config: Config, *, write: bool, loca
         yield targets.open(reference, write=write, local=local)
 
 
-def resolve(target: Target, reference: str | Reference) -> Descriptor:
+def resolve(target: Target, reference: str | Reference, *, fetching: bool = False) -> Descriptor:
     """Resolve ``reference`` in ``target``, the same way for the local store and registries.
 
     With a digest, the digest wins. With ``TAG@DIGEST`` the tag, where it exists, must name that digest:
     otherwise :class:`~modelcrate.errors.DigestMismatch` (the content exists but the tag has moved; that
-    is not "not found")."""
+    is not "not found"). ``fetching``: the manifest is read next (see :func:`resolve_tag`)."""
     r = as_reference(reference)
     if not r.digest:
         assert r.tag is not None
-        return target.resolve(r.tag)
+        return resolve_tag(target, r.tag, fetching=fetching)
     desc = target.resolve(r.digest)
     if r.tag:
         try:

@@ -183,7 +183,7 @@ def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run
     tally = tally or _Tally(run.progress)
     options = CopyOptions(concurrency=run.concurrency, progress=tally, mount_from=mount_from, referrers=referrers)
     old = guard_version_tag(src, dst, tag, root, force) if guard else None
-    result, used = _rounds(lambda: copy(src, root.digest, dst, None if old else tag, options), run.rounds, run.config)
+    result, used = _rounds(lambda: copy(src, root, dst, None if old else tag, options), run.rounds, run.config)
     if old and tag and guard and force:  # recorded before the tag moves
         record_overwrite(dst, root, guard, tag, old, force)
         dst.tag(root, tag)
@@ -317,7 +317,7 @@ def _pull_source(targets: Targets, r: Reference, verify: Verification | None) ->
     """The repository and root manifest to pull; with ``verify``, its signatures are checked against the
     registry's referrers before a byte of the model is fetched."""
     src = targets.open(r, write=False)
-    root = resolve(src, r)
+    root = resolve(src, r, fetching=True)  # a tag: one GET, whose manifest the copy or unpack reads next
     if verify is not None:
         from . import signatures as _signatures  # only a verifying pull needs the signing stack
 
@@ -348,7 +348,7 @@ def pull_to_dir(ref: str, out_dir: str | os.PathLike[str], *, force: bool = Fals
 
             signature = _signatures.prepare_model_signature(src, root, model_signature, kinds=kinds,
                                                             include=include, verify=verify, force=force)
-        view = _unpack.fetch_model(src, root.digest)
+        view = _unpack.fetch_model(src, root, metadata=False)
         files = _unpack.select(view, kinds, include)
         watched = Watched(src, run.progress)
         slots = blob_slots(run.concurrency, [f.descriptor.size for f in files])

@@ -59,13 +59,13 @@ class UnpackResult:
         return sum(size for _p, size in self.files)
 
 
-def fetch_model(target: Target, reference: str) -> ModelView:
-    """Resolve and read a model manifest (verified against its digest): ours, legacy ModelPack, or a
-    KitOps ModelKit (whose config, the Kitfile, is fetched to name its layers)."""
-    desc = target.resolve(reference)
+def fetch_model(target: Target, desc: Descriptor, *, metadata: bool = True) -> ModelView:
+    """Read the model manifest ``desc`` names (verified against its digest): ours, legacy ModelPack, or a
+    KitOps ModelKit (whose config, the Kitfile, is fetched to name its layers). Without ``metadata`` the
+    view's metadata is None: what only writes files skips validating it and reading a ModelPack config."""
     with target.fetch(desc) as stream:
         raw = read_all(stream, desc, MAX_MANIFEST_BYTES)
-    return foreign.read_any(raw, lambda config: _small_blob(target, config))
+    return foreign.read_any(raw, lambda config: _small_blob(target, config), metadata=metadata)
 
 
 def _small_blob(target: Target, desc: Descriptor) -> bytes:
@@ -119,7 +119,7 @@ def unpack(target: Target, reference: str, out_dir: str | os.PathLike[str], *,
            kinds: tuple[str, ...] = (), include: tuple[str, ...] = (), force: bool = False,
            concurrency: int = DEFAULT_CONCURRENCY, check: Check | None = None) -> UnpackResult:
     """Write the selected files of the model at ``reference`` into ``out_dir``."""
-    view = fetch_model(target, reference)
+    view = fetch_model(target, target.resolve(reference), metadata=False)
     return write_files(target, select(view, kinds, include), Path(out_dir), force=force, concurrency=concurrency,
                        check=check, include=include)
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,3 +104,24 @@ def test_pull_o_passes_concurrency_to_pull_to_dir(monkeypatch: pytest.MonkeyPatc
     done = CliRunner().invoke(cli, ["pull", "localhost:1/x:1", "-o", str(tmp_path / "out"), "-q", *given])
     assert done.exit_code == 0, done.output
     assert seen["concurrency"] == expected
+
+
+def test_a_plain_pull_o_loads_no_signing_schema_or_yaml_code(registry: RegistryProcess, repo: str, run_cli: Run,
+                                                             tmp_path: Path, docker_config: Path) -> None:
+    """Without --key or --policy a pull -o needs neither the signing stack nor the metadata's JSON Schema
+    validator nor YAML (each costs tens of milliseconds of start-up before the first byte)."""
+    root = write_model(tmp_path / "m", {"w.bin": b"\0" + os.urandom(2_000_000), "c.json": b"{}"})
+    ref = f"{registry.host}/{repo}:1"
+    assert run_cli("push", str(root), ref).returncode == 0
+    out = tmp_path / "out"
+    code = ("import sys, json\nfrom modelcrate.cli.main import cli\n"
+            f"try:\n    cli(['pull', {ref!r}, '-o', {str(out)!r}, '-q'], prog_name='modelcrate')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DOCKER_CONFIG": str(docker_config)})
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert model_files(out) == model_files(root)
+    assert not {m for m in loaded if m.split(".")[0] in ("cryptography", "sigstore", "jsonschema", "yaml")
+                or m.startswith(("modelcrate.signatures", "modelcrate.signing.bundle", "modelcrate.signing.keys"))}

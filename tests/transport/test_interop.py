@@ -86,4 +86,5 @@ def test_modelpack_client_pulls_what_modelcrate_pushed(
 def transfer_view(registry: RegistryProcess, repo: str, remote: RemoteSettings, digest: str):  # noqa: ANN201
     from modelcrate.content.remote import RegistryClient
     from modelcrate.unpacking import fetch_model
-    return fetch_model(RegistryClient(registry.host, remote).repository(repo), digest).files
+    target = RegistryClient(registry.host, remote).repository(repo)
+    return fetch_model(target, target.resolve(digest)).files

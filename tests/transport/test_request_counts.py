@@ -8,6 +8,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from modelcrate.content.remote import RegistryClient, RegistryTarget, RemoteSett
 from modelcrate.graphcopy import copy
 from modelcrate.format.descriptor import Descriptor, build_index
 from modelcrate.format.mediatypes import OCI_INDEX, OCI_MANIFEST
+from modelcrate.settings import Settings
 from tests.support.artifacts import plain_manifest
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import RegistryProcess
@@ -155,3 +157,28 @@ def test_a_registry_that_refuses_mount_parameters_still_gets_the_blobs(
     finally:
         client.close()
     assert dst.blobs == src.blobs and dst.resolve("1") == root
+
+
+def test_a_pull_by_tag_reads_the_manifest_once_and_each_blob_once(
+        registry: RegistryProcess, repo: str, model_dir: Path, remote: RemoteSettings, tmp_path: Path) -> None:
+    from modelcrate import transfer
+
+    digest = transfer.push_dir(model_dir, f"{registry.host}/{repo}:1", remote=remote,
+                               config=Settings(tmp_path / "home")).digest
+    for into in ("dir", "store"):
+        with FaultProxy(registry.port) as proxy:
+            ref = f"{proxy.host}/{repo}:1"
+            if into == "dir":
+                got = transfer.pull_to_dir(ref, tmp_path / "out", remote=remote)
+            else:
+                got = transfer.pull(ref, config=Settings(tmp_path / "fresh"), remote=remote)
+            seen = [(r.method, r.target) for r in proxy.stats.requests if r.target.startswith("/v2/" + repo)]
+        assert got.digest == digest
+        # One GET by tag resolves it and brings the manifest: no HEAD, no second GET by digest. (A pull
+        # into the store also looks for the signatures: the referrers API, then the fallback tags.)
+        manifests = [s for s in seen if "/manifests/" in s[1] and "/manifests/sha256-" not in s[1]]
+        assert manifests == [("GET", f"/v2/{repo}/manifests/1")], into
+        blob_gets = Counter(t for m, t in seen if "/blobs/" in t and m == "GET")
+        # The four files; the store keeps the config too, which writing files does not need.
+        assert len(blob_gets) == (4 if into == "dir" else 5) and set(blob_gets.values()) == {1}, into
+        assert not [s for s in seen if "/blobs/" in s[1] and s[0] != "GET"], into

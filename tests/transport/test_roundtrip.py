@@ -24,6 +24,10 @@ from tests.support.registry import RegistryProcess
 from tests.transport.conftest import client_for, model_files, write_model
 
 
+def _files_of(target, reference: str):  # noqa: ANN001, ANN202
+    return fetch_model(target, target.resolve(reference)).files
+
+
 def raw_call(reg: RegistryProcess, method: str, path: str, headers: dict[str, str] | None = None
              ) -> tuple[int, http.client.HTTPMessage, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=10)
@@ -251,7 +255,7 @@ def test_pull_to_dir_fetches_raw_layers_concurrently_in_manifest_order(
                                config=Settings(tmp_path / "h", concurrency=1))  # from the settings
     par = transfer.pull_to_dir(ref, tmp_path / "four", remote=remote, progress=four, concurrency=4)
     assert model_files(tmp_path / "one") == model_files(tmp_path / "four") == model_files(root)
-    manifest_order = [f.path for f in fetch_model(client_for(registry, remote).repository(repo), "1").files]
+    manifest_order = [f.path for f in _files_of(client_for(registry, remote).repository(repo), "1")]
     assert par.files == seq.files and [p for p, _ in par.files] == manifest_order
     assert one.most == 1 and four.most >= 4
     assert four.clashes == 0 and not four.active and four.bytes == one.bytes == sum(map(len, files.values()))

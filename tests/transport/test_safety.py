@@ -76,7 +76,8 @@ def test_oras_py_2_unverified_pull__a_tampered_blob_is_refused_and_nothing_is_ke
 
 def transfer_files(reg: RegistryProcess, remote: RemoteSettings):  # noqa: ANN201
     from modelcrate.unpacking import fetch_model
-    return fetch_model(client_for(reg, remote).repository("t/tamper"), "1").files
+    target = client_for(reg, remote).repository("t/tamper")
+    return fetch_model(target, target.resolve("1")).files
 
 
 @pytest.mark.parametrize("members", [

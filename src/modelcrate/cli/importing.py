@@ -19,7 +19,6 @@ from ..format.reference import Reference
 from ..importers import convert as _convert, detect
 from ..results import Initialized
 from ..scan.result import summary
-from ..targets import open_target
 from .app import cli, emit_json, error_object, json_option, reported_in_json, target_options
 from .render import echo, table
 from .signers import load_signer, signer_options
@@ -181,20 +180,3 @@ def convert_(ref: str, dst: str, local: bool, as_json: bool, config: Config) -> 
     echo(f"converted {ref} ({converted.source_kind}, {len(converted.files)} files) to {converted.reference}",
                err=True)
     echo(converted.digest)
-
-
-def warn_unsafe(result: _scan.ScanResult | None) -> None:
-    """The warning unpack and pull print when the files they wrote would run code when loaded."""
-    if result is None:
-        return
-    for f in result.refused:
-        what = f"imports {', '.join(f.unsafe)}" if f.unsafe else f"could not be checked ({f.error})"
-        echo(f"modelcrate: warning: {f.path} is a pickle that {what}; loading it runs code "
-                   "(see `modelcrate scan`)", err=True)
-
-
-def warn_unsafe_stored(ref: str, digest: str, cfg: Config) -> None:
-    """After a pull into the local store: scan the stored model (header reads for non-pickles) and warn."""
-    r = Reference.parse(ref)
-    with open_target(r, cfg, write=False, local=True) as t:
-        warn_unsafe(_scan.scan_reference(t, t.resolve(digest), r.name, verify=False))

@@ -173,7 +173,7 @@ def unpack(ref: str, directory: str, kinds: tuple[str, ...], include: tuple[str,
       modelcrate unpack my-model:1.0.0 ./serving --model-signature ./serving.sig
     """
     from ..scan import UnpackGate
-    from .importing import warn_unsafe
+    from .unsafe import warn_unsafe
 
     gate = UnpackGate(deny=deny_unsafe)
     cfg = config()

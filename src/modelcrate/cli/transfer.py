@@ -149,7 +149,7 @@ def pull(ref: str, out_dir: str | None, force: bool, overwrite_key: str | None, 
     if not out_dir and deny_unsafe:
         raise UsageError("--deny-unsafe-pickle goes with -o DIR")
     from ..scan import UnpackGate
-    from .importing import warn_unsafe, warn_unsafe_stored
+    from .unsafe import warn_unsafe, warn_unsafe_stored
 
     if out_dir and (overwrite_key or overwrite_reason):
         raise UsageError("--overwrite-key and --reason go with a pull into the local store, not -o DIR")

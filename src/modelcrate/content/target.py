@@ -113,6 +113,21 @@ class FileFetcher(Protocol):
 
 
 @runtime_checkable
+class TagFetcher(Protocol):
+    def resolve_fetching(self, tag: str) -> Descriptor:
+        """Resolve ``tag`` by reading its manifest, kept for the next :meth:`fetch` of it."""
+        ...
+
+
+def resolve_tag(target: Resolver, tag: str, *, fetching: bool = False) -> Descriptor:
+    """``tag``'s manifest descriptor. With ``fetching`` (its manifest is read next), a registry resolves it
+    with the one GET that also brings the manifest, instead of a HEAD and then a GET."""
+    if fetching and isinstance(target, TagFetcher):
+        return target.resolve_fetching(tag)
+    return target.resolve(tag)
+
+
+@runtime_checkable
 class BlobPuller(Protocol):
     def pull_blob(self, desc: Descriptor, source: Fetcher, on_bytes: Callable[[int], None] | None = None) -> None:
         """Store blob ``desc`` from ``source`` by writing it into a file of this target's own (resumable

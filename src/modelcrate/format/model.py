@@ -121,8 +121,10 @@ def is_model_manifest(m: Manifest) -> bool:
             or m.config.media_type in (MODEL_CONFIG, LEGACY_MODEL_CONFIG))
 
 
-def read_model(raw: bytes) -> ModelView:
-    """Parse untrusted model-manifest bytes (current or legacy ModelPack names)."""
+def read_model(raw: bytes, *, metadata: bool = True) -> ModelView:
+    """Parse untrusted model-manifest bytes (current or legacy ModelPack names). Without ``metadata`` the
+    metadata annotation is left undecoded (None): validating it against its schema costs more than the
+    rest, and writing the files does not need it."""
     m = parse_manifest(raw)
     if not is_model_manifest(m):
         raise InvalidManifest(
@@ -133,7 +135,7 @@ def read_model(raw: bytes) -> ModelView:
         if parsed is None:
             raise InvalidManifest(f"layer {i} has media type {layer.media_type!r}, not a ModelPack layer type")
         files.append(ModelFile(_layer_path(layer), parsed[0], parsed[1], layer, _mode_of(layer)))
-    return ModelView(m, tuple(files), _metadata.decode(m.annotations.get(ANN_METADATA)))
+    return ModelView(m, tuple(files), _metadata.decode(m.annotations.get(ANN_METADATA)) if metadata else None)
 
 
 def _mode_of(layer: Descriptor) -> int | None:

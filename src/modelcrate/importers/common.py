@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_SOURCE_BYTES = 1024 * 1024
 _MAX_NODES = 100_000
@@ -47,6 +48,8 @@ class Draft:
 
 def load_yaml(text: bytes | str, source: str) -> Any:
     """Parse untrusted YAML with the safe loader, refusing oversized input and alias expansion bombs."""
+    import yaml  # here, not at the top: reading a ModelKit's JSON config (pull, inspect) needs no YAML
+
     if len(text) > MAX_SOURCE_BYTES:
         raise UsageError(f"{source}: larger than {MAX_SOURCE_BYTES} bytes")
     try:
@@ -63,6 +66,8 @@ def load_yaml(text: bytes | str, source: str) -> Any:
 
 
 def _count(node: yaml.Node, seen: list[int], source: str) -> None:
+    import yaml
+
     seen[0] += 1
     if seen[0] > _MAX_NODES:
         raise UsageError(f"{source}: more than {_MAX_NODES} values (alias expansion?)")

@@ -49,7 +49,7 @@ def materialize(ref: str, out_dir: str | os.PathLike[str], *, config: Config, fo
     if dest.exists() and not force:
         raise AlreadyExists(f"{dest} exists", hint="use --force to overwrite it")
     with open_target(r, config, write=False, local=local) as t:
-        view = fetch_model(t, resolve(t, r).digest)
+        view = fetch_model(t, resolve(t, r))
         source_kind = foreign.kind(view.manifest)
         if source_kind == "modelcrate":
             raise UsageError(f"{ref} is already a modelcrate model",

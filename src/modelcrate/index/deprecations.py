@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 
 from ..content.referrers import Candidate, fallback_tag
-from ..content.target import ReferrersAPI, Target
+from ..content.target import ReferrersAPI, Target, resolve_tag
 from ..content.verify import read_all
 from ..errors import DigestMismatch, InvalidManifest, ModelcrateError, NotFound, SizeMismatch
 from ..format import digest as _digest
@@ -87,9 +87,8 @@ def check(target: Target, digest: str, prior: DeprecationCheck | None, reader: S
         return _decide(target, subject, name, [Candidate(e) for e in entries], reader)
     tag = fallback_tag(digest)
     # Known before: a HEAD tells whether it changed. New: a GET that brings the index along.
-    resolve = target.resolve if prior is not None else getattr(target, "resolve_fetching", target.resolve)
     try:
-        desc = resolve(tag)
+        desc = resolve_tag(target, tag, fetching=prior is None)
     except NotFound:
         return None
     if prior is not None and (prior.listing, prior.trusted) == (desc.digest, reader.key):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..content.layout import LocalStore, split_ref_name
 from ..content.referrers import fallback_tag
-from ..content.target import ReferrersAPI, Target
+from ..content.target import ReferrersAPI, Target, resolve_tag
 from ..content.verify import read_all
 from ..errors import AuthError, ModelcrateError, NotFound, RegistryError, UsageError
 from ..format.descriptor import Descriptor
@@ -243,9 +243,8 @@ def _resolve_or_none(target: Target, tag: str, *, fetching: bool = False) -> Des
     """The tag's manifest; None when the tag was deleted after the list was read. A tag never seen
     (``fetching``) is resolved with a GET where the registry Target offers one, so that reading a new
     manifest costs one request, not a HEAD and a GET."""
-    resolve = getattr(target, "resolve_fetching", None) if fetching else None
     try:
-        return resolve(tag) if resolve is not None else target.resolve(tag)
+        return resolve_tag(target, tag, fetching=fetching)
     except NotFound:
         return None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..content.referrers import Candidate, candidates
 from ..content.tagupdate import current
-from ..content.target import TagLister, Target
+from ..content.target import TagLister, Target, resolve_tag
 from ..errors import ModelcrateError, UsageError
 from ..format.descriptor import Descriptor
 from ..format.model import ModelView
@@ -129,8 +129,7 @@ def status(repo: str, *, gate: Gate | None = None, verifier: Verifier | None = N
         stages = _stage_reports(target, r.name, gate, verifier, ctx)
         stage_names = set(_api.stages_of(target, gate))
         # One request per tag where the Target offers it: the GET that resolves it brings the manifest.
-        resolve = getattr(target, "resolve_fetching", target.resolve)
-        tagged = [(tag, resolve(tag)) for tag in target.tags() if not (is_lifecycle_tag(tag) or tag in stage_names)]
+        tagged = [(tag, resolve_tag(target, tag, fetching=True)) for tag in target.tags() if not (is_lifecycle_tag(tag) or tag in stage_names)]
         by_digest: dict[str, list[str]] = {}
         for tag, desc in tagged:
             by_digest.setdefault(desc.digest, []).append(tag)

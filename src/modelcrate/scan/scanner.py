@@ -14,7 +14,6 @@ from ..content.target import Target
 from ..content.verify import drain, verifying
 from ..errors import InvalidManifest, ModelcrateError, PolicyViolation
 from ..format.descriptor import Descriptor
-from ..format import modelfile as _modelfile
 from ..format.model import ModelFile, ModelView
 from ..unpacking import Staged, fetch_model
 from .result import ERROR, FileScan, ScanResult, policy_gate
@@ -42,6 +41,7 @@ def _scan_opened(target: str, files: Staged) -> ScanResult:
 
 def scan_directory(directory: str | os.PathLike[str]) -> ScanResult:
     """Every regular file below ``directory`` except version-control and cache directories."""
+    from ..format.modelfile import SKIPPED_DIRS  # (with the YAML loader: not needed to scan a pull)
     from ..packing import walk
 
     root = Path(directory)
@@ -50,7 +50,7 @@ def scan_directory(directory: str | os.PathLike[str]) -> ScanResult:
     # hidden files are scanned too (a pickle can hide in one); only VCS and cache directories are not.
     # Symlinks out of the directory are refused as pack refuses them.
     return scan_files(root, [f for f in walk(root)
-                             if not any(part in _modelfile.SKIPPED_DIRS for part in f.split("/")[:-1])])
+                             if not any(part in SKIPPED_DIRS for part in f.split("/")[:-1])])
 
 
 def scan_model(target: Target, view: ModelView, name: str, *, verify: bool = False) -> ScanResult:
@@ -87,7 +87,7 @@ def _tar_layer(f: ModelFile, stream: BinaryIO) -> list[FileScan]:
 
 def scan_reference(target: Target, desc: Descriptor, name: str, *, verify: bool) -> ScanResult:
     """Scan the model ``desc`` names in ``target`` (see :func:`modelcrate.scan.scan_model`)."""
-    return scan_model(target, fetch_model(target, desc.digest), name, verify=verify)
+    return scan_model(target, fetch_model(target, desc, metadata=False), name, verify=verify)
 
 
 @dataclass

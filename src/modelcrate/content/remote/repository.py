@@ -178,8 +178,7 @@ class RegistryTarget:
         with self.request("HEAD", self.url("manifests", reference), headers={"Accept": MANIFEST_ACCEPT},
                           idempotent=True) as resp:
             if resp.status == 404:
-                raise self.client.not_a_registry(f"resolve {shown}", 404) or \
-                    NotFound(f"{shown} not found", hint="check the name and tag; see `modelcrate tags`")
+                raise self._missing(shown)
             if resp.status != 200:
                 raise self.client.error(resp, f"resolve {shown}")
             said = resp.header("Docker-Content-Digest")
@@ -197,20 +196,29 @@ class RegistryTarget:
         validate_tag(tag)
         return self._resolve_by_get(tag, f"{self.name}:{tag}")
 
+    def _missing(self, shown: str) -> Exception:
+        return self.client.not_a_registry(f"resolve {shown}", 404) or \
+            NotFound(f"{shown} not found", hint="check the name and tag; see `modelcrate tags`")
+
     def _resolve_by_get(self, reference: str, shown: str) -> Descriptor:
         """For registries whose HEAD lacks a digest or type: GET the manifest and hash it ourselves."""
         with self.request("GET", self.url("manifests", reference), headers={"Accept": MANIFEST_ACCEPT},
                           idempotent=True) as resp:
             if resp.status == 404:
-                raise NotFound(f"{shown} not found")
+                raise self._missing(shown)
             if resp.status != 200:
                 raise self.client.error(resp, f"resolve {shown}")
             media_type = (resp.header("Content-Type") or "").split(";")[0].strip()
+            said = resp.header("Docker-Content-Digest")
             raw = resp.read(MAX_MANIFEST_BYTES)
         self.client.stats.add(downloaded=len(raw))
         dgst = _digest.of(raw)
         if _digest.is_digest(reference) and dgst != reference:
             raise DigestMismatch(f"{self.name} sent a manifest hashing to {dgst} when asked for {reference}")
+        # By tag nothing else names the digest, but a registry that says one and sends other bytes (storage
+        # that no longer holds what it was given) is refused, as a HEAD and a GET by digest would find.
+        if said and said.startswith("sha256:") and said != dgst:
+            raise DigestMismatch(f"{shown}: {self.name} answers {said} but sends a manifest hashing to {dgst}")
         if media_type not in MANIFEST_TYPES:
             declared = declared_media_type(raw)
             if declared is None:

@@ -9,9 +9,12 @@ ones renamed into place — and a wrong digest raises :class:`DigestMismatch` be
 How many connections: one to begin with (on loopback and fast links one stream is fastest: more only add
 CPU on a small machine). When the hasher spends most of its time waiting for bytes that each come slower
 than ``_PACED`` — the link, a proxy or an object store paces each connection — it goes to
-``download_streams`` streams at once (each new one takes the upper half of the largest remaining range;
-the first of them also finds out whether the registry honours Range); a stream that finishes early takes
-half of what is left elsewhere. A registry that answers ``Range`` with 200 is read as the one stream it offers.
+``download_streams`` streams at once. The first stream keeps one more piece (four ``range_piece``) and the
+rest is handed out piece by piece in order, so the pieces finish about in order and the hashed prefix keeps
+up: hashing pieces that all finish at the end would add their hashing time after the last byte (measured:
+0.1 s of 1.7 s for 256 MiB with four halves). The first piece also finds out whether the registry honours
+Range; a registry that answers it with 200 is read as the one stream it offers. When no piece is left, a
+stream that finishes early takes the upper half of the largest range still being read.
 
 Resume: ``have`` bytes already in the file (a previous run's partial download) are hashed from the file and
 only the rest is requested. On failure :func:`download_to_file` truncates the file to its contiguous
@@ -39,7 +42,7 @@ from .http import BLOCK, Response, TransportError, cancelled
 if TYPE_CHECKING:
     from .repository import RegistryTarget
 
-_WINDOW = 0.1  # seconds of hashing over which "mostly waiting" is judged
+_WINDOW = 0.05  # seconds of hashing over which "mostly waiting" is judged
 _STARVED = 0.5  # fraction of a window spent waiting for bytes that asks for more streams
 # ... but only while each stream is slower than this: a connection that is paced (object stores and CDNs
 # cap one stream well below it) rather than one that is merely sharing two cores with the hasher and the
@@ -63,6 +66,7 @@ class _Download:
         self.target, self.desc, self.fd, self.on_bytes = target, desc, fd, on_bytes
         self.max_streams = max(1, settings.download_streams) if desc.size >= settings.ranged_threshold else 1
         self.min_split = max(BLOCK, settings.range_piece)
+        self.piece = 4 * self.min_split  # handed out in order while bytes are left that no stream holds
         self.ranges: list[_Range] = []
         self.cond = threading.Condition()
         self.stop = threading.Event()
@@ -72,6 +76,7 @@ class _Download:
         self.wanted = 1
         self.ranged: bool | None = None  # whether the registry honours Range; None: not asked yet
         self.have = have
+        self.held = desc.size  # the streams' ranges cover [have, held); the pieces after it are unassigned
         self.received = 0  # bytes written by the streams (cond held)
 
     # ---- streams -----------------------------------------------------------------------------------
@@ -155,11 +160,12 @@ class _Download:
         with self.cond:
             self.ranged = False
             self.ranges.remove(rng)
+            self.held = self.desc.size
             lower = next(r for r in self.ranges if r.end == rng.pos)
             if lower.pos < lower.end:
-                lower.end = rng.end  # its answer runs to the end of the blob (asked == size)
+                lower.end = self.held  # its answer runs to the end of the blob (asked == size)
             else:  # it has stopped at the split already: the rest gets a stream of its own
-                self.start(None, _Range(rng.pos, rng.end, asked=0))
+                self.start(None, _Range(rng.pos, self.held, asked=0))
             self.cond.notify_all()
         return None
 
@@ -180,28 +186,50 @@ class _Download:
         resp.close()
 
     def _balance(self) -> None:  # cond held
-        """Keep ``wanted`` streams busy by splitting the largest remaining range (one probe first, while it
-        is not known whether the registry honours Range)."""
+        """Keep ``wanted`` streams busy (one probe first, while it is not known whether the registry
+        honours Range)."""
         if self.ranged is False or self.stop.is_set():
             return
         while sum(r.pos < r.end for r in self.ranges) < self.wanted:
             if self.ranged is None and any(r.probe for r in self.ranges):
                 return
-            big = max(self.ranges, key=lambda r: r.end - r.pos)
-            left = big.end - big.pos
-            if left < 2 * self.min_split:
+            rng = self._next_range()
+            if rng is None:
                 return
-            mid = big.pos + (left // 2 // BLOCK) * BLOCK
-            upper = _Range(mid, big.end, asked=0, probe=self.ranged is None)
-            big.end = mid
-            self.start(None, upper)
+            rng.probe = self.ranged is None
+            self.start(None, rng)
+
+    def _next_range(self) -> _Range | None:  # cond held
+        """The next piece in order (before the first, the stream holding the end of the blob gives up all
+        but its next piece); when every piece is held, the upper half of the largest range left."""
+        size = self.desc.size
+        if self.held == size:
+            tail = max(self.ranges, key=lambda r: r.end)
+            if tail.end - tail.pos >= 3 * self.piece:
+                tail.end = self.held = _aligned(tail.pos + self.piece)
+        if self.held < size:
+            # Smaller pieces towards the end, so that the streams finish together.
+            n = min(self.piece, max(self.min_split, _aligned((size - self.held) // max(1, self.wanted))))
+            start, end = self.held, min(size, self.held + n)
+            if size - end < self.min_split:
+                end = size  # no sliver left for a piece of its own
+            self.held = end
+            return _Range(start, end, asked=0)
+        big = max(self.ranges, key=lambda r: r.end - r.pos)
+        left = big.end - big.pos
+        if left < 2 * self.min_split:
+            return None
+        mid = _aligned(big.pos + left // 2)
+        upper = _Range(mid, big.end, asked=0)
+        big.end = mid
+        return upper
 
     # ---- the calling thread: hash the contiguous prefix, add streams while starved -------------------
     def frontier(self) -> int:  # cond held
         for r in self.ranges:
             if r.pos < r.end:
                 return r.pos
-        return self.desc.size
+        return self.held
 
     def run(self) -> None:
         size = self.desc.size
@@ -260,6 +288,10 @@ class _Download:
             t.join(timeout=10)
         with self.cond:
             return self.frontier() if self.ranges else self.have
+
+
+def _aligned(offset: int) -> int:
+    return offset // BLOCK * BLOCK
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
