@@ -68,6 +68,41 @@ def test_paced_connections_bring_more_streams_and_the_file_is_verified(registry:
     assert len(gets) >= 2 and proxy.stats.connections >= 2
 
 
+def test_paced_pieces_are_handed_out_in_order_and_shrink_towards_the_end(
+        registry: RegistryProcess, repo: str, ranged: RemoteSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In order, so the hashed prefix keeps up with the streams (pieces that all finished at the end would
+    leave their hashing until after the last byte); smaller at the end, so the streams finish together."""
+    from modelcrate.content.remote import segmented
+
+    asked: list[tuple[int, int | None]] = []
+    real = segmented.open_blob
+
+    def recording(target, desc, offset, **kw):  # noqa: ANN001, ANN003, ANN202
+        asked.append((offset, kw.get("end")))
+        return real(target, desc, offset, **kw)
+
+    monkeypatch.setattr(segmented, "open_blob", recording)
+    data = os.urandom(24 << 20)
+    desc = _push(registry.host, ranged, repo, data)
+    with FaultProxy(registry.port) as proxy:
+        proxy.rate_limit(8 << 20)  # per connection: the hasher waits, so pieces go out
+        got, received = _fetch(proxy.host, ranged, repo, desc)
+    assert got == data and received == len(data)
+    assert asked[0] == (0, None)  # one plain GET first
+    piece = 4 << 20  # four range_piece (here 1 MiB: no piece is smaller than a read block)
+    chain = [asked[1]]
+    for start, end in asked[2:]:
+        if chain[-1][1] == len(data):
+            break
+        chain.append((start, end))
+    # Each piece begins where the one before it ends, up to the end of the blob.
+    assert all(b[0] == a[1] for a, b in zip(chain, chain[1:], strict=False)) and chain[-1][1] == len(data)
+    assert len(chain) >= 4 and all(0 < e - s <= piece for s, e in chain)  # type: ignore[operator]
+    sizes = [e - s for s, e in chain]  # type: ignore[operator]
+    # Full pieces while plenty is left, then never larger (the last may take a sliver under a block along).
+    assert sizes[0] == piece and min(sizes) < piece and sizes[:-1] == sorted(sizes[:-1], reverse=True)
+
+
 def test_a_cut_inside_a_range_continues_from_the_byte_reached(registry: RegistryProcess, repo: str,
                                                               ranged: RemoteSettings) -> None:
     data = os.urandom(3_000_000)
