@@ -110,9 +110,6 @@ def main() -> None:
     parser.add_argument("--capped-mib", type=int, default=256, help="blob size for the 50 MiB/s-per-connection case")
     parser.add_argument("--big-gib", type=int, default=0, help="also measure peak RSS with one file of N GiB")
     parser.add_argument("--big-only", action="store_true", help="with --big-gib: only that case")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="untimed pulls of the single blob before the rounds (on a VM the first gigabytes a "
-                             "run writes can cost twice the kernel time of later ones)")
     args = parser.parse_args()
     if args.big_only:
         with tempfile.TemporaryDirectory(prefix="modelcrate-bench-") as tmp_name, RegistryProcess() as reg:
@@ -287,24 +284,20 @@ def main() -> None:
         # The mount case runs right after the pushes, whose blob locations it mounts from.
         extra = [mount_mc, *([mount_skopeo] if skopeo else [])]
         ones = [one_curl, lambda r: one_mc(r, "4"), lambda r: one_mc(r, "1")]
-        after = [capped, push_dir_curl, push_dir_mc]
+        pdirs = [push_dir_curl, push_dir_mc]
 
         pushes = [push_curl, lambda r: push_mc(r, "4"), lambda r: push_mc(r, "1")]
         pulls = [pull_curl, pull_mc_dir, pull_mc_store]
         if not args.skip_oras:
             pushes.append(push_oras)
             pulls.append(pull_oras)
-        for _ in range(args.warmup):  # untimed (see --warmup)
-            subprocess.run([cli, "pull", one_ref, "-o", str(tmp / "warm-up"), "-q"], env={**os.environ, **env},
-                           check=True, capture_output=True)
-            shutil.rmtree(tmp / "warm-up")
-            os.sync()
         for rnd in range(args.rounds):
             print(f"round {rnd + 1}/{args.rounds}", flush=True)
             # Rotate the order each round: no client always gets the same slot after the others' writes.
             for step in pushes[rnd % len(pushes):] + pushes[:rnd % len(pushes)]:
                 step(rnd)
-            for step in extra + ones[rnd % len(ones):] + ones[:rnd % len(ones)] + after:
+            for step in (extra + ones[rnd % len(ones):] + ones[:rnd % len(ones)] + [capped]
+                         + pdirs[rnd % len(pdirs):] + pdirs[:rnd % len(pdirs)]):
                 step(rnd)
             for step in pulls[rnd % len(pulls):] + pulls[:rnd % len(pulls)]:
                 step(rnd)

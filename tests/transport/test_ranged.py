@@ -74,33 +74,30 @@ def test_paced_pieces_are_handed_out_in_order_and_shrink_towards_the_end(
     leave their hashing until after the last byte); smaller at the end, so the streams finish together."""
     from modelcrate.content.remote import segmented
 
-    asked: list[tuple[int, int | None]] = []
-    real = segmented.open_blob
+    given: list[tuple[int, int]] = []  # each stream's range as it was handed out (under the download's lock)
+    real = segmented._Download.start
 
-    def recording(target, desc, offset, **kw):  # noqa: ANN001, ANN003, ANN202
-        asked.append((offset, kw.get("end")))
-        return real(target, desc, offset, **kw)
+    def recording(self, first, rng):  # noqa: ANN001, ANN202
+        given.append((rng.pos, rng.end))
+        return real(self, first, rng)
 
-    monkeypatch.setattr(segmented, "open_blob", recording)
+    monkeypatch.setattr(segmented._Download, "start", recording)
     data = os.urandom(24 << 20)
     desc = _push(registry.host, ranged, repo, data)
     with FaultProxy(registry.port) as proxy:
         proxy.rate_limit(8 << 20)  # per connection: the hasher waits, so pieces go out
         got, received = _fetch(proxy.host, ranged, repo, desc)
     assert got == data and received == len(data)
-    assert asked[0] == (0, None)  # one plain GET first
+    assert given[0] == (0, len(data))  # one plain GET first
     piece = 4 << 20  # four range_piece (here 1 MiB: no piece is smaller than a read block)
-    chain = [asked[1]]
-    for start, end in asked[2:]:
-        if chain[-1][1] == len(data):
-            break
-        chain.append((start, end))
+    chain = given[1:]
+    chain = chain[:next(i for i, (_s, e) in enumerate(chain) if e == len(data)) + 1]  # then halves, if any
     # Each piece begins where the one before it ends, up to the end of the blob.
-    assert all(b[0] == a[1] for a, b in zip(chain, chain[1:], strict=False)) and chain[-1][1] == len(data)
-    assert len(chain) >= 4 and all(0 < e - s <= piece for s, e in chain)  # type: ignore[operator]
-    sizes = [e - s for s, e in chain]  # type: ignore[operator]
+    assert all(b[0] == a[1] for a, b in zip(chain, chain[1:], strict=False)), given
+    sizes = [e - s for s, e in chain]
     # Full pieces while plenty is left, then never larger (the last may take a sliver under a block along).
-    assert sizes[0] == piece and min(sizes) < piece and sizes[:-1] == sorted(sizes[:-1], reverse=True)
+    assert len(chain) >= 4 and sizes[0] == piece and min(sizes) < piece, given
+    assert sizes[:-1] == sorted(sizes[:-1], reverse=True), given
 
 
 def test_a_cut_inside_a_range_continues_from_the_byte_reached(registry: RegistryProcess, repo: str,

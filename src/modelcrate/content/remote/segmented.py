@@ -161,8 +161,8 @@ class _Download:
             self.ranged = False
             self.ranges.remove(rng)
             self.held = self.desc.size
-            lower = next(r for r in self.ranges if r.end == rng.pos)
-            if lower.pos < lower.end:
+            lower = next((r for r in self.ranges if r.end == rng.pos), None)
+            if lower is not None and lower.pos < lower.end:
                 lower.end = self.held  # its answer runs to the end of the blob (asked == size)
             else:  # it has stopped at the split already: the rest gets a stream of its own
                 self.start(None, _Range(rng.pos, self.held, asked=0))
@@ -226,6 +226,8 @@ class _Download:
 
     # ---- the calling thread: hash the contiguous prefix, add streams while starved -------------------
     def frontier(self) -> int:  # cond held
+        while len(self.ranges) > 1 and self.ranges[0].pos >= self.ranges[0].end:
+            del self.ranges[0]  # finished, below every other: a big blob's pieces would make each call slow
         for r in self.ranges:
             if r.pos < r.end:
                 return r.pos
