@@ -225,9 +225,10 @@ def main() -> None:
         one_cpu: dict[str, list[tuple[float, float]]] = {}  # name -> (client, registry) CPU seconds per run
 
         def one_run(name: str, cmd: list[str], run_env: dict[str, str] | None = None) -> None:
-            before = process_cpu(reg.pid)  # type: ignore[arg-type]
+            pid: int = reg.pid  # type: ignore[assignment]
+            before = process_cpu(pid)
             r = run(cmd, env=run_env)
-            one_cpu.setdefault(name, []).append((r.cpu_seconds, process_cpu(reg.pid) - before))  # type: ignore[arg-type]
+            one_cpu.setdefault(name, []).append((r.cpu_seconds, process_cpu(pid) - before))
             record(name, r, single_mib)
 
         def one_curl(rnd: int) -> None:

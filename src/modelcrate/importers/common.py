@@ -66,18 +66,13 @@ def load_yaml(text: bytes | str, source: str) -> Any:
 
 
 def _count(node: yaml.Node, seen: list[int], source: str) -> None:
-    import yaml
-
     seen[0] += 1
     if seen[0] > _MAX_NODES:
         raise UsageError(f"{source}: more than {_MAX_NODES} values (alias expansion?)")
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            _count(k, seen, source)
-            _count(v, seen, source)
-    elif isinstance(node, yaml.SequenceNode):
+    if isinstance(node.value, list):  # a mapping's (key, value) pairs or a sequence's items; a scalar: text
         for item in node.value:
-            _count(item, seen, source)
+            for child in item if isinstance(item, tuple) else (item,):
+                _count(child, seen, source)
 
 
 def text(value: Any, limit: int = 8192) -> str | None:

@@ -129,7 +129,8 @@ def status(repo: str, *, gate: Gate | None = None, verifier: Verifier | None = N
         stages = _stage_reports(target, r.name, gate, verifier, ctx)
         stage_names = set(_api.stages_of(target, gate))
         # One request per tag where the Target offers it: the GET that resolves it brings the manifest.
-        tagged = [(tag, resolve_tag(target, tag, fetching=True)) for tag in target.tags() if not (is_lifecycle_tag(tag) or tag in stage_names)]
+        tagged = [(tag, resolve_tag(target, tag, fetching=True)) for tag in target.tags()
+                  if not (is_lifecycle_tag(tag) or tag in stage_names)]
         by_digest: dict[str, list[str]] = {}
         for tag, desc in tagged:
             by_digest.setdefault(desc.digest, []).append(tag)
