@@ -81,9 +81,9 @@ class RemoteSettings:
     offset the registry reports; at most ``upload_buffers`` such buffers exist per registry (reused), so a
     push holds at most ``upload_buffers * chunk_size`` (32 MiB) whatever the concurrency. Blobs of up to
     1 MiB need no pooled buffer. A blob of ``ranged_threshold`` bytes or more that is downloaded into a
-    file may use up to ``download_streams`` connections (``Range`` requests, each taking half of what is left
-    of another, never less than ``range_piece``), when one connection cannot keep up; each holds one 1 MiB
-    read buffer.
+    file may use up to ``download_streams`` connections (``Range`` requests for in-order pieces of four
+    ``range_piece``, then halves of what is left, never less than ``range_piece``), when one connection
+    cannot keep up; each holds one 1 MiB read buffer.
     """
 
     plain_http: bool = False
