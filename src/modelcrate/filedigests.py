@@ -43,10 +43,10 @@ CREATE INDEX IF NOT EXISTS digests_used ON digests (used);
 
 
 def _connect(path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection | None]:
-    # the one way to open a state database; imported on first use: `modelcrate pack` never needs it
-    from .content.remote.locations import _connect as connect
+    # imported on first use (it loads sqlite3): `modelcrate pack` never needs it
+    from ._internal.hintdb import hint_db
 
-    return connect(path, _SCHEMA)
+    return hint_db(path, _SCHEMA)
 
 
 class FileChanged(ModelcrateError):

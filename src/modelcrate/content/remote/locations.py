@@ -17,20 +17,17 @@ then trimmed to the ``MAX_ROWS`` most recent sightings, so its size stays bounde
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from ..._internal.hintdb import hint_db
 
 FILENAME = "blob-locations.sqlite"
 SESSIONS_FILENAME = "upload-sessions.sqlite"
 SESSION_MAX_AGE = 6 * 24 * 3600  # registry 2.8.2 purges upload sessions after 7 days
 MAX_ROWS = 50_000
 MAX_CANDIDATES = 3  # mounts tried per blob before uploading it
-_BUSY_SECONDS = 5.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS locations (
     registry TEXT NOT NULL, digest TEXT NOT NULL, repository TEXT NOT NULL, seen REAL NOT NULL,
@@ -96,7 +93,7 @@ class BlobLocations:
                     self._seen, self._gone = seen, gone
             return
         rows = [(self.registry, d, repo, t) for d, repos in seen.items() for repo, t in repos.items()]
-        with _connect(self.path, _SCHEMA) as db:
+        with hint_db(self.path, _SCHEMA) as db:
             if db is None:
                 return
             with db:
@@ -111,7 +108,7 @@ class BlobLocations:
         if self.path is None or not self.path.exists():
             return []
         rows: list[tuple[str, float]] = []
-        with _connect(self.path, _SCHEMA) as db:
+        with hint_db(self.path, _SCHEMA) as db:
             if db is not None:
                 rows = list(db.execute("SELECT repository, seen FROM locations WHERE registry = ? AND digest = ?",
                                        (self.registry, digest)))
@@ -137,7 +134,7 @@ class UploadSessions:
         if not self.path.exists():
             return None
         found = None
-        with _connect(self.path, _SESSIONS_SCHEMA) as db:
+        with hint_db(self.path, _SESSIONS_SCHEMA) as db:
             if db is not None:
                 row = db.execute("SELECT location FROM sessions WHERE registry = ? AND repository = ? AND digest = ? "
                                  "AND saved > ?", (self.registry, repository, digest,
@@ -150,7 +147,7 @@ class UploadSessions:
             with self._lock:
                 self._memory[(repository, digest)] = location
             return
-        with _connect(self.path, _SESSIONS_SCHEMA, private=True) as db:
+        with hint_db(self.path, _SESSIONS_SCHEMA, private=True) as db:
             if db is not None:
                 with db:
                     db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)",
@@ -164,39 +161,8 @@ class UploadSessions:
             return
         if not self.path.exists():
             return
-        with _connect(self.path, _SESSIONS_SCHEMA) as db:
+        with hint_db(self.path, _SESSIONS_SCHEMA) as db:
             if db is not None:
                 with db:
                     db.execute("DELETE FROM sessions WHERE registry = ? AND repository = ? AND digest = ?",
                                (self.registry, repository, digest))
-
-
-@contextlib.contextmanager
-def _connect(path: Path | None, schema: str, *, private: bool = False) -> Iterator[sqlite3.Connection | None]:
-    """A connection to ``path`` with ``schema``, or None when the database cannot be used (then what it
-    would remember is simply unknown). ``private`` creates the file 0600 (SQLite's journal files copy
-    the database file's mode)."""
-    assert path is not None
-    db = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if private and not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        db = sqlite3.connect(path, timeout=_BUSY_SECONDS)
-        db.execute("PRAGMA journal_mode=WAL")
-        # Hints only: a commit lost in a crash costs an upload or a hash, never correctness. Without
-        # this, every commit fsyncs, and on ext4 an fsync waits for the data of the files a pull has
-        # just written (0.9 s after a 1 GiB pull -o, measured).
-        db.execute("PRAGMA synchronous=OFF")
-        db.executescript(schema)
-    except (sqlite3.Error, OSError):
-        if db is not None:
-            db.close()
-        yield None
-        return
-    try:
-        yield db
-    except sqlite3.Error:
-        pass  # a hint we could not read or write: the transfer goes on without it
-    finally:
-        db.close()
