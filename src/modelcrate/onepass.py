@@ -33,10 +33,9 @@ from .format.mediatypes import ANN_FILEPATH
 
 if TYPE_CHECKING:
     from .content.remote.upload import Uploader
+    from .packing import Opener
 
 MIN_SIZE = 4 << 20  # a smaller file hashes in milliseconds: reading it twice costs less than a cache look-up
-
-Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 
 
 class UploadProgress(Protocol):
