@@ -75,7 +75,16 @@ def check(target: Target, digest: str, prior: DeprecationCheck | None, reader: S
           api: bool = False) -> DeprecationCheck | None:
     """The deprecation state of the model ``digest`` in ``target``; ``prior`` is what the index holds
     (reused when the listing and the trusted signers are the same). None: the model has no referrers.
-    Never raises for what the registry holds: an unreadable listing is a skipped line."""
+    Never raises for what the registry holds or fails to answer: an unreadable listing is a skipped line."""
+    try:
+        return _check(target, digest, prior, reader, api)
+    except ModelcrateError as exc:  # the registry failed mid-way: nothing is counted, it is said, and
+        # the listing name is not kept, so the next refresh reads it again
+        return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
+
+
+def _check(target: Target, digest: str, prior: DeprecationCheck | None, reader: SignedDeprecations,
+           api: bool) -> DeprecationCheck | None:
     subject = Descriptor(OCI_MANIFEST, digest, 0)  # the records bind the digest; the size is not checked
     if api and isinstance(target, ReferrersAPI):
         entries = target.referrers_api(subject) or []
@@ -105,11 +114,7 @@ def check(target: Target, digest: str, prior: DeprecationCheck | None, reader: S
 
 def _decide(target: Target, subject: Descriptor, name: str, listed: list[Candidate],
             reader: SignedDeprecations) -> DeprecationCheck:
-    try:
-        reason, skipped = reader(target, subject, listed)
-    except ModelcrateError as exc:  # the registry failed mid-way: nothing is counted, it is said, and
-        # the listing name is not kept, so the next refresh reads it again
-        return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
+    reason, skipped = reader(target, subject, listed)
     if len(skipped) > MAX_SKIPPED:
         skipped = [*skipped[:MAX_SKIPPED], f"and {len(skipped) - MAX_SKIPPED} more"]
     return DeprecationCheck(name, reader.key, reason, tuple(skipped))

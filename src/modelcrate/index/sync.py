@@ -202,10 +202,7 @@ def _deprecation_checks(pool: ThreadPoolExecutor, db: IndexDB, source: Source, t
 
     def one(item: tuple[str, str, DeprecationCheck | None]) -> DeprecationCheck | None:
         n, d, prior = item
-        try:
-            return check(targets[n], d, prior, reader, api=api)
-        except ModelcrateError as exc:  # a listing that cannot be read never stops the refresh
-            return DeprecationCheck("", reader.key, None, (f"deprecation records not read: {exc}",))
+        return check(targets[n], d, prior, reader, api=api)  # never raises: a refresh is not stopped
 
     out: Checks = {n: {} for n in by_repo}
     read = 0
