@@ -114,10 +114,10 @@ def _deprecation_verifier(pub_paths: tuple[str, ...], policy_path: str | None) -
         return None
     if pub_paths and policy_path:
         raise click.UsageError("--key and --policy: give one")
+    from ..lifecycle.gate import trusted_signers
     from .lifecycle_options import load_gate, load_readers  # the signature stack: only when asked for
 
-    gate = load_gate(policy_path)
-    return load_readers(pub_paths) if pub_paths else gate.everyone() if gate is not None else None
+    return trusted_signers(load_gate(policy_path), load_readers(pub_paths))
 
 
 def _report_not_counted(stats: Any, shown: int = 5) -> None:

@@ -38,7 +38,7 @@ from . import chain as _chain
 from .chain import Entry, History
 from .checkpoint import Checkpoints
 from .deprecation import Deprecated, deprecate as _deprecate, deprecated_state
-from .gate import Decision, Gate, NoPolicy, StageContext
+from .gate import Decision, Gate, NoPolicy, StageContext, trusted_signers
 from .reader import StageState, UnverifiedRecords, read_history
 from .writer import Appended, Planner, append, plan_demote, plan_promote, plan_retire, plan_rollback
 from .stages import is_lifecycle_tag, stage_of_head, validate_stage
@@ -374,7 +374,7 @@ def resolve_in(target: Target, r: Reference, *, gate: Gate | None, verifier: Ver
 
 def _deprecation(target: Target, desc: Descriptor, name: str, gate: Gate, verifier: Verifier | None
                  ) -> Deprecated | None:
-    everyone = verifier or getattr(gate, "everyone", lambda: None)()
+    everyone = trusted_signers(gate, verifier)
     return deprecated_state(target, desc, name, everyone) if everyone is not None else None
 
 

@@ -101,3 +101,10 @@ class NoPolicy:
     def decide(self, target: Target, subject: Descriptor, name: str, stage: str,
                context: StageContext) -> Decision:
         return Decision()
+
+
+def trusted_signers(gate: Gate | None, verifier: Verifier | None = None) -> Verifier | None:
+    """Whose records count: the keys given, else every signer the gate's policy names; None when neither
+    names anyone (a gate without a policy names no signers)."""
+    everyone = getattr(gate, "everyone", None)
+    return verifier or (everyone() if everyone is not None else None)

@@ -27,7 +27,7 @@ from ..signing import statement as _statement
 from ..signing.approval import APPROVAL_V1, parse_approval
 from . import api as _api
 from .deprecation import decisive, well_formed
-from .gate import Gate, NoPolicy
+from .gate import Gate, NoPolicy, trusted_signers
 from .chain import HistoryError, empty
 from .reader import StageState, UnverifiedRecords, read_history
 from .records import DEPRECATION_V1
@@ -122,7 +122,7 @@ def status(repo: str, *, gate: Gate | None = None, verifier: Verifier | None = N
     gate = gate or NoPolicy()
     r = _api.repository_ref(repo)
     shown_name = str(Reference(r.registry, r.repository))
-    everyone = verifier or getattr(gate, "everyone", lambda: None)()
+    everyone = trusted_signers(gate, verifier)
     with _api.opened(r, ctx, push=False) as target:
         if not isinstance(target, TagLister):
             raise UsageError(f"{r.name} cannot list its tags")

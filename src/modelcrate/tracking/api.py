@@ -15,7 +15,7 @@ from .._internal.fsutil import atomic_write
 from ..errors import AlreadyExists, PolicyViolation
 from ..format.reference import Reference
 from ..lifecycle.api import DEFAULT_CONTEXT, Context, opened, repository_ref, stages_of
-from ..lifecycle.gate import Gate, NoPolicy
+from ..lifecycle.gate import Gate, NoPolicy, trusted_signers
 from ..policy.evaluate import Metric
 from ..policy.evidence import phase_of, verified_metrics
 from ..signatures import Signer, Stored, Verifier
@@ -88,7 +88,7 @@ def deployments(repo: str, *, environment: str | None = None, at: datetime | Non
                 ctx: Context = DEFAULT_CONTEXT) -> Deployments:
     """What ran where, when: the verified deployment records of every version of ``repo``."""
     gate = gate or NoPolicy()
-    trusted = verifier or _dep.deployment_readers(gate, getattr(gate, "everyone", lambda: None)())
+    trusted = verifier or _dep.deployment_readers(gate, trusted_signers(gate))
     trusted = readers(gate, trusted)
     r = repository_ref(repo)
     with opened(r, ctx, push=False) as target:
@@ -226,7 +226,7 @@ def repository_events(repo: str, *, gate: Gate | None = None, verifier: Verifier
                       ctx: Context = DEFAULT_CONTEXT) -> tuple[list[_ev.Event], list[str]]:
     """Every verified governance event of one repository (unordered) and notes on what was passed over."""
     gate = gate or NoPolicy()
-    trusted = readers(gate, _dep.deployment_readers(gate, verifier or getattr(gate, "everyone", lambda: None)()))
+    trusted = readers(gate, _dep.deployment_readers(gate, trusted_signers(gate, verifier)))
     r = repository_ref(repo)
     out: list[_ev.Event] = []
     with opened(r, ctx, push=False) as target:

@@ -16,7 +16,7 @@ from ..content.referrers import candidates
 from ..content.target import Target
 from ..errors import ModelcrateError, PolicyViolation
 from ..format.descriptor import Descriptor
-from ..lifecycle.gate import Gate
+from ..lifecycle.gate import Gate, trusted_signers
 from ..lifecycle.reader import UnverifiedRecords, read_stage
 from ..signatures import ANN_PREDICATE_TYPE, AnyOf, Signer, Stored, Verifier, attach_record, parsed_records
 from ..signing.deployment import DEPLOYMENT_V1, DeploymentFields, deployment_predicate, parse_deployment
@@ -176,7 +176,7 @@ def of_model(target: Target, subject: Descriptor, name: str, gate: Gate, verifie
     Reads the referrer listing and at most the collection budget's records (signatures/records.py)."""
     claimed = sum(1 for c in candidates(target, subject)[0]
                   if not c.legacy and c.descriptor.annotation(ANN_PREDICATE_TYPE) == DEPLOYMENT_V1)
-    trusted = verifier or deployment_readers(gate, getattr(gate, "everyone", lambda: None)())
+    trusted = verifier or deployment_readers(gate, trusted_signers(gate))
     if trusted is None:
         return ModelDeployments(False, (), claimed)
     found = ordered(d for d in deployments_of(target, subject, name, trusted)

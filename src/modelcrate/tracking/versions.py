@@ -8,7 +8,7 @@ from ..content.target import TagLister, Target
 from ..errors import NotFound, UsageError
 from ..format.descriptor import Descriptor
 from ..lifecycle.api import stages_of
-from ..lifecycle.gate import Gate
+from ..lifecycle.gate import Gate, trusted_signers
 from ..lifecycle.stages import is_lifecycle_tag
 from ..signatures import Verifier, read_subject
 
@@ -46,7 +46,7 @@ def versions(target: Target, gate: Gate) -> tuple[list[Version], list[str]]:
 
 def readers(gate: Gate, verifier: Verifier | None) -> Verifier:
     """Whose records a reader accepts: the keys given, else every signer the policy names."""
-    found = verifier or getattr(gate, "everyone", lambda: None)()
+    found = trusted_signers(gate, verifier)
     if found is None:
         raise UsageError("say whose records to trust: the signers' public keys, or a policy naming them")
     return found
