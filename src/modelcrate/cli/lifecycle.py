@@ -312,8 +312,6 @@ def warn_if_deprecated(ref: str, digest: str, pub_key: str | None, policy_path: 
     """After ``pull --key/--policy``: say on stderr when the pulled model is deprecated or retired."""
     found = lifecycle.deprecated(f"{Reference.parse(ref).name}@{digest}", gate=load_gate(policy_path),
                                   verifier=load_readers((pub_key,) if pub_key else ()),
-                                  ctx=lifecycle.Context(cfg, cfg.remote))
+                                  ctx=context_for(ref, cfg))
     if found is not None:
-        f = found.facts
-        echo(f"warning: {ref} is {f.status}: {f.reason}" + (f" (successor: {f.successor})" if f.successor
-                                                                    else ""), err=True)
+        echo(f"warning: {found.warning(ref)}", err=True)

@@ -16,7 +16,7 @@ from ..lifecycle.gate import Gate
 from ..lifecycle.policy_gate import PolicyGate
 from ..signatures import AnyOf, KeyVerifier, Signer, Verifier
 from .app import options
-from .signers import load_signer
+from .signers import load_signer, read_small_file
 
 policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True),
                              help="The policy file (YAML): stage rules, and who may promote into each stage.")
@@ -46,10 +46,7 @@ def load_readers(pub_paths: tuple[str, ...]) -> Verifier | None:
     """The accepted signers ``--key`` names (any one of them), or None for "the policy's"."""
     if not pub_paths:
         return None
-    found = []
-    for path in pub_paths:
-        with open(path, "rb") as f:
-            found.append(KeyVerifier.from_pem(f.read()))
+    found = [KeyVerifier.from_pem(read_small_file(path)) for path in pub_paths]  # bounded, regular files only
     return AnyOf(tuple(found)) if len(found) > 1 else found[0]
 
 

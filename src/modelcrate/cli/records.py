@@ -93,11 +93,10 @@ def pull_attachments(ref: str, digest: str, out_dir: str, pub_key: str | None, p
                      force: bool) -> None:
     """``pull --with-attachments``: the verified documents of the pulled digest, beside its files."""
     from ..format.reference import Reference
-    from ..lifecycle import Context
 
     written = tracking.save_attachments(f"{Reference.parse(ref).name}@{digest}", out_dir, gate=load_gate(policy_path),
                                         verifier=load_readers((pub_key,) if pub_key else ()), force=force,
-                                        ctx=Context(config, config.remote))
+                                        ctx=context_for(ref, config))
     for path in written:
         echo(f"attachment: {path}", err=True)
 

@@ -366,9 +366,7 @@ def resolve_in(target: Target, r: Reference, *, gate: Gate | None, verifier: Ver
                            Decision(tuple(o for o in decision.rules if o.passed is False), decision.evidence))
     deprecation = _deprecation(target, desc, r.name, gate, verifier)
     if deprecation is not None:
-        f = deprecation.facts
-        warnings.append(f"{r.name}@{desc.digest} is {f.status}: {f.reason}"
-                        + (f" (successor: {f.successor})" if f.successor else ""))
+        warnings.append(deprecation.warning(f"{r.name}@{desc.digest}"))
     return Resolved(f"{r.name}@{desc.digest}", r.name, desc, stage, entry, decision, deprecation, tuple(warnings))
 
 

@@ -33,6 +33,11 @@ class Deprecated:
         """One line, as ``status`` and ``search`` show it: ``deprecated: REASON`` or ``retired: REASON``."""
         return f"{self.facts.status}: {self.facts.reason}"
 
+    def warning(self, shown: str) -> str:
+        """The line ``resolve`` and a verifying ``pull`` warn with: ``SHOWN is STATUS: REASON (successor: …)``."""
+        successor = self.facts.successor
+        return f"{shown} is {self.summary}" + (f" (successor: {successor})" if successor else "")
+
 
 def deprecate(target: Target, subject: Descriptor, name: str, signer: Signer, *, reason: str,
               successor: str | None = None, created: datetime, status: str = "deprecated") -> Stored:
@@ -63,7 +68,7 @@ def deprecation_of(target: Target, desc: Descriptor, name: str, verifier: Verifi
     """The record that decides whether ``desc`` is deprecated: the newest retirement, else the newest
     deprecation; None when no accepted signer deprecated it. (A deprecation is not withdrawn: a model
     once deprecated stays so.)"""
-    chosen = decisive(deprecations(target, desc, name, verifier))
+    chosen = deprecated_state(target, desc, name, verifier)
     return chosen.record if chosen else None
 
 
