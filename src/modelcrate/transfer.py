@@ -49,7 +49,7 @@ from .format.mediatypes import MAX_MANIFEST_BYTES
 from .format.model import read_model
 from .format.reference import Reference, is_reserved_tag
 from .filedigests import FileDigests
-from .lifecycle.versions import Overwrite, guard_version_tag, place_tag, record_overwrite, version_tag
+from .lifecycle.versions import Overwrite, guard_version_tag, place_tag, version_tag
 from .onepass import OnePass
 from .results import LoginResult, TransferResult
 from .targets import Targets, resolve
@@ -184,9 +184,8 @@ def _copy(src: Target, root: Descriptor, dst: Target, tag: str | None, run: _Run
     options = CopyOptions(concurrency=run.concurrency, progress=tally, mount_from=mount_from, referrers=referrers)
     old = guard_version_tag(src, dst, tag, root, force) if guard else None
     result, used = _rounds(lambda: copy(src, root, dst, None if old else tag, options), run.rounds, run.config)
-    if old and tag and guard and force:  # recorded before the tag moves
-        record_overwrite(dst, root, guard, tag, old, force)
-        dst.tag(root, tag)
+    if old and tag and guard:  # a forced overwrite (guard_version_tag allowed it): recorded, then the tag moves
+        place_tag(dst, root, guard, tag, old, force)
     return result, tally, used
 
 
