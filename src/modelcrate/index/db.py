@@ -228,7 +228,6 @@ class IndexDB:
                     c.execute(f"DELETE FROM {table} WHERE source = ? AND repository = ?",  # noqa: S608
                               (source, repository))
 
-
     def _unchanged(self, st: RepositoryState, checks: Mapping[str, str]) -> bool:
         """Whether the index already holds exactly these tags and deprecation checks for the repository."""
         key = (st.source, st.repository)

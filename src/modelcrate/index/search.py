@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .sync import SyncStats
     from ..signatures import Verifier
 
+
 @dataclass(frozen=True)
 class Filters:
     """The flag filters of ``modelcrate search``; each one set narrows the result (they are ANDed).

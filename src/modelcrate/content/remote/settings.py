@@ -65,7 +65,6 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, never over the cap
 
 
-
 @dataclass(frozen=True)
 class RemoteSettings:
     """How to reach registries; resolved once at the edge (CLI flags, environment) and passed down.
